@@ -1,0 +1,58 @@
+# arcgis-conda fleet: `make setup` once, then `make test`. Everything runs from the project venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax pytest molecule-syntax molecule-lab bench clean
+
+## setup: create the venv with pinned Ansible, collections, WinRM/PSRP clients and the dev tools.
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+## test: every gate that needs no Windows host.
+test: lint argcheck syntax molecule-syntax pytest
+
+lint: yamllint ruff ansible-lint
+
+yamllint:
+	yamllint --strict .
+
+ruff:
+	ruff check .
+	ruff format --check .
+
+ansible-lint:
+	ansible-lint --profile production --offline
+
+## argcheck: every task's module arguments against the module's own documentation.
+argcheck:
+	python tools/module_argcheck.py
+
+syntax:
+	@for pb in $(PLAYBOOKS); do \
+	  ansible-playbook --syntax-check "$$pb" >/dev/null || exit 1; echo "syntax ok: $$pb"; \
+	done
+
+pytest:
+	python -m pytest
+
+## molecule-syntax: the Molecule steps that need no host, for every scenario.
+molecule-syntax:
+	@for s in $(SCENARIOS); do molecule syntax -s "$$s" || exit 1; done
+
+## molecule-lab: full `molecule test` against the Windows VM in MOLECULE_WINDOWS_HOST (skips without one).
+molecule-lab:
+	@bash molecule/run-lab.sh $(SCENARIOS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

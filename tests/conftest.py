@@ -1,0 +1,24 @@
+"""Shared test set-up: run from the repository root with its ansible.cfg, and import our collection
+(arcgis_conda.fleet) through Ansible's own collection loader, exactly as ansible-playbook does."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+os.chdir(ROOT)
+
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder  # noqa: E402
+
+_AnsibleCollectionFinder(paths=[str(ROOT / "collections")], scan_sys_paths=True)._install()
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

@@ -1,0 +1,100 @@
+"""The shipped inventory, ansible.cfg and execution environment: what an admin copies must be safe."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+from ansible_builder.ee_schema import validate_schema
+
+SAFE_SCAN = ("inventory", ".config/molecule", "molecule", "site.yml", "playbooks", "roles")
+
+
+def shipped_yaml(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for name in SAFE_SCAN:
+        path = root / name
+        files.extend([path] if path.is_file() else sorted(path.rglob("*.yml")))
+    return files
+
+
+def test_inventory_graph_shows_lab_groups(repo_root):
+    out = subprocess.run(
+        ["ansible-inventory", "--graph"], cwd=repo_root, capture_output=True, text=True, check=True
+    ).stdout
+    assert "@windows_workstations:" in out
+    assert re.search(r"@windows_workstations:\n[ |]*--@lab_gis101:", out)
+    assert "@lab_gis102:" in out
+
+
+def test_hosts_get_https_validated_encrypted_winrm(repo_root):
+    out = subprocess.run(
+        ["ansible-inventory", "--list"], cwd=repo_root, capture_output=True, text=True, check=True
+    ).stdout
+    hostvars = json.loads(out)["_meta"]["hostvars"]
+    assert hostvars, "the example inventory has no hosts"
+    for host, hv in hostvars.items():
+        if hv["ansible_connection"] == "winrm":
+            assert hv["ansible_winrm_scheme"] == "https", host
+            assert hv["ansible_port"] == 5986, host
+            assert hv["ansible_winrm_server_cert_validation"] == "validate", host
+            assert hv["ansible_winrm_transport"] in ("ntlm", "kerberos"), host
+            assert hv["ansible_winrm_message_encryption"] == "always", host
+        else:
+            assert hv["ansible_connection"] == "psrp", host
+            assert hv["ansible_psrp_protocol"] == "https", host
+            assert hv["ansible_psrp_cert_validation"] == "validate", host
+            assert hv["ansible_psrp_auth"] in ("negotiate", "kerberos", "ntlm"), host
+            assert hv["ansible_psrp_reconnection_retries"] > 0, host
+        # The password is a vault reference, never plain text.
+        assert hv["ansible_password"] == "{{ vault_windows_password }}", host
+
+
+def test_nothing_shipped_disables_validation_or_uses_basic(repo_root):
+    pattern = re.compile(
+        r"^\s*(ansible_winrm_server_cert_validation:\s*ignore|ansible_psrp_cert_validation:\s*(ignore|false)"
+        r"|ansible_winrm_transport:\s*\[?\s*basic|ansible_psrp_auth:\s*basic)",
+        re.MULTILINE,
+    )
+    offenders = [str(p) for p in shipped_yaml(repo_root) if pattern.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_vaulted_password_is_encrypted(repo_root):
+    text = (repo_root / "inventory/example/group_vars/windows_workstations/vault.yml").read_text()
+    assert "$ANSIBLE_VAULT;1.1;AES256" in text
+    assert "Demo-Only" not in text
+
+
+def test_ansible_cfg_points_at_project_content(repo_root):
+    cfg = configparser.ConfigParser()
+    cfg.read(repo_root / "ansible.cfg")
+    d = cfg["defaults"]
+    assert d["inventory"] == "inventory/example"
+    assert d["roles_path"] == "roles"
+    assert d["collections_path"].split(":")[0] == "collections"
+    assert d["fact_caching"] == "ansible.builtin.jsonfile"
+    assert d["retry_files_enabled"] == "false"
+    link = repo_root / "collections/ansible_collections/arcgis_conda/fleet"
+    assert link.is_symlink() and link.resolve() == repo_root
+
+
+def test_execution_environment_is_valid_and_matches_pins(repo_root):
+    ee = yaml.safe_load((repo_root / "execution-environment.yml").read_text())
+    validate_schema(ee)  # ansible-builder's own schema; raises on any structural error
+    assert ee["version"] == 3
+    pins = {}
+    for line in (repo_root / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.split("[")[0].lower()] = version.strip()
+    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pins['ansible-core']}"
+    for req in ee["dependencies"]["python"]:
+        name, version = req.split("==")
+        assert pins[name.split("[")[0].lower()] == version, req
+    galaxy = yaml.safe_load((repo_root / ee["dependencies"]["galaxy"]).read_text())
+    assert {c["name"] for c in galaxy["collections"]} == {"ansible.windows", "community.windows"}
