@@ -1,0 +1,234 @@
+"""Progress per lab, WinRM round trips per host, and the after-run fleet report."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: fleet_progress
+type: aggregate
+short_description: One progress line per lab, module calls per host, and a per-lab report after the run
+description:
+  - Prints one line per lab (C(lab_*) group) when its count of finished hosts changes, without touching the
+    normal task output.
+  - Counts module calls per host, each a WinRM/PSRP round trip (about a second or more). A task that runs on
+    the host counts once per loop item; tasks that only run on the controller (set_fact, debug, assert,
+    include/import, meta, ...) and tasks delegated to localhost count zero; an action plugin that calls
+    several host modules can report its own count in C(fleet_module_calls).
+  - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
+    (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
+    (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file).
+options:
+  report_dir:
+    description: Folder for the after-run report; the previous run's figures are read from it first.
+    default: reports/last-run
+    env:
+      - name: ARCGIS_FLEET_REPORT_DIR
+    ini:
+      - section: arcgis_fleet
+        key: report_dir
+    type: path
+  fleet_group:
+    description: Only hosts in this group are tracked (controller-only plays such as plan.yml are not).
+    default: windows_workstations
+    env:
+      - name: ARCGIS_FLEET_GROUP
+    ini:
+      - section: arcgis_fleet
+        key: fleet_group
+    type: str
+requirements:
+  - enabled in ansible.cfg (C(callbacks_enabled = arcgis_conda.fleet.fleet_progress))
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
+    Column,
+    lab_of,
+    write_lab_reports,
+    write_retry_file,
+)
+
+# Actions that run on the controller only: no round trip to the host.
+CONTROLLER_ONLY = frozenset(
+    {
+        "add_host",
+        "assert",
+        "debug",
+        "fail",
+        "group_by",
+        "include_role",
+        "include_tasks",
+        "include_vars",
+        "import_role",
+        "import_tasks",
+        "meta",
+        "pause",
+        "set_fact",
+        "set_stats",
+        "validate_argument_spec",
+    }
+)
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+REPORT_COLUMNS = (
+    Column("host", "Host"),
+    Column("status", "Status"),
+    Column("module_calls", "Module calls"),
+    Column("module_calls_previous", "Module calls (previous run)"),
+    Column("arcgis", "ArcGIS installs"),
+    Column("envs", "Conda envs"),
+    Column("bridge_verified", "Bridge verified"),
+    Column("error", "First error"),
+)
+
+
+def short_action(action: str) -> str:
+    """``ansible.builtin.set_fact`` → ``set_fact``."""
+    return action.rsplit(".", 1)[-1]
+
+
+def calls_in(action: str, delegated_to: str | None, result: dict[str, Any]) -> int:
+    """How many host round trips one task result stands for."""
+    if short_action(action) in CONTROLLER_ONLY or (delegated_to or "") in LOCAL_NAMES:
+        return 0
+    if result.get("skipped"):
+        return 0
+    if isinstance(result.get("fleet_module_calls"), int):
+        return result["fleet_module_calls"]
+    items = result.get("results")
+    if isinstance(items, list):
+        return sum(calls_in(action, delegated_to, i) for i in items if isinstance(i, dict))
+    return 1
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "arcgis_conda.fleet.fleet_progress"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, int] = {}
+        self.lab: dict[str, str] = {}
+        self.lab_total: dict[str, int] = {}
+        self.status: dict[str, str] = {}
+        self.error: dict[str, str] = {}
+        self.batch: set[str] = set()
+        self.done: set[str] = set()
+        self.shown: dict[str, tuple[int, int]] = {}
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+    def _see_host(self, host: Any) -> str | None:
+        name = host.get_name()
+        if name not in self.lab:
+            groups = {g.get_name(): g for g in host.get_groups()}
+            if self.get_option("fleet_group") not in groups:
+                return None
+            lab = lab_of(groups)
+            self.lab[name] = lab
+            if lab in groups and lab not in self.lab_total:
+                self.lab_total[lab] = len(groups[lab].get_hosts())
+            self.calls.setdefault(name, 0)
+        self.batch.add(name)
+        return name
+
+    def _count(self, result: Any) -> str | None:
+        name = self._see_host(result._host)
+        if name is None:
+            return None
+        delegated = (result._result.get("_ansible_delegated_vars") or {}).get("ansible_host")
+        self.calls[name] += calls_in(result._task.action, delegated, result._result)
+        return name
+
+    def _finish(self, names: set[str]) -> None:
+        self.done |= names
+        self._progress()
+
+    def _progress(self) -> None:
+        for lab in sorted({self.lab[h] for h in self.done}):
+            members = [h for h in self.done if self.lab[h] == lab]
+            failed = sum(1 for h in members if self.status.get(h) in ("failed", "unreachable"))
+            state = (len(members), failed)
+            if self.shown.get(lab) == state:
+                continue
+            self.shown[lab] = state
+            total = self.lab_total.get(lab, len([h for h in self.lab if self.lab[h] == lab]))
+            self._display.display(f"[fleet] {lab}: {len(members)}/{total} hosts done, {failed} failed")
+
+    def _fail(self, result: Any, status: str) -> None:
+        name = self._count(result)
+        if name is None:
+            return
+        self.status[name] = status
+        if name not in self.error:
+            msg = result._result.get("msg") or result._result.get("stderr") or "failed"
+            self.error[name] = f"{result._task.get_name()}: {msg}"
+        self._finish({name})
+
+    # -- Ansible events ----------------------------------------------------------------------------
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        # With `serial`, each batch starts the play again: the previous batch's hosts are done.
+        self._finish(set(self.batch))
+        self.batch = set()
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._count(result)
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        self._see_host(result._host)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        if ignore_errors:
+            self._count(result)
+        else:
+            self._fail(result, "failed")
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._fail(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        self._finish(set(self.batch))
+        if not self.lab:
+            return
+        out_dir = Path(self.get_option("report_dir"))
+        previous = self._previous_calls(out_dir)
+        custom = getattr(stats, "custom", {}) or {}
+        rows = []
+        for host in sorted(self.lab):
+            published = (custom.get(host) or {}).get("fleet_report") or {}
+            rows.append(
+                {
+                    **published,
+                    "host": host,
+                    "lab": self.lab[host],
+                    "status": "failed" if self.status.get(host) else "ok",
+                    "error": self.error.get(host, ""),
+                    "module_calls": self.calls.get(host, 0),
+                    "module_calls_previous": previous.get(host),
+                }
+            )
+        reports = write_lab_reports(out_dir, "arcgis-conda fleet run", rows, REPORT_COLUMNS)
+        (out_dir / "module_calls.json").write_text(json.dumps(self.calls, indent=2, sort_keys=True) + "\n")
+        retry = write_retry_file(out_dir, [h for h in self.lab if self.status.get(h)])
+        counts = sorted(self.calls.values())
+        self._display.display(
+            f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
+            f"max {counts[-1]}; reports: {', '.join(r.files['html'] for r in reports)}"
+        )
+        if retry:
+            self._display.display(
+                f"[fleet] retry only the failed hosts: ansible-playbook site.yml --limit @{retry}"
+            )
+
+    @staticmethod
+    def _previous_calls(out_dir: Path) -> dict[str, int]:
+        path = out_dir / "module_calls.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) else {}
