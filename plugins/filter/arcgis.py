@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
     UnknownRelease,
     arcgis_stack,

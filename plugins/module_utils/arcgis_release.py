@@ -70,7 +70,9 @@ SOURCES: dict[str, Source] = {
         "https://gist.github.com/vesnikos/1681eaede50e9f2c0ef6a57aaaf99600",
         False,
     ),
-    "unsourced": Source("No source found: the release exists, its Python stack is not published here", "", False),
+    "unsourced": Source(
+        "No source found: the release exists, its Python stack is not published here", "", False
+    ),
 }
 
 
@@ -93,9 +95,7 @@ class Release:
     @property
     def unverified(self) -> list[str]:
         """Fields whose value is unknown (None) or comes only from a community page."""
-        return [
-            name for name in FIELDS if getattr(self, name) is None or not self.source_of(name).verified
-        ]
+        return [name for name in FIELDS if getattr(self, name) is None or not self.source_of(name).verified]
 
     def as_dict(self, product: str | None = None) -> dict[str, object]:
         """The filter's answer; desktop_bgp is the same stack as desktop, in 64 bits."""
@@ -144,7 +144,9 @@ def _desktop(
     )
 
 
-def _pro(version: str, python: str | None, numpy: str | None, matplotlib: str | None, scipy: str | None) -> Release:
+def _pro(
+    version: str, python: str | None, numpy: str | None, matplotlib: str | None, scipy: str | None
+) -> Release:
     stack = "esri-arcpy-dist" if python else "unsourced"
     return Release(
         "pro",
