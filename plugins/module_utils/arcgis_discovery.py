@@ -372,7 +372,8 @@ def find_installs(dump: RegistryDump) -> tuple[list[Install], list[str]]:
         if product is None:
             continue  # extensions, License Manager, tutorials: not a Python of their own
         if not any(
-            i.product == product and _major_minor(i.version) == _major_minor(entry.version) for i in installs
+            i.product == product and _major_minor(i.version) == _major_minor(entry.version)
+            for i in candidates
         ):
             warnings.append(
                 f"Windows lists '{entry.name}' {entry.version} from {ESRI_PUBLISHER} as installed, but "
