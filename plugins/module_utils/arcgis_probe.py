@@ -183,24 +183,34 @@ def versions_from_metadata(packages, path_entries):
 
 def version_by_import(package):
     """__version__ of an importable package without metadata, or None. Never arcpy."""
-    module_name = IMPORT_NAMES.get(normalize(package), package.replace("-", "_"))
-    if module_name.split(".")[0].lower() in NEVER_IMPORT:
+    mapped = IMPORT_NAMES.get(normalize(package), package.replace("-", "_"))
+    for module_name in (mapped, mapped.lower()):
+        if module_name.split(".")[0].lower() in NEVER_IMPORT:
+            return None
+        module = import_quietly(module_name)
+        if module is None:
+            continue
+        for attribute in ("__version__", "version"):
+            value = getattr(module, attribute, None)
+            if isinstance(value, STRING_TYPES):
+                return text(value)
         return None
+    return None
+
+
+def import_quietly(module_name):
+    """The imported module, or None; a chatty import must not corrupt the JSON on stdout."""
     stdout = sys.stdout
-    sys.stdout = sys.stderr  # a chatty import must not corrupt the JSON on stdout
+    sys.stdout = sys.stderr
     try:
         module = __import__(module_name)
         for part in module_name.split(".")[1:]:
             module = getattr(module, part)
+        return module
     except Exception:  # any failure to import means "not usable here"
         return None
     finally:
         sys.stdout = stdout
-    for attribute in ("__version__", "version"):
-        value = getattr(module, attribute, None)
-        if isinstance(value, STRING_TYPES):
-            return text(value)
-    return None
 
 
 def package_versions(packages, path_entries):
