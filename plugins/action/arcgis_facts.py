@@ -64,7 +64,8 @@ foreach ($view in $views) {
         $root = $hklm.OpenSubKey($uninstallPath)
         if ($root) {
             foreach ($name in $root.GetSubKeyNames()) {
-                $sub = $root.OpenSubKey($name)
+                try { $sub = $root.OpenSubKey($name) }
+                catch [System.Security.SecurityException] { continue }  # another vendor's locked key
                 if ($sub) {
                     if ($sub.GetValue('Publisher') -eq $publisher) {
                         $values = Get-KeyValues $sub $uninstallValues
