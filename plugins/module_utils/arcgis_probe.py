@@ -207,7 +207,7 @@ def import_quietly(module_name):
         for part in module_name.split(".")[1:]:
             module = getattr(module, part)
         return module
-    except Exception:  # any failure to import means "not usable here"
+    except (Exception, SystemExit):  # any failure to import means "not usable here"
         return None
     finally:
         sys.stdout = stdout
