@@ -1,0 +1,109 @@
+"""The release table behind the arcgis_stack filter, and the filter as Ansible loads it."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible.plugins.loader import filter_loader
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_release as release
+
+DESKTOP_RELEASES = [
+    "10.0", "10.1", "10.2", "10.2.1", "10.2.2", "10.3", "10.3.1", "10.4", "10.4.1", "10.5", "10.5.1",
+    "10.6", "10.6.1", "10.7", "10.7.1", "10.8", "10.8.1", "10.8.2",
+]  # fmt: skip
+PRO_PUBLISHED = [f"2.{minor}" for minor in range(10)] + [f"3.{minor}" for minor in range(6)]
+
+
+@pytest.fixture(scope="module")
+def arcgis_stack():
+    """The filter exactly as a playbook gets it, through Ansible's plugin loader and our collection."""
+    return filter_loader.get("arcgis_conda.fleet.arcgis_stack").j2_function
+
+
+@pytest.mark.parametrize("version", ["10.4", "10.4.1", "10.4.1.5524", "10.4.0"])
+def test_the_seeds_row_10_4_x(arcgis_stack, version):
+    stack = arcgis_stack(version, "desktop")
+    assert (stack["numpy"], stack["matplotlib"], stack["scipy"]) == ("1.9.2", "1.4.3", "0.15.1")
+    assert (stack["python"], stack["bits"]) == ("2.7", 32)
+    assert stack["unverified"] == []
+    assert "seed" in stack["source"]
+
+
+def test_background_gp_is_the_desktop_stack_in_64_bits(arcgis_stack):
+    stack = arcgis_stack("10.4.1", "desktop_bgp")
+    assert (stack["numpy"], stack["bits"], stack["product"]) == ("1.9.2", 64, "desktop_bgp")
+
+
+@pytest.mark.parametrize("version", ["3.3", "3.3.0", "3.3.2", "3.3.0.52636"])
+def test_pro_short_and_registry_forms(arcgis_stack, version):
+    stack = arcgis_stack(version, "pro")
+    assert stack == {
+        "product": "pro",
+        "release": "3.3",
+        "python": "3.11",
+        "bits": 64,
+        "numpy": "1.24.3",
+        "matplotlib": "3.6.3",
+        "scipy": "1.9.3",
+        "unverified": [],
+        "source": stack["source"],
+    }
+    assert "arcgis-dist.json" in stack["source"]
+
+
+@pytest.mark.parametrize(
+    ("version", "python", "numpy", "matplotlib", "scipy"),
+    [
+        ("2.0", "3.5", "1.11.2", "1.5.3", "0.18.1"),
+        ("2.5", "3.6", "1.16.5", "3.1.1", "1.3.1"),
+        ("2.9", "3.7", "1.20.1", "3.4.2", "1.6.2"),
+        ("3.2", "3.9", "1.22.4", "3.6.3", "1.7.3"),
+        ("3.5", "3.11", "1.26.4", "3.9.4", "1.14.1"),
+    ],
+)
+def test_pro_rows_spot_checked_against_esris_arcgis_dist_json(version, python, numpy, matplotlib, scipy):
+    stack = release.arcgis_stack(version, "pro")
+    assert (stack["python"], stack["numpy"], stack["matplotlib"], stack["scipy"]) == (
+        python,
+        numpy,
+        matplotlib,
+        scipy,
+    )
+
+
+def test_every_desktop_10x_and_pro_2x_3x_release_has_a_row():
+    assert release.known_releases("desktop") == DESKTOP_RELEASES
+    assert release.known_releases("pro")[: len(PRO_PUBLISHED)] == PRO_PUBLISHED
+    for version in PRO_PUBLISHED:
+        assert release.lookup_release(version, "pro").unverified == [], version
+
+
+def test_every_value_is_sourced_or_null_and_marked_unverified():
+    for row in release.DESKTOP + release.PRO:
+        for name in release.FIELDS:
+            value, source = getattr(row, name), row.source_of(name)
+            if value is None or not source.verified:
+                assert name in row.unverified, (row.version, name)
+            if value is not None:
+                assert source is not release.SOURCES["unsourced"], (row.version, name)
+        assert row.as_dict()["source"], row.version
+
+
+def test_unknown_release_lists_the_known_ones(arcgis_stack):
+    with pytest.raises(AnsibleFilterError) as info:
+        arcgis_stack("1.4", "pro")
+    assert "ArcGIS pro 1.4 is not in the release table; known releases: 2.0, 2.1," in str(info.value)
+    assert "3.5" in str(info.value)
+    with pytest.raises(AnsibleFilterError, match=r"known releases: 10\.0, 10\.1, .*10\.8\.2"):
+        arcgis_stack("9.3.1")
+    with pytest.raises(AnsibleFilterError, match="unknown ArcGIS product 'server'"):
+        arcgis_stack("10.4.1", "server")
+    with pytest.raises(AnsibleFilterError, match="is not an ArcGIS version"):
+        arcgis_stack("latest", "pro")
+
+
+def test_unsourced_release_is_known_but_null(arcgis_stack):
+    stack = arcgis_stack("10.6.1")
+    assert stack["numpy"] is None
+    assert stack["python"] == "2.7"
+    assert set(stack["unverified"]) == {"numpy", "matplotlib", "scipy"}
