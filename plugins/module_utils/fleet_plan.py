@@ -1,0 +1,120 @@
+"""Plan a fleet without connecting to it: what each role would do on every host.
+
+Input per host: the probe's measured ``ansible_facts.arcgis`` from the fact cache when there is one, else
+the ArcGIS releases the inventory declares (``fleet_arcgis_releases``), turned into install records of the
+same shape through the release table. Each role contributes a *planner*: a pure function from a host's
+installs and the role's variables to a small dict of what it would do. No Ansible imports.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
+    UnknownRelease,
+    arcgis_stack,
+)
+
+Planner = Callable[[str, list[dict[str, Any]], Mapping[str, Any]], dict[str, Any]]
+STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
+
+
+class PlanError(ValueError):
+    """A host's declared input cannot be planned; the message names host, value and fix."""
+
+
+@dataclass
+class HostInput:
+    """What the controller knows about one host without connecting to it."""
+
+    host: str
+    lab: str
+    facts: list[dict[str, Any]] | None = None
+    declared: list[dict[str, Any]] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``ansible_facts.arcgis``-shaped record for a release declared in the inventory."""
+    product = str(release.get("product", ""))
+    version = str(release.get("version", ""))
+    try:
+        stack = arcgis_stack(version, product)
+    except UnknownRelease as exc:
+        raise PlanError(f"{host}: fleet_arcgis_releases entry {dict(release)!r}: {exc}") from exc
+    bits = int(stack["bits"])  # type: ignore[call-overload]
+    problems = [f"{name} unverified in the release table" for name in stack.get("unverified") or []]  # type: ignore[union-attr]
+    return {
+        "id": f"{product}-{version}-{bits}",
+        "product": product,
+        "version": version,
+        "install_dir": None,
+        "python_exe": None,
+        "python_version": None,
+        "python_major_minor": stack["python"],
+        "bits": bits,
+        "prefix": None,
+        "site_packages": [],
+        "user_site": None,
+        "user_site_enabled": True,
+        "packages": {name: stack[name] for name in STACK_PACKAGES},
+        "pro_conda_root": None,
+        "pro_conda_env": None,
+        "status": "declared",
+        "problems": problems,
+    }
+
+
+def host_installs(item: HostInput) -> tuple[str, list[dict[str, Any]]]:
+    """The host's installs and where they come from: ``probe``, ``declared`` or ``none``."""
+    if item.facts is not None:
+        return "probe", [dict(i) for i in item.facts]
+    installs = [declared_install(item.host, r) for r in item.declared]
+    return ("declared" if installs else "none"), installs
+
+
+def plan_host(item: HostInput, planners: Mapping[str, Planner]) -> dict[str, Any]:
+    """One report row: the host's installs and each role's plan, or the error that stops it."""
+    row: dict[str, Any] = {"host": item.host, "lab": item.lab, "status": "ok", "error": ""}
+    try:
+        source, installs = host_installs(item)
+    except PlanError as exc:
+        return {**row, "status": "failed", "error": str(exc), "source": "declared", "arcgis": []}
+    row["source"] = source
+    row["arcgis"] = [
+        f"{i['id']} python {i.get('python_major_minor')} "
+        + " ".join(f"{p} {(i.get('packages') or {}).get(p)}" for p in STACK_PACKAGES)
+        for i in installs
+    ]
+    if not installs:
+        row["status"] = "skipped"
+        row["error"] = "no ArcGIS probed or declared (fleet_arcgis_releases)"
+        return row
+    for role, planner in planners.items():
+        try:
+            row[role] = planner(item.host, installs, item.variables)
+        except (ValueError, KeyError, TypeError) as exc:
+            row["status"] = "failed"
+            row["error"] = f"{role}: {exc}"
+            break
+    return row
+
+
+def plan_fleet(items: Sequence[HostInput], planners: Mapping[str, Planner]) -> list[dict[str, Any]]:
+    """Plan every host; a bad host is reported in its row and never stops the others."""
+    return [plan_host(item, planners) for item in items]
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts per lab and status, for the short summary printed after planning."""
+    labs: dict[str, Counter[str]] = {}
+    for row in rows:
+        labs.setdefault(str(row["lab"]), Counter())[str(row["status"])] += 1
+    return {
+        "hosts": len(rows),
+        "labs": {lab: dict(sorted(c.items())) for lab, c in sorted(labs.items())},
+        "failed": sorted(str(r["host"]) for r in rows if r["status"] == "failed"),
+    }
