@@ -1,0 +1,682 @@
+"""startup_bridge: every path decision of the ArcGIS <-> conda start-up bridge, as pure functions.
+
+Plain data in (the ``ansible_facts.arcgis`` and ``arcgis_env_envs`` contracts, what the host holds), plain
+data out (which files go where, their content, what to back up, restore or remove, what to verify).
+No Ansible imports: the action plugin ``startup_bridge_plan``, the filter ``startup_bridge_verdict`` and
+the tests call these directly. Paths are Windows paths (``ntpath``) on the fleet; the tests plan the
+same files for POSIX prefixes (``posixpath``) and run them under real interpreters.
+
+Files the bridge puts on a host (names are fixed; the role removes exactly these):
+  scope ``machine`` - in each bridged interpreter's own site-packages:
+      arcgis_conda_bridge.py, arcgis_conda_bridge.json, zzz_arcgis_conda_bridge.pth
+  scope ``user`` - in each profile's user site folder (%APPDATA%\\Python\\PythonXY[-32]\\site-packages):
+      arcgis_conda_bridge.py, arcgis_conda_bridge.json, usercustomize.py
+      and usercustomize.py.arcgis_conda_bridge.bak when the user had a usercustomize.py of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ntpath
+import posixpath
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Flavour = Literal["windows", "posix"]
+Scope = Literal["user", "machine"]
+State = Literal["present", "absent"]
+
+HOOK_NAME = "arcgis_conda_bridge.py"
+DATA_NAME = "arcgis_conda_bridge.json"
+PTH_NAME = "zzz_arcgis_conda_bridge.pth"  # sorts after Esri's and conda's .pth files: its paths land last
+SHIM_NAME = "usercustomize.py"
+BACKUP_NAME = "usercustomize.py.arcgis_conda_bridge.bak"
+VERIFY_NAME = "arcgis_conda_bridge_verify.py"
+SCHEMA = 1
+DEFAULT_PROFILE = "Default"
+
+# sha1 of every usercustomize.py shim this role has shipped (files/usercustomize.py). A file with one of
+# these checksums is ours; any other usercustomize.py is the user's and is backed up, never overwritten.
+# When the shim changes, ADD its new sha1 here (tests/unit/test_startup_bridge_plan.py insists).
+SHIM_SHA1S = frozenset({"5476941e133acf620bafa25c1902b26ee289be47"})
+
+# Esri's layout of the folders arcpy needs, per product: the plan adds them (when they exist) even when
+# the install's .pth files do not name them, e.g. Pro 2.x/3.x, whose ArcGISPro.pth only runs an import.
+ARCPY_FOLDERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "desktop": (("bin",), ("arcpy",), ("ArcToolbox", "Scripts")),
+    "desktop_bgp": (("bin64",), ("arcpy",), ("ArcToolbox", "Scripts")),
+    "server": (("bin",), ("arcpy",), ("ArcToolbox", "Scripts")),
+    "pro": (("bin",), ("Resources", "ArcPy"), ("Resources", "ArcToolbox", "Scripts")),
+}
+
+
+class PlanError(ValueError):
+    """Inputs the bridge cannot act on safely; the message names the value and the fix."""
+
+
+def pathmod(flavour: Flavour) -> Any:
+    return ntpath if flavour == "windows" else posixpath
+
+
+def norm(path: str, flavour: Flavour) -> str:
+    """The key two paths share when the OS treats them as one (case-folded on Windows)."""
+    mod = pathmod(flavour)
+    return mod.normcase(mod.normpath(path))
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Something the role leaves alone, and why (shown as a warning)."""
+
+    what: str
+    why: str
+
+
+@dataclass
+class Entry:
+    """One data-file entry: when the running interpreter matches, append these folders."""
+
+    id: str
+    match: dict[str, Any]
+    site_dirs: list[str]
+    paths: list[str] = field(default_factory=list)
+    dll_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Interpreter:
+    """One Python the bridge changes: an ArcGIS Python or a conda env, with what it must see."""
+
+    key: str  # "arcgis:<id>" or "env:<arcgis_id>:<name>"
+    side: Literal["arcgis", "env"]
+    label: str  # for messages: "ArcGIS Python desktop-10.4.1-32" / "conda env arc1041 (desktop-10.4.1-32)"
+    python_exe: str
+    prefix: str
+    python: str
+    bits: int
+    site_packages: str
+    user_site_enabled: bool
+    entries: list[Entry]
+    expect: list[str]  # the other side's site-packages, which verify looks for near the end of sys.path
+    arcgis_ids: list[str]
+    envs: list[str]
+    product: str | None = None
+
+
+def main_site_packages(paths: list[str] | None, prefix: str, flavour: Flavour) -> str:
+    """The interpreter's own site-packages: the listed one named so, else prefix\\Lib\\site-packages."""
+    mod = pathmod(flavour)
+    for path in paths or []:
+        if mod.basename(mod.normpath(path)).lower() == "site-packages":
+            return path
+    if paths:
+        return paths[0]
+    return mod.join(prefix, "Lib", "site-packages")
+
+
+def arcpy_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
+    mod = pathmod(flavour)
+    root = install.get("install_dir") or ""
+    if not root:
+        return []
+    return [mod.join(root, *parts) for parts in ARCPY_FOLDERS.get(install.get("product") or "", ())]
+
+
+def dll_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
+    """Pro's arcpy needs its bin and its Python's Library\\bin DLL folders (add_dll_directory on 3.8+)."""
+    if install.get("product") != "pro":
+        return []
+    mod = pathmod(flavour)
+    folders = []
+    if install.get("install_dir"):
+        folders.append(mod.join(install["install_dir"], "bin"))
+    if install.get("prefix"):
+        folders.append(mod.join(install["prefix"], "Library", "bin"))
+    return folders
+
+
+def _label_install(install: dict[str, Any]) -> str:
+    return f"ArcGIS Python {install.get('id')} ({install.get('python_exe')})"
+
+
+def _label_env(env: dict[str, Any]) -> str:
+    return f"conda env {env.get('name')} for {env.get('arcgis_id')} ({env.get('python_exe')})"
+
+
+def pair_up(
+    installs: list[dict[str, Any]], envs: list[dict[str, Any]]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[Skip]]:
+    """Match each env to its ArcGIS install; refuse pairs the bridge would break (version or bitness)."""
+    by_id = {install.get("id"): install for install in installs}
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    skips: list[Skip] = []
+    paired: set[str] = set()
+    for env in envs:
+        install = by_id.get(env.get("arcgis_id"))
+        what = _label_env(env)
+        if install is None:
+            skips.append(
+                Skip(what, "no ArcGIS install with that id in ansible_facts.arcgis: run the probe again")
+            )
+            continue
+        if install.get("status") != "ok" or not install.get("python_major_minor"):
+            problems = "; ".join(install.get("problems") or []) or "status " + str(install.get("status"))
+            skips.append(Skip(what, f"its ArcGIS Python {install.get('id')} is broken ({problems})"))
+            continue
+        if str(env.get("python_major_minor")) != str(install.get("python_major_minor")):
+            skips.append(
+                Skip(
+                    what,
+                    f"Python {env.get('python_major_minor')} does not match ArcGIS's "
+                    f"{install.get('python_major_minor')}: packages built for one cannot load in the other; "
+                    "recreate the env with the arcgis_env role",
+                )
+            )
+            continue
+        if int(env.get("bits") or 0) != int(install.get("bits") or 0):
+            skips.append(
+                Skip(
+                    what,
+                    f"{env.get('bits')}-bit env for a {install.get('bits')}-bit ArcGIS Python would fail "
+                    "with '%1 is not a valid Win32 application': use the Miniconda of the same bitness",
+                )
+            )
+            continue
+        if not env.get("prefix"):
+            skips.append(Skip(what, "the env has no prefix: re-run the arcgis_env role"))
+            continue
+        pairs.append((install, env))
+        paired.add(str(install.get("id")))
+    for install in installs:
+        if str(install.get("id")) not in paired and install.get("status") == "ok":
+            skips.append(
+                Skip(_label_install(install), "no conda env for it in arcgis_env_envs: nothing to bridge")
+            )
+    return pairs, skips
+
+
+def interpreters(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], flavour: Flavour = "windows"
+) -> list[Interpreter]:
+    """Each bridged interpreter with its data-file entries: ArcGIS sees its envs, each env sees its ArcGIS."""
+    result: dict[str, Interpreter] = {}
+    for install, env in pairs:
+        python, bits = str(install["python_major_minor"]), int(install["bits"])
+        arcgis_sp = main_site_packages(install.get("site_packages"), install["prefix"], flavour)
+        env_sp = main_site_packages(env.get("site_packages"), env["prefix"], flavour)
+        arcgis_key = f"arcgis:{install['id']}"
+        if arcgis_key not in result:
+            result[arcgis_key] = Interpreter(
+                key=arcgis_key,
+                side="arcgis",
+                label=_label_install(install),
+                python_exe=install["python_exe"],
+                prefix=install["prefix"],
+                python=python,
+                bits=bits,
+                site_packages=arcgis_sp,
+                user_site_enabled=bool(install.get("user_site_enabled", True)),
+                entries=[],
+                expect=[],
+                arcgis_ids=[str(install["id"])],
+                envs=[],
+                product=install.get("product"),
+            )
+        arcgis = result[arcgis_key]
+        # ArcGIS's Python gets the env's site-packages last; never DLL folders: ArcGIS's own must win.
+        arcgis.entries.append(
+            Entry(
+                id=f"{install['id']}<-{env['name']}",
+                match={"python": python, "bits": bits, "prefix": install["prefix"]},
+                site_dirs=[env_sp],
+            )
+        )
+        arcgis.expect.append(env_sp)
+        arcgis.envs.append(str(env["name"]))
+        env_key = f"env:{install['id']}:{env['name']}"
+        result[env_key] = Interpreter(
+            key=env_key,
+            side="env",
+            label=_label_env(env),
+            python_exe=env["python_exe"],
+            prefix=env["prefix"],
+            python=python,
+            bits=bits,
+            site_packages=env_sp,
+            user_site_enabled=bool(env.get("user_site_enabled", True)),
+            entries=[
+                Entry(
+                    id=f"{env['name']}<-{install['id']}",
+                    match={"python": python, "bits": bits, "prefix": env["prefix"]},
+                    site_dirs=[arcgis_sp],
+                    paths=arcpy_folders(install, flavour),
+                    dll_dirs=dll_folders(install, flavour),
+                )
+            ],
+            expect=[arcgis_sp],
+            arcgis_ids=[str(install["id"])],
+            envs=[str(env["name"])],
+            product=install.get("product"),
+        )
+    return list(result.values())
+
+
+def unpaired_interpreters(
+    installs: list[dict[str, Any]], envs: list[dict[str, Any]], known: set[str], flavour: Flavour = "windows"
+) -> list[Interpreter]:
+    """Every other interpreter the facts and env records describe, with no entries: the places state
+    absent must clean even when the pairing that put the bridge there no longer holds."""
+    found: list[Interpreter] = []
+    records = [("arcgis", f"arcgis:{i.get('id')}", i) for i in installs]
+    records += [("env", f"env:{e.get('arcgis_id')}:{e.get('name')}", e) for e in envs]
+    for side, key, rec in records:
+        if key in known or not rec.get("prefix") or not rec.get("python_major_minor") or not rec.get("bits"):
+            continue
+        found.append(
+            Interpreter(
+                key=key,
+                side=side,  # type: ignore[arg-type]
+                label=_label_install(rec) if side == "arcgis" else _label_env(rec),
+                python_exe=str(rec.get("python_exe")),
+                prefix=rec["prefix"],
+                python=str(rec["python_major_minor"]),
+                bits=int(rec["bits"]),
+                site_packages=main_site_packages(rec.get("site_packages"), rec["prefix"], flavour),
+                user_site_enabled=True,
+                entries=[],
+                expect=[],
+                arcgis_ids=[str(rec.get("id") if side == "arcgis" else rec.get("arcgis_id"))],
+                envs=[] if side == "arcgis" else [str(rec.get("name"))],
+            )
+        )
+        known.add(key)
+    return found
+
+
+def data_file(entries: list[Entry]) -> str:
+    """The JSON the hook reads. Deterministic, so an unchanged plan never rewrites a host's file."""
+    data = {
+        "schema": SCHEMA,
+        "generated_by": "arcgis_conda.fleet role startup_bridge",
+        "entries": [asdict(entry) for entry in sorted(entries, key=lambda e: e.id)],
+    }
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def py_literal(text: str) -> str:
+    """A string literal Python 2.7 and 3.3+ both read as ``text``, whatever the .pth file's encoding."""
+    out = []
+    for char in text:
+        if char in '\\"':
+            out.append("\\" + char)
+        elif 32 <= ord(char) < 127:
+            out.append(char)
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return 'u"' + "".join(out) + '"'
+
+
+def pth_content(data_path: str) -> str:
+    """A comment and one import line, which site.py executes while it reads site-packages (after Esri's
+    own .pth files). The import runs with sys.dont_write_bytecode set, so the hook leaves no .pyc behind
+    for state absent to miss, and inside try: a missing hook module must not print at start-up."""
+    code = (
+        "import sys\n"
+        "_acb_dwb = sys.dont_write_bytecode\n"
+        "sys.dont_write_bytecode = True\n"
+        "try:\n"
+        "    import arcgis_conda_bridge\n"
+        f"    arcgis_conda_bridge.run({py_literal(data_path)})\n"
+        "except Exception:\n"
+        "    pass\n"
+        "finally:\n"
+        "    sys.dont_write_bytecode = _acb_dwb\n"
+    )
+    return (
+        "# arcgis_conda_bridge: installed by the arcgis_conda.fleet role startup_bridge; absent removes it\n"
+        f"import sys; exec({py_literal(code)})\n"
+    )
+
+
+def shim_bytecode(folder: str, python: str, flavour: Flavour = "windows") -> list[str]:
+    """The .pyc files Python writes for usercustomize.py (the shim is imported by site.py, so they exist)."""
+    mod = pathmod(flavour)
+    major, minor = python.split(".")[:2]
+    if major == "2":
+        return [mod.join(folder, "usercustomize.pyc"), mod.join(folder, "usercustomize.pyo")]
+    tag = f"cpython-{major}{minor}"
+    return [
+        mod.join(folder, "__pycache__", f"usercustomize.{tag}{opt}.pyc") for opt in ("", ".opt-1", ".opt-2")
+    ]
+
+
+def user_site_folder(userbase: str, python: str, bits: int, flavour: Flavour = "windows") -> str:
+    """site.USER_SITE for PYTHONUSERBASE=userbase: PythonXY, PythonXY-32 for 32-bit from 3.10 (bpo-41627)."""
+    major, minor = (int(part) for part in python.split(".")[:2])
+    if flavour == "windows":
+        suffix = "-32" if (major, minor) >= (3, 10) and bits == 32 else ""
+        return ntpath.join(userbase, f"Python{major}{minor}{suffix}", "site-packages")
+    return posixpath.join(userbase, "lib", f"python{major}.{minor}", "site-packages")
+
+
+def profile_userbase(profile: str, flavour: Flavour = "windows") -> str:
+    """site.USER_BASE of a profile: %APPDATA%\\Python, i.e. <profile>\\AppData\\Roaming\\Python."""
+    if flavour == "windows":
+        return ntpath.join(profile, "AppData", "Roaming", "Python")
+    return posixpath.join(profile, ".local")
+
+
+def select_profiles(
+    existing_dirs: list[str], users: list[str], default_profile: bool, flavour: Flavour = "windows"
+) -> tuple[list[str], list[Skip]]:
+    """Existing profile folders for the listed users (+ Default). A missing one is never created:
+    Windows would then give the user a second profile. Users who log on later get the Default copy."""
+    mod = pathmod(flavour)
+    by_name = {mod.basename(mod.normpath(path)).lower(): path for path in existing_dirs}
+    wanted = ([DEFAULT_PROFILE] if default_profile else []) + list(users)
+    chosen: list[str] = []
+    skips: list[Skip] = []
+    for name in wanted:
+        path = by_name.get(name.lower())
+        if path is None:
+            skips.append(
+                Skip(
+                    f"profile {name}",
+                    "no such profile folder yet; the user gets the bridge from Default at first logon"
+                    if default_profile and name != DEFAULT_PROFILE
+                    else "no such profile folder",
+                )
+            )
+        elif path not in chosen:
+            chosen.append(path)
+    return chosen, skips
+
+
+@dataclass
+class Folder:
+    """One folder the bridge writes into, with the entries its data file holds."""
+
+    path: str
+    entries: list[Entry]
+    interpreters: list[str]
+    profile: str | None = None
+    python: str = ""
+    userbase: str | None = None
+
+
+def folders_for(
+    interps: list[Interpreter], scope: Scope, profiles: list[str], flavour: Flavour = "windows"
+) -> tuple[list[Folder], list[Skip]]:
+    """Where the hook goes. machine: each interpreter's own site-packages. user: each profile's user site
+    folder per Python version (ArcMap's 32-bit Python and its 64-bit Background Geoprocessing share one)."""
+    folders: dict[str, Folder] = {}
+    skips: list[Skip] = []
+    for interp in interps:
+        if scope == "machine":
+            targets = [(interp.site_packages, None, None)]
+        else:
+            if not interp.user_site_enabled:
+                skips.append(
+                    Skip(
+                        interp.label,
+                        "its user site is disabled, so usercustomize.py never runs: use scope machine",
+                    )
+                )
+                continue
+            targets = [
+                (
+                    user_site_folder(profile_userbase(p, flavour), interp.python, interp.bits, flavour),
+                    p,
+                    profile_userbase(p, flavour),
+                )
+                for p in profiles
+            ]
+        for path, profile, userbase in targets:
+            key = norm(path, flavour)
+            folder = folders.setdefault(
+                key,
+                Folder(
+                    path=path,
+                    entries=[],
+                    interpreters=[],
+                    profile=profile,
+                    python=interp.python,
+                    userbase=userbase,
+                ),
+            )
+            folder.entries.extend(interp.entries)
+            folder.interpreters.append(interp.key)
+    return list(folders.values()), skips
+
+
+@dataclass
+class Plan:
+    """What the role's tasks do, in order. Every path is absolute on the host."""
+
+    dirs: list[str] = field(default_factory=list)  # user site folders to create
+    backups: list[dict[str, str]] = field(default_factory=list)  # {src, dest}: user's file -> .bak
+    copies: list[dict[str, str]] = field(default_factory=list)  # {src: role file name, dest}
+    contents: list[dict[str, str]] = field(default_factory=list)  # {dest, content}
+    restores: list[dict[str, str]] = field(default_factory=list)  # {src: .bak, dest}
+    removes: list[str] = field(default_factory=list)
+    remove_if_empty: list[str] = field(default_factory=list)  # folders, deepest first
+    verify: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def targets(
+    installs: list[dict[str, Any]],
+    envs: list[dict[str, Any]],
+    *,
+    scope: Scope,
+    state: State,
+    profiles: list[str] | None = None,
+    flavour: Flavour = "windows",
+) -> tuple[list[Interpreter], list[Folder], list[Skip]]:
+    """The interpreters to bridge and the folders the hook goes into, with what is left alone and why."""
+    pairs, skips = pair_up(installs, envs)
+    interps = interpreters(pairs, flavour)
+    if state == "absent":
+        # Clean wherever an earlier run may have written, even for pairs no longer valid today.
+        skips = []
+        interps = interps + unpaired_interpreters(installs, envs, {i.key for i in interps}, flavour)
+    folders, folder_skips = folders_for(interps, scope, profiles or [], flavour)
+    return interps, folders, skips + folder_skips
+
+
+def probe_files(folders: list[Folder], scope: Scope, flavour: Flavour = "windows") -> list[str]:
+    """The files whose presence and checksum the plan needs from the host (user scope only)."""
+    if scope != "user":
+        return []
+    mod = pathmod(flavour)
+    return [mod.join(f.path, name) for f in folders for name in (SHIM_NAME, BACKUP_NAME)]
+
+
+def _classify_shim(
+    folder: str, existing: dict[str, str | None], flavour: Flavour
+) -> tuple[str | None, str | None]:
+    """(sha1 of usercustomize.py or None, sha1 of the backup or None), looked up case-insensitively."""
+    mod = pathmod(flavour)
+    keyed = {norm(path, flavour): value for path, value in existing.items()}
+    shim = keyed.get(norm(mod.join(folder, SHIM_NAME), flavour))
+    backup = keyed.get(norm(mod.join(folder, BACKUP_NAME), flavour))
+    return shim, backup
+
+
+def build_plan(
+    installs: list[dict[str, Any]],
+    envs: list[dict[str, Any]],
+    *,
+    scope: Scope,
+    state: State,
+    profiles: list[str] | None = None,
+    existing: dict[str, str | None] | None = None,
+    verify_arcpy: bool = False,
+    flavour: Flavour = "windows",
+) -> Plan:
+    """The whole plan for one host.
+
+    ``existing`` maps each path of ``probe_files`` that exists on the host to its sha1 (absent paths are
+    simply missing). Raises PlanError when a user's usercustomize.py would otherwise be lost.
+    """
+    mod = pathmod(flavour)
+    existing = existing or {}
+    interps, folders, skips = targets(
+        installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour
+    )
+    plan = Plan(skipped=[asdict(s) for s in skips], folders=[f.path for f in folders])
+
+    for folder in folders:
+        hook, data, pth = (mod.join(folder.path, n) for n in (HOOK_NAME, DATA_NAME, PTH_NAME))
+        shim, backup = mod.join(folder.path, SHIM_NAME), mod.join(folder.path, BACKUP_NAME)
+        shim_sha, backup_sha = (
+            _classify_shim(folder.path, existing, flavour) if scope == "user" else (None, None)
+        )
+        ours = shim_sha in SHIM_SHA1S
+        if state == "present":
+            if scope == "user":
+                plan.dirs.append(folder.path)
+                if shim_sha is not None and not ours:
+                    if backup_sha is not None:
+                        raise PlanError(
+                            f"{shim} is not the bridge's and {backup} already holds an earlier one: merge "
+                            f"the two into {backup}, delete {shim}, then run the role again"
+                        )
+                    plan.backups.append({"src": shim, "dest": backup})
+            plan.copies.append({"src": HOOK_NAME, "dest": hook})
+            plan.contents.append({"dest": data, "content": data_file(folder.entries)})
+            if scope == "user":
+                plan.copies.append({"src": SHIM_NAME, "dest": shim})
+            else:
+                plan.contents.append({"dest": pth, "content": pth_content(data)})
+        else:
+            if scope == "machine":
+                plan.removes.extend([pth, data, hook])
+                continue
+            if backup_sha is not None and (ours or shim_sha is None):
+                plan.restores.append({"src": backup, "dest": shim})
+                plan.removes.append(backup)
+                plan.removes.extend(shim_bytecode(folder.path, folder.python, flavour))
+            elif ours:
+                plan.removes.append(shim)
+                plan.removes.extend(shim_bytecode(folder.path, folder.python, flavour))
+            elif backup_sha is not None:
+                plan.skipped.append(
+                    asdict(
+                        Skip(backup, f"kept: {shim} is no longer the bridge's, so it is not restored over it")
+                    )
+                )
+            plan.removes.extend([data, hook])
+            # Folders present created (user site, its parents up to the user base), once nothing is left.
+            chain = [mod.join(folder.path, "__pycache__")]
+            if folder.userbase:
+                path = folder.path
+                while len(chain) < 8 and norm(path, flavour).startswith(norm(folder.userbase, flavour)):
+                    chain.append(path)
+                    if norm(path, flavour) == norm(folder.userbase, flavour):
+                        break
+                    path = mod.dirname(path)
+            plan.remove_if_empty.extend(p for p in chain if p not in plan.remove_if_empty)
+
+    # Deepest first, so a parent is tried only after its children are gone.
+    plan.remove_if_empty.sort(key=lambda p: (-len(mod.normpath(p).split(mod.sep)), p))
+    if state == "present":
+        plan.verify = verify_runs(interps, folders, scope, verify_arcpy, flavour)
+    return plan
+
+
+def verify_runs(
+    interps: list[Interpreter], folders: list[Folder], scope: Scope, verify_arcpy: bool, flavour: Flavour
+) -> list[dict[str, Any]]:
+    """One verify run per bridged interpreter. machine scope runs with -s (no user site) so the machine
+    hook alone is proved; user scope points PYTHONUSERBASE at the first profile that got the hook."""
+    userbase = None
+    if scope == "user":
+        profiles = [f.profile for f in folders if f.profile]
+        if not profiles:
+            return []
+        userbase = profile_userbase(profiles[0], flavour)
+    covered = {i for f in folders for i in f.interpreters}
+    runs = []
+    for interp in interps:
+        if interp.key not in covered:
+            continue
+        args = ["-s"] if scope == "machine" else []
+        args.append("-")
+        for path in interp.expect:
+            args.extend(["--expect", path])
+        arcpy = verify_arcpy and interp.side == "env"
+        if arcpy:
+            args.append("--arcpy")
+        runs.append(
+            {
+                "key": interp.key,
+                "side": interp.side,
+                "label": interp.label,
+                "python_exe": interp.python_exe,
+                "argv": [interp.python_exe, *args],
+                "userbase": userbase,
+                "environment": {"PYTHONUSERBASE": userbase} if userbase else {},
+                "expect": interp.expect,
+                "own": interp.site_packages,
+                "python": interp.python,
+                "bits": interp.bits,
+                "prefix": interp.prefix,
+                "arcpy": arcpy,
+                "product": interp.product,
+                "arcgis_ids": interp.arcgis_ids,
+                "envs": interp.envs,
+                "conda_meta_expected": interp.side == "env" and interp.product == "pro",
+            }
+        )
+    return runs
+
+
+def plan_for_host(
+    installs: list[dict[str, Any]],
+    envs: list[dict[str, Any]],
+    *,
+    scope: Scope,
+    state: State,
+    users: list[str],
+    default_profile: bool,
+    profiles_dir: str,
+    verify_arcpy: bool,
+    list_dirs: Callable[[str], list[str]],
+    checksums: Callable[[list[str]], dict[str, str | None]],
+    flavour: Flavour = "windows",
+) -> Plan:
+    """The plan, asking the host only what it must: the profile folders (``list_dirs``) and, in scope user,
+    the sha1 of any usercustomize.py and backup already in the target folders (``checksums``, which
+    returns only the paths that exist). The action plugin passes win_find calls; the tests local ones."""
+    profiles: list[str] = []
+    profile_skips: list[Skip] = []
+    if scope == "user":
+        profiles, profile_skips = select_profiles(list_dirs(profiles_dir), users, default_profile, flavour)
+    _, folders, _ = targets(installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour)
+    files = probe_files(folders, scope, flavour)
+    existing = checksums(files) if files else {}
+    plan = build_plan(
+        installs,
+        envs,
+        scope=scope,
+        state=state,
+        profiles=profiles,
+        existing=existing,
+        verify_arcpy=verify_arcpy,
+        flavour=flavour,
+    )
+    plan.skipped = [asdict(s) for s in profile_skips] + plan.skipped
+    return plan

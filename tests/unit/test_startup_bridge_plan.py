@@ -1,0 +1,336 @@
+"""startup_bridge's path decisions, on Windows-shaped facts (ntpath), as the fleet's hosts have them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as bp
+
+FILES = Path(__file__).resolve().parent.parent.parent / "roles" / "startup_bridge" / "files"
+
+
+def desktop(bits: int = 32, **over):
+    x64 = "x64" if bits == 64 else ""
+    prefix = f"C:\\Python27\\ArcGIS{x64}10.8"
+    fact = {
+        "id": f"{'desktop_bgp' if bits == 64 else 'desktop'}-10.8.1-{bits}",
+        "product": "desktop_bgp" if bits == 64 else "desktop",
+        "version": "10.8.1",
+        "install_dir": "C:\\Program Files (x86)\\ArcGIS\\Desktop10.8\\",
+        "python_exe": prefix + "\\python.exe",
+        "python_version": "2.7.18",
+        "python_major_minor": "2.7",
+        "bits": bits,
+        "prefix": prefix,
+        "site_packages": [prefix, prefix + "\\lib\\site-packages"],
+        "user_site": "C:\\Users\\svc\\AppData\\Roaming\\Python\\Python27\\site-packages",
+        "user_site_enabled": True,
+        "packages": {"numpy": "1.9.3"},
+        "pro_conda_root": None,
+        "pro_conda_env": None,
+        "status": "ok",
+        "problems": [],
+    }
+    fact.update(over)
+    return fact
+
+
+def pro(**over):
+    prefix = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\envs\\arcgispro-py3"
+    fact = desktop(
+        64,
+        id="pro-3.1.0-64",
+        product="pro",
+        version="3.1.0",
+        install_dir="C:\\Program Files\\ArcGIS\\Pro\\",
+        python_exe=prefix + "\\python.exe",
+        python_version="3.9.16",
+        python_major_minor="3.9",
+        prefix=prefix,
+        site_packages=[prefix, prefix + "\\Lib\\site-packages"],
+        pro_conda_root="C:\\Program Files\\ArcGIS\\Pro\\bin\\Python",
+        pro_conda_env="arcgispro-py3",
+    )
+    fact.update(over)
+    return fact
+
+
+def env_for(install, name=None, **over):
+    root = (
+        "C:\\Miniconda2"
+        if install["python_major_minor"] == "2.7" and install["bits"] == 32
+        else "C:\\Miniconda3"
+    )
+    name = name or "arc" + install["id"].split("-")[1].replace(".", "")
+    prefix = f"{root}\\envs\\{name}"
+    env = {
+        "arcgis_id": install["id"],
+        "name": name,
+        "prefix": prefix,
+        "python_exe": prefix + "\\python.exe",
+        "site_packages": [prefix + "\\Lib\\site-packages"],
+        "python_major_minor": install["python_major_minor"],
+        "bits": install["bits"],
+        "kind": "conda",
+    }
+    env.update(over)
+    return env
+
+
+def test_the_shipped_shim_is_recognised_as_ours():
+    # Changing files/usercustomize.py? Add its new sha1 to SHIM_SHA1S and keep the old ones, or a host's
+    # older shim would be taken for the user's own file and backed up.
+    assert bp.sha1((FILES / bp.SHIM_NAME).read_bytes()) in bp.SHIM_SHA1S
+
+
+@pytest.mark.parametrize(
+    ("python", "bits", "folder"),
+    [
+        ("2.7", 32, "Python27"),
+        ("2.7", 64, "Python27"),  # ArcMap and 64-bit Background Geoprocessing share it
+        ("3.9", 32, "Python39"),
+        ("3.10", 32, "Python310-32"),  # bpo-41627, from Python 3.10
+        ("3.11", 64, "Python311"),
+    ],
+)
+def test_user_site_folder_follows_site_py(python, bits, folder):
+    base = "C:\\Users\\u\\AppData\\Roaming\\Python"
+    assert bp.user_site_folder(base, python, bits) == f"{base}\\{folder}\\site-packages"
+
+
+def test_profile_userbase_is_appdata_python():
+    assert bp.profile_userbase("C:\\Users\\Default") == "C:\\Users\\Default\\AppData\\Roaming\\Python"
+
+
+def test_pairs_refuse_other_bitness_or_version_and_name_the_fix():
+    arcmap = desktop(32)
+    pairs, skips = bp.pair_up(
+        [arcmap, desktop(64), pro(status="broken", problems=["python.exe missing"]), pro(id="pro-2.9-64")],
+        [
+            env_for(arcmap, bits=64),
+            env_for(arcmap, name="py3", python_major_minor="3.9"),
+            env_for(pro()),
+            env_for(arcmap, name="orphan", arcgis_id="desktop-9.3-32"),
+        ],
+    )
+    assert pairs == []
+    why = {s.what.split(" (")[0]: s.why for s in skips}
+    assert "'%1 is not a valid Win32 application'" in why["conda env arc1081 for desktop-10.8.1-32"]
+    assert "does not match ArcGIS's 2.7" in why["conda env py3 for desktop-10.8.1-32"]
+    assert "python.exe missing" in why["conda env arc310 for pro-3.1.0-64"]
+    assert "probe again" in why["conda env orphan for desktop-9.3-32"]
+    assert why["ArcGIS Python desktop_bgp-10.8.1-64"].startswith("no conda env")
+
+
+def test_env_sees_arcgis_site_packages_and_esris_arcpy_folders_arcgis_sees_only_the_env():
+    arcmap, bgp, arcpro = desktop(32), desktop(64), pro()
+    interps = {
+        i.key: i
+        for i in bp.interpreters(
+            bp.pair_up([arcmap, bgp, arcpro], [env_for(arcmap), env_for(bgp, "arc1081x64"), env_for(arcpro)])[
+                0
+            ]
+        )
+    }
+    env = interps["env:desktop-10.8.1-32:arc1081"].entries[0]
+    assert env.match == {"python": "2.7", "bits": 32, "prefix": "C:\\Miniconda2\\envs\\arc1081"}
+    assert env.site_dirs == ["C:\\Python27\\ArcGIS10.8\\lib\\site-packages"]
+    desk = "C:\\Program Files (x86)\\ArcGIS\\Desktop10.8\\"
+    assert env.paths == [desk + "bin", desk + "arcpy", desk + "ArcToolbox\\Scripts"]
+    assert env.dll_dirs == []
+    assert interps["env:desktop_bgp-10.8.1-64:arc1081x64"].entries[0].paths[0] == desk + "bin64"
+    pro_env = interps["env:pro-3.1.0-64:arc310"].entries[0]
+    assert pro_env.paths == [
+        "C:\\Program Files\\ArcGIS\\Pro\\bin",
+        "C:\\Program Files\\ArcGIS\\Pro\\Resources\\ArcPy",
+        "C:\\Program Files\\ArcGIS\\Pro\\Resources\\ArcToolbox\\Scripts",
+    ]
+    assert pro_env.dll_dirs == [
+        "C:\\Program Files\\ArcGIS\\Pro\\bin",
+        arcpro["prefix"] + "\\Library\\bin",
+    ]
+    arcgis = interps["arcgis:pro-3.1.0-64"]
+    assert arcgis.entries[0].site_dirs == ["C:\\Miniconda3\\envs\\arc310\\Lib\\site-packages"]
+    assert arcgis.entries[0].dll_dirs == [] and arcgis.entries[0].paths == []  # ArcGIS's own DLLs must win
+
+
+def test_machine_scope_writes_into_each_pythons_own_site_packages():
+    arcmap = desktop(32)
+    plan = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    sp, env_sp = (
+        "C:\\Python27\\ArcGIS10.8\\lib\\site-packages",
+        "C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages",
+    )
+    assert plan.folders == [sp, env_sp]
+    assert plan.copies == [
+        {"src": "arcgis_conda_bridge.py", "dest": sp + "\\arcgis_conda_bridge.py"},
+        {"src": "arcgis_conda_bridge.py", "dest": env_sp + "\\arcgis_conda_bridge.py"},
+    ]
+    dests = [c["dest"] for c in plan.contents]
+    assert dests == [
+        sp + "\\arcgis_conda_bridge.json",
+        sp + "\\zzz_arcgis_conda_bridge.pth",
+        env_sp + "\\arcgis_conda_bridge.json",
+        env_sp + "\\zzz_arcgis_conda_bridge.pth",
+    ]
+    data = json.loads(plan.contents[0]["content"])
+    assert data["schema"] == 1 and [e["id"] for e in data["entries"]] == ["desktop-10.8.1-32<-arc1081"]
+    assert plan.dirs == plan.backups == plan.removes == []
+    # The .pth names its own data file, as a literal both Python 2.7 and 3 read the same.
+    pth = plan.contents[1]["content"]
+    assert pth.startswith("# arcgis_conda_bridge") and pth.splitlines()[1].startswith('import sys; exec(u"')
+    code = eval(pth.splitlines()[1][len("import sys; exec(") : -1])
+    compile(code, "pth", "exec")
+    argument = re.search(r"arcgis_conda_bridge\.run\((u\".*\")\)", code)
+    assert argument and eval(argument.group(1)) == sp + "\\arcgis_conda_bridge.json"
+    assert [r["argv"][1] for r in plan.verify] == ["-s", "-s"]  # the machine hook alone, no user site
+
+
+def test_py_literal_reads_back_exactly():
+    for text in ["C:\\Program Files (x86)\\ArcGIS", 'a"b', "C:\\Users\\Zoë\\émoji 😀", "line\nbreak"]:
+        assert eval(bp.py_literal(text)) == text
+
+
+def test_data_file_is_deterministic():
+    arcmap = desktop(32)
+    one = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    two = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    assert one.as_dict() == two.as_dict()
+
+
+def test_user_scope_shares_one_folder_between_arcmap_and_background_geoprocessing():
+    arcmap, bgp = desktop(32), desktop(64)
+    profiles = ["C:\\Users\\Default", "C:\\Users\\alice"]
+    plan = bp.build_plan(
+        [arcmap, bgp],
+        [env_for(arcmap), env_for(bgp, "arc1081x64")],
+        scope="user",
+        state="present",
+        profiles=profiles,
+    )
+    base = "C:\\Users\\Default\\AppData\\Roaming\\Python\\Python27\\site-packages"
+    assert plan.folders == [base, base.replace("Default", "alice")]
+    data = json.loads(
+        next(c["content"] for c in plan.contents if c["dest"] == base + "\\arcgis_conda_bridge.json")
+    )
+    assert {(e["match"]["bits"], e["match"]["prefix"]) for e in data["entries"]} == {
+        (32, "C:\\Python27\\ArcGIS10.8"),
+        (32, "C:\\Miniconda2\\envs\\arc1081"),
+        (64, "C:\\Python27\\ArcGISx6410.8"),
+        (64, "C:\\Miniconda3\\envs\\arc1081x64"),
+    }
+    assert {"src": "usercustomize.py", "dest": base + "\\usercustomize.py"} in plan.copies
+    assert not any(c["dest"].endswith(".pth") for c in plan.contents)
+    assert plan.verify[0]["environment"] == {"PYTHONUSERBASE": "C:\\Users\\Default\\AppData\\Roaming\\Python"}
+
+
+def test_user_scope_skips_a_python_whose_user_site_is_disabled():
+    arcmap = desktop(32, user_site_enabled=False)
+    plan = bp.build_plan(
+        [arcmap], [env_for(arcmap)], scope="user", state="present", profiles=["C:\\Users\\x"]
+    )
+    assert [s["what"] for s in plan.skipped] == [
+        "ArcGIS Python desktop-10.8.1-32 (C:\\Python27\\ArcGIS10.8\\python.exe)"
+    ]
+    assert "use scope machine" in plan.skipped[0]["why"]
+
+
+SITE = "C:\\Users\\alice\\AppData\\Roaming\\Python\\Python27\\site-packages"
+SHIM, BAK = SITE + "\\usercustomize.py", SITE + "\\usercustomize.py.arcgis_conda_bridge.bak"
+OURS, THEIRS = next(iter(bp.SHIM_SHA1S)), "0" * 40
+
+
+@pytest.mark.parametrize(
+    ("existing", "backups", "error"),
+    [
+        ({}, [], None),
+        ({SHIM: THEIRS}, [{"src": SHIM, "dest": BAK}], None),
+        ({SHIM.upper(): THEIRS}, [{"src": SHIM, "dest": BAK}], None),  # Windows paths are case-blind
+        ({SHIM: OURS, BAK: THEIRS}, [], None),
+        ({SHIM: OURS}, [], None),
+        ({SHIM: THEIRS, BAK: THEIRS}, [], "merge the two"),
+    ],
+)
+def test_user_scope_present_backs_up_a_users_own_file_once(existing, backups, error):
+    arcmap = desktop(32)
+    args = {"scope": "user", "state": "present", "profiles": ["C:\\Users\\alice"], "existing": existing}
+    if error:
+        with pytest.raises(bp.PlanError, match=error):
+            bp.build_plan([arcmap], [env_for(arcmap)], **args)
+        return
+    plan = bp.build_plan([arcmap], [env_for(arcmap)], **args)
+    assert plan.backups == backups
+    assert {"src": "usercustomize.py", "dest": SHIM} in plan.copies
+
+
+@pytest.mark.parametrize(
+    ("existing", "restores", "shim_removed", "kept"),
+    [
+        ({SHIM: OURS, BAK: THEIRS}, [{"src": BAK, "dest": SHIM}], False, False),
+        ({BAK: THEIRS}, [{"src": BAK, "dest": SHIM}], False, False),
+        ({SHIM: OURS}, [], True, False),
+        ({SHIM: THEIRS}, [], False, False),
+        ({SHIM: THEIRS, BAK: THEIRS}, [], False, True),
+        ({}, [], False, False),
+    ],
+)
+def test_user_scope_absent_restores_the_users_file_and_never_deletes_it(
+    existing, restores, shim_removed, kept
+):
+    arcmap = desktop(32)
+    plan = bp.build_plan(
+        [arcmap],
+        [env_for(arcmap)],
+        scope="user",
+        state="absent",
+        profiles=["C:\\Users\\alice"],
+        existing=existing,
+    )
+    assert [r for r in plan.restores if r["dest"] == SHIM] == restores
+    assert (SHIM in plan.removes) == shim_removed
+    assert (BAK in plan.removes) == bool(restores)
+    assert any(s["what"] == BAK for s in plan.skipped) == kept
+    assert (
+        SITE + "\\arcgis_conda_bridge.py" in plan.removes
+        and SITE + "\\arcgis_conda_bridge.json" in plan.removes
+    )
+    if shim_removed or restores:
+        assert SITE + "\\usercustomize.pyc" in plan.removes  # Python 2.7 compiled the shim beside it
+    assert plan.remove_if_empty[:2] == [SITE + "\\__pycache__", SITE]
+    assert plan.verify == []
+
+
+def test_absent_cleans_every_python_the_facts_name_even_unpaired_ones():
+    arcmap, arcpro = desktop(32), pro()
+    stale_env = env_for(arcmap, bits=64)  # no longer a valid pair, but an earlier run may have bridged it
+    plan = bp.build_plan([arcmap, arcpro], [stale_env], scope="machine", state="absent")
+    assert plan.skipped == []
+    pth = {p.rsplit("\\", 1)[0] for p in plan.removes if p.endswith(bp.PTH_NAME)}
+    assert pth == {
+        "C:\\Python27\\ArcGIS10.8\\lib\\site-packages",
+        arcpro["prefix"] + "\\Lib\\site-packages",
+        "C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages",
+    }
+
+
+def test_select_profiles_never_invents_a_profile_folder():
+    chosen, skips = bp.select_profiles(
+        ["C:\\Users\\Default", "C:\\Users\\ALICE", "C:\\Users\\Public", "C:\\Users\\Default User"],
+        ["alice", "bob"],
+        True,
+    )
+    assert chosen == ["C:\\Users\\Default", "C:\\Users\\ALICE"]
+    assert [(s.what, "Default at first logon" in s.why) for s in skips] == [("profile bob", True)]
+
+
+def test_verify_runs_import_arcpy_only_from_envs_when_asked():
+    arcmap = desktop(32)
+    plan = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present", verify_arcpy=True)
+    by_side = {r["side"]: r for r in plan.verify}
+    assert "--arcpy" in by_side["env"]["argv"] and "--arcpy" not in by_side["arcgis"]["argv"]
+    assert by_side["env"]["expect"] == ["C:\\Python27\\ArcGIS10.8\\lib\\site-packages"]
+    assert by_side["arcgis"]["expect"] == ["C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages"]
+    assert by_side["env"]["argv"][:3] == ["C:\\Miniconda2\\envs\\arc1081\\python.exe", "-s", "-"]
