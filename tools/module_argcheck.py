@@ -187,8 +187,11 @@ def load_docs(modules: Iterable[str]) -> dict[str, Any]:
     names = sorted(set(modules))
     if not names:
         return {}
+    # The ansible-doc beside this interpreter: the venv's, even when the venv is not activated.
+    beside = Path(sys.executable).parent / "ansible-doc"
+    program = str(beside) if beside.exists() else "ansible-doc"
     proc = subprocess.run(
-        ["ansible-doc", "--json", "-t", "module", *names],
+        [program, "--json", "-t", "module", *names],
         capture_output=True,
         text=True,
         check=False,
@@ -270,6 +273,9 @@ def check_call(call: TaskCall, spec: ModuleSpec) -> list[Finding]:
     def report(message: str) -> None:
         findings.append(Finding(call.path, call.line, call.name, call.module, message))
 
+    if "key_value" in spec.options:
+        # set_fact-style modules take arbitrary variable names as their arguments.
+        return findings
     allowed = ", ".join(sorted(spec.options)) or "(none)"
     free_form = {"free_form", "free-form"} & spec.options.keys()
     given: dict[str, Any] = {}

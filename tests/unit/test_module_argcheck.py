@@ -196,3 +196,16 @@ def test_cli_exit_status(tmp_path, capsys):
 def test_the_project_itself_passes(repo_root):
     paths = [p for p in module_argcheck.DEFAULT_PATHS if (repo_root / p).exists()]
     assert [str(f) for f in module_argcheck.run(paths)] == []
+
+
+def test_set_fact_takes_any_variable_name(tmp_path):
+    found = findings_for(
+        tmp_path,
+        """
+        - name: Remember things
+          ansible.builtin.set_fact:
+            demo_anything: 1
+            cacheable: true
+        """,
+    )
+    assert found == []
