@@ -628,7 +628,7 @@ def classify_source(raw: object) -> tuple[str, str]:
         return "url", source.rstrip("/") + "/"
     if source.startswith("\\\\") or _DRIVE_ANY.match(source):
         return "host_path", normalize_windows_path(source)
-    if source.startswith(("/", "~")):
+    if source.startswith("/"):
         return "controller", source.rstrip("/")
     raise PlanError(
         f"miniconda_source = {raw!r} is neither a URL, a Windows folder or UNC share, nor an absolute "
@@ -732,11 +732,11 @@ def condarc_settings(
 
 
 def condarc_is_managed(text: object) -> bool:
-    """True when a condarc was written by this role (its first line is the marker)."""
+    """True when a condarc was written by this role (its first line starts with the marker)."""
     if not isinstance(text, str):
         return False
     first = text.lstrip("\ufeff").splitlines()[:1]
-    return bool(first) and first[0].strip() == CONDARC_MARKER
+    return bool(first) and first[0].startswith(CONDARC_MARKER)
 
 
 def proxy_has_credentials(proxy: str | None) -> bool:
@@ -825,7 +825,13 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
     plan: dict[str, Any] = {
         "state": inputs.state,
         "download_dir": download_dir,
-        "condarc": {"path": CONDARC_PATH, "manage": bool(inputs.manage_condarc), "marker": CONDARC_MARKER},
+        "condarc": {
+            "path": CONDARC_PATH,
+            "dir": ntpath.dirname(CONDARC_PATH),
+            "manage": bool(inputs.manage_condarc),
+            "marker": CONDARC_MARKER,
+            "secret": proxy_has_credentials(inputs.proxy),
+        },
         "arcgis_pythons": _arcgis_pythons(inputs.arcgis),
     }
     if inputs.state == "absent":
@@ -900,7 +906,6 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
             remote_read_timeout_secs=inputs.remote_read_timeout_secs,
             extra=inputs.condarc_extra,
         )
-        plan["condarc"]["secret"] = proxy_has_credentials(inputs.proxy)
     if not installs:
         warnings.append("no ArcGIS Python on this host needs a Miniconda: nothing to install.")
     plain_proxy = inputs.proxy and not proxy_has_credentials(inputs.proxy)
