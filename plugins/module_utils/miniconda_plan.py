@@ -189,6 +189,7 @@ _OTHER_BAD_CHARS = "\"'<>|?*;&()[]{}`$#@~"
 _DRIVE_PATH = re.compile(r"^[A-Za-z]:\\[^\\]")
 _DRIVE_ANY = re.compile(r"^[A-Za-z]:[\\/]")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_CONDARC_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 CONDARC_PATH = "C:\\ProgramData\\conda\\.condarc"
 CONDARC_MARKER = "# Managed by arcgis_conda.fleet (role miniconda)."
@@ -717,6 +718,11 @@ def condarc_settings(
         url = _check_url(proxy, "miniconda_proxy")
         settings["proxy_servers"] = {"http": url, "https": url}
     for key, value in (extra or {}).items():
+        if not isinstance(key, str) or not _CONDARC_KEY.match(key):
+            raise PlanError(
+                f"miniconda_condarc_extra key {key!r} is not a conda setting name. Fix: use the names "
+                "`conda config --describe` lists, e.g. channel_alias."
+            )
         if key in _DOI_CERT_KEYS:
             raise PlanError(
                 f"miniconda_condarc_extra sets {key!r}: SSL settings belong to the doi_cert role, in its own "

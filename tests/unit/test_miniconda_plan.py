@@ -525,6 +525,8 @@ def test_condarc_refuses_ssl_keys_which_belong_to_doi_cert():
 
 
 def test_condarc_refuses_managed_keys_in_extra_and_bad_values():
+    with pytest.raises(PlanError, match=r"key 'Channel Alias' is not a conda setting name"):
+        mp.condarc_settings(extra={"Channel Alias": "x"})
     with pytest.raises(PlanError, match=r"sets 'channels', which the role manages"):
         mp.condarc_settings(extra={"channels": ["x"]})
     with pytest.raises(PlanError, match=r"miniconda_proxy = 'proxy:8080' is not a URL"):
