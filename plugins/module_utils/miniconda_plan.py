@@ -409,8 +409,11 @@ def os_bits_from(architecture: object) -> int:
 
 
 def normalize_windows_path(raw: str) -> str:
-    """Forward slashes to backslashes, trailing backslashes dropped (``/D=`` with one exits 2)."""
+    """Forward slashes to backslashes, doubled ones (a YAML plain scalar keeps ``C:\\\\x`` as typed) made
+    single except a UNC path's leading pair, trailing ones dropped (``/D=`` with one exits 2)."""
     path = raw.strip().replace("/", "\\")
+    lead = "\\\\" if path.startswith("\\\\") else ""
+    path = lead + re.sub(r"\\{2,}", r"\\", path[len(lead) :])
     while path.endswith("\\") and len(path) > 3:
         path = path[:-1]
     return path

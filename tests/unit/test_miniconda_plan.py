@@ -228,6 +228,8 @@ def test_os_bits_unknown_value_is_an_error():
 def test_prefix_normalization_drops_trailing_backslash_and_turns_slashes():
     assert mp.check_prefix("C:\\Miniconda2\\", "p") == ("C:\\Miniconda2", [])
     assert mp.check_prefix("D:/Tools/Miniconda3/", "p") == ("D:\\Tools\\Miniconda3", [])
+    assert mp.check_prefix("C:\\\\Tools\\\\Miniconda3", "p") == ("C:\\Tools\\Miniconda3", [])
+    assert mp.normalize_windows_path("\\\\fs01\\\\sw\\") == "\\\\fs01\\sw"
 
 
 def test_prefix_with_spaces_is_refused():
