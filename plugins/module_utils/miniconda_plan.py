@@ -192,6 +192,9 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CONDARC_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 CONDARC_PATH = "C:\\ProgramData\\conda\\.condarc"
+# A condarc found before this role first wrote one is kept here (conda does not read this name) and put
+# back by state=absent.
+CONDARC_ORIGINAL = CONDARC_PATH + ".before-arcgis-conda-fleet"
 CONDARC_MARKER = "# Managed by arcgis_conda.fleet (role miniconda)."
 INSTALL_MARKER_NAME = ".arcgis-conda-fleet"
 DEFAULT_DOWNLOAD_DIR = "C:\\ProgramData\\arcgis-conda\\installers"
@@ -837,6 +840,7 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
         "condarc": {
             "path": CONDARC_PATH,
             "dir": ntpath.dirname(CONDARC_PATH),
+            "original": CONDARC_ORIGINAL,
             "manage": bool(inputs.manage_condarc),
             "marker": CONDARC_MARKER,
             "secret": proxy_has_credentials(inputs.proxy),
