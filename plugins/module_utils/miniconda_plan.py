@@ -920,6 +920,8 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
             extra=inputs.condarc_extra,
         )
     if not installs:
+        # No Miniconda here, so no condarc either: ArcGIS Pro's own conda would read it.
+        plan["condarc"]["manage"] = False
         warnings.append("no ArcGIS Python on this host needs a Miniconda: nothing to install.")
     plain_proxy = inputs.proxy and not proxy_has_credentials(inputs.proxy)
     plan["download_proxy"] = inputs.proxy if plain_proxy else None

@@ -649,6 +649,7 @@ def test_plan_without_condarc_management_has_no_settings():
 def test_plan_with_no_arcgis_warns_nothing_to_install():
     plan = mp.build_plan(PlanInputs(arcgis=[]), 64)
     assert plan["installs"] == [] and plan["published"] == []
+    assert plan["condarc"]["manage"] is False
     assert plan["warnings"] == ["no ArcGIS Python on this host needs a Miniconda: nothing to install."]
 
 
