@@ -141,3 +141,74 @@ def test_plan_and_condarc_through_ansible_playbook(repo_root: Path, tmp_path: Pa
     judged = json.loads((out / "judged.json").read_text())
     assert judged["ok"] is False
     assert judged["missing"] == plan["installs"][0]["expected_files"]
+
+
+ROLE_PLAYBOOK = """\
+- name: Run the role's own planning step with its defaults, as site.yml would
+  hosts: ws101-a
+  gather_facts: false
+  tasks:
+    - name: Leave the facts a probe would leave
+      ansible.builtin.set_fact:
+        cacheable: true
+        architecture2: x86_64
+        arcgis:
+          - id: desktop-10.4.1-32
+            product: desktop
+            version: 10.4.1
+            bits: 32
+            python_major_minor: "2.7"
+            python_exe: C:\\Python27\\ArcGIS10.4\\python.exe
+            status: ok
+
+    - name: The role's defaults satisfy its argument specs
+      ansible.builtin.validate_argument_spec:
+        argument_spec: "{{{{ (lookup('ansible.builtin.file', '{specs}') | ansible.builtin.from_yaml)
+          .argument_specs.main.options }}}}"
+        provided_arguments: "{{{{ q('ansible.builtin.varnames', '^miniconda_')
+          | zip(q('ansible.builtin.vars', *q('ansible.builtin.varnames', '^miniconda_')))
+          | community.general.dict }}}}"
+
+    - name: Plan through the role's task file
+      ansible.builtin.include_role:
+        name: miniconda
+        tasks_from: plan
+
+    - name: Keep the plan
+      ansible.builtin.copy:
+        content: "{{{{ __miniconda_plan | ansible.builtin.to_json }}}}"
+        dest: {out}/plan.json
+        mode: "0644"
+"""
+
+
+@pytest.mark.slow
+def test_role_plan_task_with_role_defaults(repo_root: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        f"all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: {sys.executable}\n"
+        "  hosts:\n    ws101-a: {}\n"
+    )
+    playbook = tmp_path / "role.yml"
+    specs = repo_root / "roles" / "miniconda" / "meta" / "argument_specs.yml"
+    playbook.write_text(ROLE_PLAYBOOK.format(specs=specs, out=out))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(repo_root / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["download_dir"] == "C:\\ProgramData\\arcgis-conda\\installers"
+    assert [i["label"] for i in plan["installs"]] == ["Miniconda2 x86 4.8.3 into C:\\Miniconda2"]
+    assert plan["installs"][0]["installer"]["source"] == (
+        "https://repo.anaconda.com/miniconda/Miniconda2-py27_4.8.3-Windows-x86.exe"
+    )
+    assert plan["condarc"]["settings"]["remote_max_retries"] == 5
+    assert plan["condarc"]["settings"]["remote_connect_timeout_secs"] == 30.0
