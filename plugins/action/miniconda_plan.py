@@ -15,8 +15,8 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.miniconda_plan 
     DEFAULT_DOWNLOAD_DIR,
     OFFICIAL_ARCHIVE,
     PlanError,
-    PlanInputs,
     build_plan,
+    inputs_from_args,
     os_bits_from,
 )
 
@@ -58,29 +58,7 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         result = super().run(tmp, task_vars)
         host = str(task_vars.get("inventory_hostname", "this host"))
-        inputs = PlanInputs(
-            state=args["state"],
-            arcgis=args["arcgis"],
-            flavours=args["flavours"],
-            overrides=args["flavour_overrides"],
-            versions=args["versions"],
-            installer_files=args["installer_files"],
-            checksums=args["checksums"],
-            prefixes=args["prefixes"],
-            source=args["source"],
-            controller_fetch_url=args["controller_fetch_url"] or None,
-            download_dir=args["download_dir"],
-            manage_condarc=args["manage_condarc"],
-            channels=args["channels"],
-            channel_mirror=args["channel_mirror"] or None,
-            free_channel=args["free_channel"],
-            default_channels=args["default_channels"],
-            proxy=args["proxy"] or None,
-            remote_max_retries=args["remote_max_retries"],
-            remote_connect_timeout_secs=args["remote_connect_timeout_secs"],
-            remote_read_timeout_secs=args["remote_read_timeout_secs"],
-            condarc_extra=args["condarc_extra"],
-        )
+        inputs = inputs_from_args(args)
         try:
             os_bits = self._os_bits(task_vars, host) if inputs.state == "present" else None
             plan = build_plan(inputs, os_bits)

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
-
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,

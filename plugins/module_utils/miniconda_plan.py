@@ -785,6 +785,33 @@ class PlanInputs:
     condarc_extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+def inputs_from_args(args: Mapping[str, Any]) -> PlanInputs:
+    """PlanInputs from the ``miniconda_plan`` action's validated arguments (empty strings mean unset)."""
+    return PlanInputs(
+        state=args["state"],
+        arcgis=args["arcgis"],
+        flavours=args["flavours"],
+        overrides=args["flavour_overrides"],
+        versions=args["versions"],
+        installer_files=args["installer_files"],
+        checksums=args["checksums"],
+        prefixes=args["prefixes"],
+        source=args["source"],
+        controller_fetch_url=args["controller_fetch_url"] or None,
+        download_dir=args["download_dir"],
+        manage_condarc=args["manage_condarc"],
+        channels=args["channels"],
+        channel_mirror=args["channel_mirror"] or None,
+        free_channel=args["free_channel"],
+        default_channels=args["default_channels"],
+        proxy=args["proxy"] or None,
+        remote_max_retries=args["remote_max_retries"],
+        remote_connect_timeout_secs=args["remote_connect_timeout_secs"],
+        remote_read_timeout_secs=args["remote_read_timeout_secs"],
+        condarc_extra=args["condarc_extra"],
+    )
+
+
 def _check_keys(mapping: Mapping[str, Any], where: str) -> None:
     for key in mapping:
         check_flavour(key, f"{where} key")
