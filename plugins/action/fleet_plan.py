@@ -1,0 +1,213 @@
+"""Action plugin arcgis_conda.fleet.fleet_plan: what every role would do on every host, offline.
+
+Runs on the controller only. For each host of a group it takes the probe's facts from the fact cache
+(or the inventory's ``fleet_arcgis_releases``), gives each role the same arguments the role's own plan
+task would (read from ``roles/<role>/tasks/plan.yml`` and templated with the role's defaults and the
+host's variables), runs the role's pure planning code, and writes a report per lab.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.template import Templar, trust_as_template
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
+    Column,
+    lab_of,
+    write_lab_reports,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "group": {"type": "str", "default": "windows_workstations"},
+    "report_dir": {"type": "path", "default": "reports/plan"},
+}
+COLUMNS = (
+    Column("host", "Host"),
+    Column("status", "Status"),
+    Column("source", "ArcGIS from"),
+    Column("arcgis", "ArcGIS installs (python, numpy, matplotlib, scipy)"),
+    Column("miniconda", "Miniconda"),
+    Column("startup_bridge", "Startup bridge"),
+    Column("error", "Problem"),
+)
+RoleRunner = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
+
+
+def trusted(data: Any) -> Any:
+    """Mark the strings of our own role files as templates, as Ansible does when it loads a role."""
+    if isinstance(data, dict):
+        return {k: trusted(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [trusted(v) for v in data]
+    return trust_as_template(data) if isinstance(data, str) else data
+
+
+def plan_task_args(role: str, action: str) -> dict[str, Any]:
+    """The arguments the role's own plan task passes to its plan action (templates, untemplated)."""
+    tasks = yaml.safe_load((ROOT / "roles" / role / "tasks" / "plan.yml").read_text(encoding="utf-8"))
+    for task in tasks or []:
+        if action in task:
+            return trusted(dict(task[action]))
+    raise AnsibleActionFail(f"roles/{role}/tasks/plan.yml has no {action} task")
+
+
+def role_defaults(role: str) -> dict[str, Any]:
+    path = ROOT / "roles" / role / "defaults" / "main.yml"
+    return trusted(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Apply the plan action's own argument spec, as Ansible would before running it."""
+    result = ArgumentSpecValidator(dict(spec)).validate(dict(args))
+    if result.error_messages:
+        raise ValueError(f"{where}: " + "; ".join(result.error_messages))
+    return result.validated_parameters
+
+
+def run_miniconda(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[str]:
+    from ansible_collections.arcgis_conda.fleet.plugins.action.miniconda_plan import (
+        ARGUMENT_SPEC as SPEC,
+    )
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.miniconda_plan import (
+        build_plan,
+        inputs_from_args,
+    )
+
+    plan = build_plan(inputs_from_args(validated(SPEC, args, "miniconda")), os_bits=None)
+    lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan["installs"]]
+    if plan["condarc"].get("manage"):
+        lines.append(f"manage {plan['condarc']['path']}")
+    return lines + [f"warning: {w}" for w in plan["warnings"]]
+
+
+def run_startup_bridge(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> list[str]:
+    from ansible_collections.arcgis_conda.fleet.plugins.action.startup_bridge_plan import (
+        ARGUMENT_SPEC as SPEC,
+    )
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.startup_bridge_plan import (
+        plan_for_host,
+    )
+
+    params = validated(SPEC, args, "startup_bridge")
+    if ctx["source"] != "probe":
+        return [f"scope {params['scope']}: files are placed once the probe has measured each Python"]
+    plan = plan_for_host(
+        params["arcgis"] or [],
+        params["envs"] or [],
+        scope=params["scope"],
+        state=params["state"],
+        users=params["users"],
+        default_profile=params["default_profile"],
+        profiles_dir=params["profiles_dir"],
+        verify_arcpy=params["verify_arcpy"],
+        # Offline: profile folders and existing files are only known on the host.
+        list_dirs=lambda _folder: [],
+        checksums=lambda _files: {},
+    ).as_dict()
+    files = [c["dest"] for c in plan.get("copies", [])] + [c["dest"] for c in plan.get("contents", [])]
+    skipped = [f"skipped: {s.get('what', s)}: {s.get('why', '')}" for s in plan.get("skipped", [])]
+    return [f"scope {params['scope']}", *files, *skipped]
+
+
+# Role name -> (its plan action, the pure planner). Order = site.yml's order.
+ROLES: dict[str, tuple[str, RoleRunner]] = {
+    "miniconda": ("arcgis_conda.fleet.miniconda_plan", run_miniconda),
+    "startup_bridge": ("arcgis_conda.fleet.startup_bridge_plan", run_startup_bridge),
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result = super().run(tmp, task_vars)
+        started = time.perf_counter()
+        hosts = sorted(task_vars.get("groups", {}).get(args["group"], []))
+        if not hosts:
+            raise AnsibleActionFail(
+                f"group {args['group']!r} has no hosts in this inventory. Fix: pass -i inventory/<agency> "
+                "or set fleet_plan_group to the group holding your workstations."
+            )
+        templates = {role: plan_task_args(role, action) for role, (action, _) in ROLES.items()}
+        defaults: dict[str, Any] = {}
+        for role in ROLES:
+            defaults.update(role_defaults(role))
+        rows = [self._plan_host(h, task_vars, templates, defaults) for h in hosts]
+        reports = write_lab_reports(Path(args["report_dir"]), "arcgis-conda fleet plan", rows, COLUMNS)
+        summary = fp.summarize(rows)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        summary["reports"] = [r.files["html"] for r in reports]
+        result.update(changed=False, summary=summary, hosts=rows, msg=self._message(summary))
+        return result
+
+    def _plan_host(
+        self,
+        host: str,
+        task_vars: dict[str, Any],
+        templates: dict[str, dict[str, Any]],
+        defaults: dict[str, Any],
+    ) -> dict[str, Any]:
+        hostvars = task_vars["hostvars"][host]
+        facts = (hostvars.get("ansible_facts") or {}).get("arcgis")
+        item = fp.HostInput(
+            host=host,
+            lab=lab_of(hostvars.get("group_names", [])),
+            facts=list(facts) if isinstance(facts, list) else None,
+            declared=list(hostvars.get("fleet_arcgis_releases") or []),
+        )
+        planners = {
+            role: self._role_planner(role, runner, host, hostvars, templates[role], defaults, task_vars)
+            for role, (_action, runner) in ROLES.items()
+        }
+        return fp.plan_host(item, planners)
+
+    def _role_planner(
+        self,
+        role: str,
+        runner: RoleRunner,
+        host: str,
+        hostvars: Any,
+        template: dict[str, Any],
+        defaults: dict[str, Any],
+        task_vars: dict[str, Any],
+    ) -> fp.Planner:
+        def planner(_host: str, installs: list[dict[str, Any]], _variables: Mapping[str, Any]) -> list[str]:
+            variables = {
+                **defaults,
+                **{k: hostvars[k] for k in hostvars if k.startswith(tuple(ROLES))},
+                "ansible_facts": {"arcgis": installs},
+                "inventory_hostname": host,
+                "omit": task_vars.get("omit"),
+            }
+            templar = Templar(loader=self._loader, variables=variables)
+            try:
+                args = templar.template(template)
+            except AnsibleError as exc:
+                raise ValueError(f"cannot template the {role} plan arguments: {exc}") from None
+            args = {k: v for k, v in args.items() if v != task_vars.get("omit")}
+            source = "probe" if all(i.get("status") != "declared" for i in installs) else "declared"
+            return runner(host, args, {"source": source})
+
+        return planner
+
+    @staticmethod
+    def _message(summary: dict[str, Any]) -> str:
+        labs = "; ".join(
+            f"{lab}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+            for lab, counts in summary["labs"].items()
+        )
+        return f"planned {summary['hosts']} hosts in {summary['seconds']} s ({labs}); reports: " + ", ".join(
+            summary["reports"]
+        )

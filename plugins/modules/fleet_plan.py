@@ -1,0 +1,46 @@
+# Documentation stub: the work is done by the action plugin plugins/action/fleet_plan.py, on the controller.
+
+DOCUMENTATION = r"""
+module: fleet_plan
+short_description: Plan what every role would do on every workstation, without connecting to any
+description:
+  - Runs on the controller only (use it in a play on C(localhost)); it never contacts a workstation.
+  - For each host of O(group), takes the probe's measured C(ansible_facts.arcgis) from the fact cache, or,
+    for a host never probed, the ArcGIS releases its inventory declares in C(fleet_arcgis_releases)
+    (each C({product, version}), looked up in the release table of P(arcgis_conda.fleet.arcgis_stack#filter)).
+  - Gives each role the arguments its own plan task would get (templated from the role's defaults and the
+    host's variables) and runs the role's planning code, so the plan and a real run decide the same way.
+  - Writes C(<lab>.html), C(<lab>.csv) and C(<lab>.json) per lab into O(report_dir); the HTML is one
+    self-contained file.
+  - A host whose input cannot be planned is reported with its error; the other hosts are still planned.
+version_added: 0.1.0
+author: arcgis-conda fleet team
+options:
+  group:
+    description: The inventory group whose hosts are planned.
+    type: str
+    default: windows_workstations
+  report_dir:
+    description: Folder for the per-lab reports (created when missing).
+    type: path
+    default: reports/plan
+"""
+
+EXAMPLES = r"""
+- name: Plan the fleet from cached facts or declared releases
+  arcgis_conda.fleet.fleet_plan:
+    group: windows_workstations
+    report_dir: reports/plan
+"""
+
+RETURN = r"""
+summary:
+  description: Hosts planned, counts per lab and status, failed hosts, seconds taken and report files.
+  returned: always
+  type: dict
+hosts:
+  description: One row per host, the same data as the JSON reports.
+  returned: always
+  type: list
+  elements: dict
+"""
