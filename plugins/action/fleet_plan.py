@@ -8,6 +8,7 @@ host's variables), runs the role's pure planning code, and writes a report per l
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ COLUMNS = (
     Column("startup_bridge", "Startup bridge"),
     Column("error", "Problem"),
 )
+ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_")
 RoleRunner = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
 
 
@@ -144,61 +146,68 @@ class ActionModule(ActionBase):
         defaults: dict[str, Any] = {}
         for role in ROLES:
             defaults.update(role_defaults(role))
-        rows = [self._plan_host(h, task_vars, templates, defaults) for h in hosts]
+        # Hosts with the same installs and role variables (a lab, usually) get the same plan: plan each
+        # distinct input once. Our planners never see the host name, so the memo cannot mix hosts up.
+        memo: dict[str, list[str] | ValueError] = {}
+        templar = Templar(loader=self._loader)
+        planners = {
+            role: self._planner(role, runner, templates[role], defaults, templar, task_vars.get("omit"), memo)
+            for role, (_action, runner) in ROLES.items()
+        }
+        hostvars = task_vars["hostvars"]
+        rows = [fp.plan_host(self._host_input(h, hostvars[h]), planners) for h in hosts]
+        distinct = len(memo)
         reports = write_lab_reports(Path(args["report_dir"]), "arcgis-conda fleet plan", rows, COLUMNS)
         summary = fp.summarize(rows)
         summary["seconds"] = round(time.perf_counter() - started, 2)
+        summary["distinct_plans"] = distinct
         summary["reports"] = [r.files["html"] for r in reports]
         result.update(changed=False, summary=summary, hosts=rows, msg=self._message(summary))
         return result
 
-    def _plan_host(
-        self,
-        host: str,
-        task_vars: dict[str, Any],
-        templates: dict[str, dict[str, Any]],
-        defaults: dict[str, Any],
-    ) -> dict[str, Any]:
-        hostvars = task_vars["hostvars"][host]
+    @staticmethod
+    def _host_input(host: str, hostvars: Any) -> fp.HostInput:
         facts = (hostvars.get("ansible_facts") or {}).get("arcgis")
-        item = fp.HostInput(
+        return fp.HostInput(
             host=host,
             lab=lab_of(hostvars.get("group_names", [])),
             facts=list(facts) if isinstance(facts, list) else None,
             declared=list(hostvars.get("fleet_arcgis_releases") or []),
+            variables={k: hostvars[k] for k in hostvars if k.startswith(ROLE_PREFIXES)},
         )
-        planners = {
-            role: self._role_planner(role, runner, host, hostvars, templates[role], defaults, task_vars)
-            for role, (_action, runner) in ROLES.items()
-        }
-        return fp.plan_host(item, planners)
 
-    def _role_planner(
-        self,
+    @staticmethod
+    def _planner(
         role: str,
         runner: RoleRunner,
-        host: str,
-        hostvars: Any,
         template: dict[str, Any],
         defaults: dict[str, Any],
-        task_vars: dict[str, Any],
+        templar: Templar,
+        omit: Any,
+        memo: dict[str, list[str] | ValueError],
     ) -> fp.Planner:
-        def planner(_host: str, installs: list[dict[str, Any]], _variables: Mapping[str, Any]) -> list[str]:
-            variables = {
-                **defaults,
-                **{k: hostvars[k] for k in hostvars if k.startswith(tuple(ROLES))},
-                "ansible_facts": {"arcgis": installs},
-                "inventory_hostname": host,
-                "omit": task_vars.get("omit"),
-            }
-            templar = Templar(loader=self._loader, variables=variables)
-            try:
-                args = templar.template(template)
-            except AnsibleError as exc:
-                raise ValueError(f"cannot template the {role} plan arguments: {exc}") from None
-            args = {k: v for k, v in args.items() if v != task_vars.get("omit")}
+        def planner(host: str, installs: list[dict[str, Any]], variables: Mapping[str, Any]) -> list[str]:
             source = "probe" if all(i.get("status") != "declared" for i in installs) else "declared"
-            return runner(host, args, {"source": source})
+            key = json.dumps([role, source, installs, variables], sort_keys=True, default=repr)
+            if key not in memo:
+                templar.available_variables = {
+                    **defaults,
+                    **variables,
+                    "ansible_facts": {"arcgis": installs},
+                    "omit": omit,
+                }
+                try:
+                    args = templar.template(template)
+                    args = {k: v for k, v in args.items() if v != omit}
+                    memo[key] = runner(host, args, {"source": source})
+                except AnsibleError as exc:
+                    memo[key] = ValueError(f"cannot template the {role} plan arguments: {exc}")
+                except ValueError as exc:
+                    memo[key] = exc
+            found = memo[key]
+            if isinstance(found, ValueError):
+                raise found
+            return found
 
         return planner
 

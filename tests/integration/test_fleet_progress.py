@@ -62,7 +62,7 @@ def run_playbook(repo_root: Path, tmp_path: Path) -> subprocess.CompletedProcess
         **os.environ,
         "ANSIBLE_CALLBACKS_ENABLED": "arcgis_conda.fleet.fleet_progress",
         "ARCGIS_FLEET_REPORT_DIR": str(tmp_path / "report"),
-        "ANSIBLE_FACT_CACHING_CONNECTION": str(tmp_path / "facts"),
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts"),
         "ANSIBLE_NOCOLOR": "1",
     }
     return subprocess.run(

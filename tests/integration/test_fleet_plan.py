@@ -1,0 +1,159 @@
+"""playbooks/plan.yml for real: offline, against the shipped example inventory and a fact cache."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_fleet_progress import TableParser
+
+PROBED_HOST = "gis101-ws01.lab.example.org"
+PROBED_FACTS = {
+    "arcgis": [
+        {
+            "id": "desktop-10.4.1-32",
+            "product": "desktop",
+            "version": "10.4.1",
+            "install_dir": "C:\\Program Files (x86)\\ArcGIS\\Desktop10.4\\",
+            "python_exe": "C:\\Python27\\ArcGIS10.4\\python.exe",
+            "python_version": "2.7.10",
+            "python_major_minor": "2.7",
+            "bits": 32,
+            "prefix": "C:\\Python27\\ArcGIS10.4",
+            "site_packages": ["C:\\Python27\\ArcGIS10.4\\lib\\site-packages"],
+            "user_site": "C:\\Users\\u\\AppData\\Roaming\\Python\\Python27\\site-packages",
+            "user_site_enabled": True,
+            "packages": {"numpy": "1.9.2", "matplotlib": "1.4.3", "scipy": "0.15.1"},
+            "pro_conda_root": None,
+            "pro_conda_env": None,
+            "status": "ok",
+            "problems": [],
+        }
+    ]
+}
+
+
+def run_plan(repo_root: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    cache = tmp_path / "facts"
+    facts_file = tmp_path / "arcgis.json"
+    facts_file.write_text(json.dumps(PROBED_FACTS["arcgis"]))
+    # Delegating to the workstation reads its connection variables: the example's demo vault password.
+    vault_pass = tmp_path / "demo-vault-pass"
+    vault_pass.write_text("arcgis-conda-demo\n")
+    report_dir = tmp_path / "plan"
+    env = {
+        **os.environ,
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+    }
+    seed_args = ["-e", f"probed_host={PROBED_HOST}", "-e", f"facts_file={facts_file}"]
+    seed = subprocess.run(
+        [
+            "ansible-playbook",
+            "tests/integration/playbooks/seed_fact_cache.yml",
+            *extra,
+            *seed_args,
+            "--vault-password-file",
+            str(vault_pass),
+        ],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert seed.returncode == 0, seed.stdout[-2000:] + seed.stderr
+    proc = subprocess.run(
+        ["ansible-playbook", "playbooks/plan.yml", "-e", f"fleet_plan_report_dir={report_dir}", *extra],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc, report_dir
+
+
+def plan_result(proc: subprocess.CompletedProcess[str]) -> dict:
+    run = json.loads(proc.stdout)
+    return run["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@pytest.fixture(scope="module")
+def example_plan(repo_root, tmp_path_factory):
+    proc, report_dir = run_plan(repo_root, tmp_path_factory.mktemp("plan"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    return plan_result(proc), report_dir
+
+
+@pytest.mark.slow
+def test_plan_runs_offline_on_the_example_lab(example_plan):
+    result, _ = example_plan
+    summary = result["summary"]
+    assert summary["hosts"] == 5
+    assert summary["labs"] == {"lab_gis101": {"ok": 3}, "lab_gis102": {"ok": 2}}
+    assert summary["failed"] == []
+
+
+@pytest.mark.slow
+def test_probed_facts_win_over_declared_releases(example_plan):
+    result, _ = example_plan
+    rows = {r["host"]: r for r in result["hosts"]}
+    probed = rows[PROBED_HOST]
+    assert probed["source"] == "probe"
+    assert probed["arcgis"] == ["desktop-10.4.1-32 python 2.7 numpy 1.9.2 matplotlib 1.4.3 scipy 0.15.1"]
+    assert probed["miniconda"][0].startswith("Miniconda2 x86 ")
+    assert not any("Miniconda3" in line for line in probed["miniconda"])
+    # Its lab-mate was never probed: the inventory's declared Desktop 10.8.1 + Pro 3.1 are planned.
+    declared = rows["gis101-ws02.lab.example.org"]
+    assert declared["source"] == "declared"
+    assert [a.split()[0] for a in declared["arcgis"]] == ["desktop-10.8.1-32", "pro-3.1-64"]
+    assert any(line.startswith("Miniconda3 x64") for line in declared["miniconda"])
+    assert any(line.startswith("Miniconda2 x86") for line in declared["miniconda"])
+    # lab_gis102 declares Pro 3.3 only.
+    assert [a.split()[0] for a in rows["gis102-ws01.lab.example.org"]["arcgis"]] == ["pro-3.3-64"]
+
+
+@pytest.mark.slow
+def test_reports_match_the_plan(example_plan):
+    result, report_dir = example_plan
+    rows = {r["host"]: r for r in result["hosts"]}
+    for lab, hosts in (("lab_gis101", 3), ("lab_gis102", 2)):
+        data = json.loads((report_dir / f"{lab}.json").read_text())
+        assert data["lab"] == lab and len(data["hosts"]) == hosts
+        for row in data["hosts"]:
+            assert row == rows[row["host"]]
+        with (report_dir / f"{lab}.csv").open(newline="") as fh:
+            csv_rows = list(csv.DictReader(fh))
+        assert [r["Host"] for r in csv_rows] == [r["host"] for r in data["hosts"]]
+        assert [r["Miniconda"] for r in csv_rows] == ["\n".join(r["miniconda"]) for r in data["hosts"]]
+        parser = TableParser()
+        parser.feed((report_dir / f"{lab}.html").read_text())
+        assert parser.external == []
+        header, *cells = parser.rows
+        assert header[0] == "Host" and "Miniconda" in header
+        assert [c[0] for c in cells] == [r["host"] for r in data["hosts"]]
+
+
+@pytest.mark.slow
+def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  children:\n    windows_workstations:\n      children:\n"
+        "        lab_x:\n          hosts:\n"
+        "            good: {fleet_arcgis_releases: [{product: pro, version: '3.3'}]}\n"
+        "            typo: {fleet_arcgis_releases: [{product: desktop, version: '10.9.9'}]}\n"
+        "            bare: {}\n"
+    )
+    proc, _ = run_plan(repo_root, tmp_path, "-i", str(inventory))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    rows = {r["host"]: r for r in plan_result(proc)["hosts"]}
+    assert rows["good"]["status"] == "ok"
+    assert rows["typo"]["status"] == "failed"
+    assert "typo:" in rows["typo"]["error"] and "10.9.9" in rows["typo"]["error"]
+    assert "10.8.1" in rows["typo"]["error"]  # the known releases are listed
+    assert rows["bare"]["status"] == "skipped"
