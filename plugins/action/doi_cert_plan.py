@@ -18,11 +18,6 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan i
 )
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_scan import SCAN_SCRIPT
 
-READER_OPTIONS = {
-    "prefix": {"type": "str"},
-    "python_major_minor": {"type": "str"},
-    "label": {"type": "str"},
-}
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "bundle": {"type": "dict"},
@@ -39,8 +34,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
         "default": ["programdata", "install_root"],
         "choices": ["programdata", "install_root"],
     },
-    "conda_installs": {"type": "list", "elements": "dict", "default": [], "options": READER_OPTIONS},
-    "other_conda_readers": {"type": "list", "elements": "dict", "default": [], "options": READER_OPTIONS},
+    # Entries of miniconda_installs / ansible_facts.arcgis pass through as they are; see _readers.
+    "conda_installs": {"type": "list", "elements": "dict", "default": []},
+    "other_conda_readers": {"type": "list", "elements": "dict", "default": []},
     "condarc_filename": {"type": "str", "default": "doi_cert.yml"},
     "ssl_verify": {"type": "str", "default": "bundle", "choices": ["bundle", "truststore"]},
     "condarc_final": {"type": "bool", "default": True},
@@ -58,12 +54,15 @@ ARGUMENT_SPEC: dict[str, Any] = {
 
 
 def _readers(items: list[dict[str, Any]], kind: str) -> tuple[CondaReader, ...]:
+    """CondaReaders from miniconda_installs entries (prefix, flavour), ansible_facts.arcgis entries (id,
+    pro_conda_root) or plain {prefix, python_major_minor, label} dicts."""
     readers = []
     for index, item in enumerate(items, 1):
-        prefix = item.get("prefix")
-        label = item.get("label") or prefix or f"{kind} #{index}"
+        prefix = item.get("prefix") or item.get("pro_conda_root")
+        label = item.get("label") or item.get("flavour") or item.get("id") or prefix or f"{kind} #{index}"
+        python = item.get("python_major_minor")
         readers.append(
-            CondaReader(label=str(label), prefix=prefix, python_major_minor=item.get("python_major_minor"))
+            CondaReader(label=str(label), prefix=prefix, python_major_minor=str(python) if python else None)
         )
     return tuple(readers)
 
@@ -136,4 +135,26 @@ class ActionModule(ActionBase):
         result.update(plan.as_dict())
         result["changed"] = False
         result["warnings"] = list(plan.warnings)
+        result["ansible_facts"] = {"doi_cert_result": published_facts(settings, plan.as_dict(), bundle)}
         return result
+
+
+def published_facts(
+    settings: PlanSettings, plan: dict[str, Any], bundle: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the roles that follow read (``doi_cert_result``): where the bundle is and what it trusts."""
+    present = settings.state == "present"
+    return {
+        "state": settings.state,
+        "bundle_path": settings.bundle_path if present else None,
+        "roots_path": settings.roots_path if present else None,
+        "ssl_verify": settings.ssl_verify_value if present and settings.conda else None,
+        "condarc_files": plan["condarc_files"],
+        "users": plan["users"],
+        "certificates": [
+            {k: c.get(k) for k in ("subject", "sha256", "sha1", "not_after")}
+            for c in ((bundle or {}).get("certificates") or [])
+        ]
+        if present
+        else [],
+    }

@@ -64,36 +64,21 @@ options:
     default: [programdata, install_root]
     choices: [programdata, install_root]
   conda_installs:
-    description: The conda installs on the host (the miniconda role's C(miniconda_installs)).
+    description:
+      - The conda installs on the host whose install root gets our condarc.d file and whose precedence
+        is checked. Entries of the miniconda role's C(miniconda_installs) pass through as they are.
+      - Keys used are C(prefix) (install root), C(python_major_minor) (Python of the base environment,
+        e.g. C(2.7)) and C(label), C(flavour) or C(id) for messages; other keys are ignored.
     type: list
     elements: dict
     default: []
-    suboptions:
-      prefix:
-        description: Install root.
-        type: str
-      python_major_minor:
-        description: Python of the base environment, e.g. C(2.7).
-        type: str
-      label:
-        description: Name used in messages.
-        type: str
   other_conda_readers:
     description:
-      - Other conda installs that read C(C:\ProgramData\conda) (ArcGIS Pro), for the truststore check.
+      - Other conda installs that read C(C:\ProgramData\conda), for the truststore check only;
+        entries of C(ansible_facts.arcgis) for ArcGIS Pro pass through as they are.
     type: list
     elements: dict
     default: []
-    suboptions:
-      prefix:
-        description: Install root, if known.
-        type: str
-      python_major_minor:
-        description: Python of that conda.
-        type: str
-      label:
-        description: Name used in messages.
-        type: str
   condarc_filename:
     description: Name of our file in each condarc.d folder; must end in .yml.
     type: str
@@ -231,4 +216,15 @@ condarc_files:
   returned: success
   type: list
   elements: str
+ansible_facts:
+  description: Facts for the roles that follow.
+  returned: success
+  type: dict
+  contains:
+    doi_cert_result:
+      description:
+        - C(state), C(bundle_path), C(roots_path), C(ssl_verify) (the value our condarc files set),
+          C(condarc_files), C(users) (name to profile) and C(certificates) (C(subject), C(sha256),
+          C(sha1), C(not_after)). Paths are null with O(state=absent).
+      type: dict
 """

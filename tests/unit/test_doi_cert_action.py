@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from unittest.mock import MagicMock
+from unittest.mock import ANY, MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -126,6 +126,12 @@ def test_plan_plugin_scans_once_read_only_and_returns_the_plan(tmp_path, ca):
     )
     assert result["users"] == {"alice": "C:\\Users\\alice"}
     assert json.loads(result["manifest_text"])["bundle_path"].endswith("ca-bundle.pem")
+    published = result["ansible_facts"]["doi_cert_result"]
+    assert published["bundle_path"] == "C:\\ProgramData\\arcgis-conda\\certs\\ca-bundle.pem"
+    assert published["certificates"] == [
+        {"subject": ca.cert.subject.rfc4514_string(), "sha256": ca.sha256, "sha1": ca.sha1, "not_after": ANY}
+    ]
+    assert "pem" not in published["certificates"][0]
 
 
 def test_plan_plugin_refuses_truststore_for_miniconda2_before_contacting_the_host(tmp_path, ca):
