@@ -135,6 +135,8 @@ class ActionModule(ActionBase):
         result.update(plan.as_dict())
         result["changed"] = False
         result["warnings"] = list(plan.warnings)
+        # The task's own check mode (ansible_check_mode only reflects --check, not `check_mode: true`).
+        result["check_mode"] = bool(self._task.check_mode)
         result["ansible_facts"] = {"doi_cert_result": published_facts(settings, plan.as_dict(), bundle)}
         return result
 

@@ -216,6 +216,12 @@ condarc_files:
   returned: success
   type: list
   elements: str
+check_mode:
+  description:
+    - Whether this task ran in check mode, also when set by the C(check_mode) keyword or
+      include_role apply, which C(ansible_check_mode) does not reflect.
+  returned: success
+  type: bool
 ansible_facts:
   description: Facts for the roles that follow.
   returned: success

@@ -120,6 +120,7 @@ def test_plan_plugin_scans_once_read_only_and_returns_the_plan(tmp_path, ca):
     assert "[CmdletBinding(SupportsShouldProcess)]" in SCAN_SCRIPT  # so it also runs in check mode
     assert call["module_args"]["parameters"]["Thumbprints"] == [ca.sha1]
     assert result["changed"] is False
+    assert result["check_mode"] is True  # the task's own check mode, reported for the role's guards
     assert (
         next(w["path"] for w in result["write_files"])
         == "C:\\ProgramData\\arcgis-conda\\certs\\ca-bundle.pem"
