@@ -187,3 +187,29 @@ class FakeHost:
         if plan.get("remove_manifest") and self.files.pop(manifest_path.lower(), None) is not None:
             changed.append("rm manifest")
         return changed
+
+
+def dump(host: FakeHost) -> str:
+    """JSON state, for the stand-in ansible.windows modules of tests/integration/test_doi_cert_role_e2e.py."""
+    return json.dumps(
+        {
+            "files": host.files,
+            "dirs": host.dirs,
+            "profiles": host.profiles,
+            "env": host.env,
+            "store": sorted(host.store),
+            "backups": host.backups,
+        }
+    )
+
+
+def load(text: str) -> FakeHost:
+    data = json.loads(text)
+    return FakeHost(
+        files={k: (v[0], v[1]) for k, v in data["files"].items()},
+        dirs=data["dirs"],
+        profiles=data["profiles"],
+        env=data["env"],
+        store=set(data["store"]),
+        backups=data["backups"],
+    )
