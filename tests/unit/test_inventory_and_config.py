@@ -97,4 +97,4 @@ def test_execution_environment_is_valid_and_matches_pins(repo_root):
         name, version = req.split("==")
         assert pins[name.split("[")[0].lower()] == version, req
     galaxy = yaml.safe_load((repo_root / ee["dependencies"]["galaxy"]).read_text())
-    assert {c["name"] for c in galaxy["collections"]} == {"ansible.windows", "community.windows"}
+    assert {"ansible.windows", "community.windows"} <= {c["name"] for c in galaxy["collections"]}
