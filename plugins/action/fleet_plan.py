@@ -37,6 +37,7 @@ COLUMNS = (
     Column("source", "ArcGIS from"),
     Column("arcgis", "ArcGIS installs (python, numpy, matplotlib, scipy)"),
     Column("miniconda", "Miniconda"),
+    Column("doi_cert", "Trusted root CAs"),
     Column("startup_bridge", "Startup bridge"),
     Column("error", "Problem"),
 )
@@ -54,12 +55,12 @@ def trusted(data: Any) -> Any:
 
 
 def plan_task_args(role: str, action: str) -> dict[str, Any]:
-    """The arguments the role's own plan task passes to its plan action (templates, untemplated)."""
-    tasks = yaml.safe_load((ROOT / "roles" / role / "tasks" / "plan.yml").read_text(encoding="utf-8"))
-    for task in tasks or []:
-        if action in task:
-            return trusted(dict(task[action]))
-    raise AnsibleActionFail(f"roles/{role}/tasks/plan.yml has no {action} task")
+    """The arguments the role's own task passes to its controller-side action (templates, untemplated)."""
+    for path in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
+        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            if isinstance(task, dict) and action in task:
+                return trusted(dict(task[action]))
+    raise AnsibleActionFail(f"roles/{role}/tasks/ has no {action} task")
 
 
 def role_defaults(role: str) -> dict[str, Any]:
@@ -120,9 +121,54 @@ def run_startup_bridge(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> 
     return [f"scope {params['scope']}", *files, *skipped]
 
 
-# Role name -> (its plan action, the pure planner). Order = site.yml's order.
+def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[str]:
+    import datetime as dt
+
+    import certifi
+    from ansible_collections.arcgis_conda.fleet.plugins.action.doi_cert_bundle import (
+        ARGUMENT_SPEC as SPEC,
+    )
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import (
+        CertificateSource,
+        prepare_bundle,
+    )
+
+    params = validated(SPEC, args, "doi_cert")
+    if params["public_roots"] == "file":
+        return ["public roots from a controller file: checked when the role runs"]
+    sources = []
+    for index, item in enumerate(params["certificates"], 1):
+        if item.get("path"):
+            path = Path(item["path"])
+            path = path if path.is_absolute() else ROOT / path
+            sources.append(
+                CertificateSource(label=f"certificate file {item['path']}", data=path.read_bytes())
+            )
+        else:
+            sources.append(
+                CertificateSource(label=f"inline certificate #{index}", data=item["content"].encode())
+            )
+    public = Path(certifi.where()).read_bytes() if params["public_roots"] == "certifi" else None
+    bundle = prepare_bundle(
+        sources,
+        now=dt.datetime.now(dt.UTC),
+        fingerprints=params["fingerprints"],
+        warn_days=params["expiry_warn_days"],
+        public_roots_pem=public,
+        public_roots_source=params["public_roots"],
+    ).as_dict()
+    roots = [
+        f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"
+        for r in bundle["certificates"]
+    ]
+    summary = f"bundle: {bundle['public_roots_count']} public + {len(roots)} organisation roots"
+    return [*roots, summary, *(f"warning: {w}" for w in bundle["warnings"])]
+
+
+# Role name -> (its controller-side action, the pure planner). Order = site.yml's order.
 ROLES: dict[str, tuple[str, RoleRunner]] = {
     "miniconda": ("arcgis_conda.fleet.miniconda_plan", run_miniconda),
+    "doi_cert": ("arcgis_conda.fleet.doi_cert_bundle", run_doi_cert),
     "startup_bridge": ("arcgis_conda.fleet.startup_bridge_plan", run_startup_bridge),
 }
 

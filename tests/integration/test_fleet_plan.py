@@ -114,6 +114,7 @@ def test_probed_facts_win_over_declared_releases(example_plan):
     assert [a.split()[0] for a in declared["arcgis"]] == ["desktop-10.8.1-32", "pro-3.1-64"]
     assert any(line.startswith("Miniconda3 x64") for line in declared["miniconda"])
     assert any(line.startswith("Miniconda2 x86") for line in declared["miniconda"])
+    assert "Demo Lab Root CA" in declared["doi_cert"][0]
     # lab_gis102 declares Pro 3.3 only.
     assert [a.split()[0] for a in rows["gis102-ws01.lab.example.org"]["arcgis"]] == ["pro-3.3-64"]
 
@@ -142,12 +143,16 @@ def test_reports_match_the_plan(example_plan):
 @pytest.mark.slow
 def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
     inventory = tmp_path / "hosts.yml"
+    demo_ca = repo_root / "inventory/example/files/demo-lab-root-ca.crt"
     inventory.write_text(
-        "all:\n  children:\n    windows_workstations:\n      children:\n"
+        f"all:\n  vars:\n    doi_cert_certificates: [{{path: {demo_ca}}}]\n"
+        "  children:\n    windows_workstations:\n      children:\n"
         "        lab_x:\n          hosts:\n"
         "            good: {fleet_arcgis_releases: [{product: pro, version: '3.3'}]}\n"
         "            typo: {fleet_arcgis_releases: [{product: desktop, version: '10.9.9'}]}\n"
         "            bare: {}\n"
+        "            nocert: {fleet_arcgis_releases: [{product: pro, version: '3.3'}],"
+        " doi_cert_certificates: []}\n"
     )
     proc, _ = run_plan(repo_root, tmp_path, "-i", str(inventory))
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -157,3 +162,5 @@ def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
     assert "typo:" in rows["typo"]["error"] and "10.9.9" in rows["typo"]["error"]
     assert "10.8.1" in rows["typo"]["error"]  # the known releases are listed
     assert rows["bare"]["status"] == "skipped"
+    assert "Demo Lab Root CA" in rows["good"]["doi_cert"][0]
+    assert rows["nocert"]["status"] == "failed" and rows["nocert"]["error"].startswith("doi_cert: ")
