@@ -245,7 +245,7 @@ class Locker:
             LockedPackage(
                 name=r.name.normalized,
                 version=str(r.version),
-                build=r.build,
+                build=str(r.build),
                 url=self._host_url(r.url),
                 md5=r.md5.hex() if r.md5 else "",
             )

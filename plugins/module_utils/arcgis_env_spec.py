@@ -15,7 +15,8 @@ import json
 import ntpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from rattler import MatchSpec, Version, VersionSpec
@@ -139,13 +140,17 @@ class EnvSpec:
         return [f"python={self.python}", *(f"{n}=={v}" for n, v in self.pins), *self.tools, *self.extras]
 
     def normalised(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["pins"] = [list(p) for p in self.pins]
-        data["tools"] = sorted(self.tools)
-        data["extras"] = sorted(self.extras)
-        return data
+        return {
+            "platform": self.platform,
+            "python": self.python,
+            "pins": [list(p) for p in self.pins],
+            "tools": sorted(self.tools),
+            "extras": sorted(self.extras),
+            "channels": list(self.channels),
+            "package_format": self.package_format,
+        }
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Short stable hash of the normalised spec: equal stacks, equal keys."""
         blob = json.dumps(self.normalised(), sort_keys=True, separators=(",", ":"))
@@ -183,7 +188,7 @@ class EnvPlan:
     pinned_lines: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
@@ -203,12 +208,19 @@ class FleetPlan:
 
 
 def parse_match_spec(text: str, where: str) -> MatchSpec:
+    """Parse like conda does; conda's own `numpy 1.9.2` form is accepted when its canonical form is strict."""
     try:
         return MatchSpec(text, strict=True)
-    except InvalidMatchSpecError as exc:
-        raise SpecError(
-            f"{where}: {text!r} is not a conda match spec ({exc}); e.g. 'pandas' or 'pandas=0.18'"
-        ) from exc
+    except InvalidMatchSpecError as strict_error:
+        try:
+            lenient = MatchSpec(text)
+            MatchSpec(str(lenient), strict=True)
+        except InvalidMatchSpecError:
+            raise SpecError(
+                f"{where}: {text!r} is not a conda match spec ({strict_error}); "
+                "e.g. 'pandas' or 'pandas=0.18'"
+            ) from strict_error
+        return lenient
 
 
 def spec_name(spec: MatchSpec) -> str:
