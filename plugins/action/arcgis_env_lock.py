@@ -120,7 +120,7 @@ class ActionModule(ActionBase):
             locks=locks,
             solves=solves,
             fallback=fallback,
-            skipped=fleet.skipped,
+            not_served=fleet.skipped,
             msg=(
                 f"{sum(len(p) for p in plans.values())} env(s) on {len(plans)} host(s); "
                 f"{len(fleet.specs)} distinct stack(s), {solves} solved, "

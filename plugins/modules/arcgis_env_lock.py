@@ -130,7 +130,7 @@ fallback:
   returned: always
   type: list
   elements: str
-skipped:
+not_served:
   description: Per host, the ArcGIS installs that get no env, and why.
   returned: always
   type: dict

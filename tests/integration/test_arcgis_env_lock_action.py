@@ -118,7 +118,7 @@ def test_fleet_locked_once_per_stack_then_reused(repo_root, channel, tmp_path):
     assert {entry["status"] for entry in lock["locks"].values()} == {"solved"}
     assert {entry["hosts"] for entry in lock["locks"].values()} == {4}
     assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == sorted(f"{k}.txt" for k in lock["locks"])
-    assert lock["fallback"] == [] and lock["skipped"] == {}
+    assert lock["fallback"] == [] and lock["not_served"] == {}
     assert "24 env(s) on 24 host(s); 6 distinct stack(s), 6 solved, 0 reused, 0 without a lock" in lock["msg"]
 
     plan = lock["plans"]["pc000"][0]
