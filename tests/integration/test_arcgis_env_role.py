@@ -31,8 +31,9 @@ PLAYBOOK = """
     - name: Write what the role published
       ansible.builtin.copy:
         content: >-
-          {{ dict(ansible_play_hosts
-                  | zip(ansible_play_hosts | map('extract', hostvars, 'arcgis_env_envs'))) | to_json }}
+          {{ {'envs': dict(ansible_play_hosts
+                           | zip(ansible_play_hosts | map('extract', hostvars, 'arcgis_env_envs'))),
+              'channel_base': arcgis_env_channel_base} | to_json }}
         dest: "{{ test_out }}/published.json"
         mode: "0644"
       delegate_to: localhost
@@ -83,7 +84,9 @@ def test_role_runs_end_to_end_with_tags_and_publishes_no_envs_when_all_installs_
     out = " ".join(done.stdout.split())
     assert "desktop-10.4.1-32: product desktop is not in arcgis_env_products" in out
     assert "pro-3.3-64: product pro is not in arcgis_env_products" in out
-    assert json.loads((tmp_path / "published.json").read_text()) == {"pc1": [], "pc2": []}
+    published = json.loads((tmp_path / "published.json").read_text())
+    assert published["envs"] == {"pc1": [], "pc2": []}
+    assert published["channel_base"] == "https://repo.anaconda.com/pkgs"
     assert re.search(r"stack once \(controller\)\] \*+ ok: \[pc1\]", out)  # the lock step ran, once
 
 
@@ -101,3 +104,14 @@ def test_role_fails_on_an_extra_that_would_move_a_pin(repo_root, tmp_path):
     assert done.returncode != 0
     out = " ".join((done.stdout + done.stderr).split())
     assert "'numpy>=1.11' would move numpy away from 1.9.2, the version ArcGIS desktop 10.4.1" in out
+
+
+def test_channel_base_follows_the_miniconda_mirror(repo_root, tmp_path):
+    mirror = {
+        "arcgis_env_products": ["server"],
+        "miniconda_channel_mirror": "https://mirror.lab.example.org/",
+    }
+    done = run(repo_root, tmp_path, mirror)
+    assert done.returncode == 0, done.stdout + done.stderr
+    published = json.loads((tmp_path / "published.json").read_text())
+    assert published["channel_base"] == "https://mirror.lab.example.org/pkgs"
