@@ -71,7 +71,7 @@ class EnvSettings:
     pro_mode: str = "clone"
     pro_modes: Mapping[str, str] = field(default_factory=dict)
     prefix_root: str = "C:\\ProgramData\\arcgis-conda\\envs"
-    host_lock_dir: str = "C:\\ProgramData\\arcgis-conda\\locks"
+    host_lock_dir: str = "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks"
     package_format: str = "auto"
 
     @classmethod

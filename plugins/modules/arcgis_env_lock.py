@@ -115,7 +115,7 @@ plans:
         platform: win-32
         spec_key: abf92a6293f0de25
         lock_path: /srv/ansible/.cache/locks/abf92a6293f0de25.txt
-        host_lock_path: C:\ProgramData\arcgis-conda\locks\arc1041.txt
+        host_lock_path: C:\ProgramData\arcgis-conda\arcgis_env\locks\arc1041.txt
         pins: {numpy: 1.9.2, matplotlib: 1.4.3, scipy: 0.15.1}
 locks:
   description: Per spec key, the lock's status (V(solved), V(reused) or V(fallback)), path, packages, users.

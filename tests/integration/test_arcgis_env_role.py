@@ -115,3 +115,11 @@ def test_channel_base_follows_the_miniconda_mirror(repo_root, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     published = json.loads((tmp_path / "published.json").read_text())
     assert published["channel_base"] == "https://mirror.lab.example.org/pkgs"
+
+
+def test_role_refuses_a_host_folder_it_could_not_own(repo_root, tmp_path):
+    done = run(repo_root, tmp_path, {"arcgis_env_host_dir": "C:\\ProgramData"})
+    assert done.returncode != 0
+    out = " ".join((done.stdout + done.stderr).split())
+    assert "arcgis_env_host_dir C:\\ProgramData must be a folder this role owns" in out
+    assert not (tmp_path / "published.json").exists()

@@ -49,7 +49,7 @@ def plan(**changes):
         "bits": 32,
         "conda_exe": CONDA,
         "spec_key": "abf92a6293f0de25",
-        "host_lock_path": "C:\\ProgramData\\arcgis-conda\\locks\\arc1041.txt",
+        "host_lock_path": "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks\\arc1041.txt",
         "install_specs": ["python=2.7", "numpy==1.9.2", "ipython<6", "spyder<4"],
         "channels": ["https://repo.anaconda.com/pkgs/free"],
         "pins": {"numpy": "1.9.2", "matplotlib": "1.4.3", "scipy": "0.15.1"},
@@ -78,7 +78,7 @@ def test_missing_env_is_created_from_the_copied_lock():
         "--prefix",
         PREFIX,
         "--file",
-        "C:\\ProgramData\\arcgis-conda\\locks\\arc1041.txt",
+        "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks\\arc1041.txt",
         "--yes",
         "--quiet",
     ]
@@ -105,7 +105,7 @@ def test_only_the_packages_that_differ_are_reinstalled_in_lock_order():
     assert change["action"] == "update"
     assert change["missing"] == ["spyder"]
     assert change["different"] == ["numpy"]
-    assert change["update_path"] == "C:\\ProgramData\\arcgis-conda\\locks\\arc1041-update.txt"
+    assert change["update_path"] == "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks\\arc1041-update.txt"
     assert change["argv"] == [
         CONDA,
         "install",

@@ -158,7 +158,7 @@ def test_plan_for_desktop_uses_miniconda2_envs_folder_and_records_why_others_are
     assert plan.python_exe == "C:\\Miniconda2\\envs\\arc1041\\python.exe"
     assert plan.site_packages == ("C:\\Miniconda2\\envs\\arc1041\\Lib\\site-packages",)
     assert plan.conda_exe == "C:\\Miniconda2\\Scripts\\conda.exe"
-    assert plan.host_lock_path == "C:\\ProgramData\\arcgis-conda\\locks\\arc1041.txt"
+    assert plan.host_lock_path == "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks\\arc1041.txt"
     assert plan.spec_key == spec.key and plan.method == "lock"
     assert (
         skipped[0] == "desktop-10.6.1-32: ArcGIS Python is broken (python.exe missing); repair ArcGIS first"
