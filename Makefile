@@ -54,5 +54,10 @@ molecule-syntax:
 molecule-lab:
 	@bash molecule/run-lab.sh $(SCENARIOS)
 
+## bench: the benchmarks that print figures (fleet plan, env locks); not part of `make test`.
+bench:
+	python benchmarks/bench_fleet_plan.py
+	python benchmarks/bench_arcgis_env_lock.py
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

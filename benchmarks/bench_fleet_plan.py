@@ -40,7 +40,14 @@ def inventory(hosts: int, per_lab: int = 25) -> dict:
         lab = f"lab_{n // per_lab:03d}"
         entry = labs.setdefault(lab, {"hosts": {}, "vars": {"fleet_arcgis_releases": MIXES[len(labs) % 6]}})
         entry["hosts"][f"ws{n:04d}.lab.example.org"] = {}
-    return {"all": {"children": {"windows_workstations": {"children": labs}}}}
+    # The demo root CA stands for the agency's DOI root, as in the example inventory.
+    certs = [{"path": str(ROOT / "files" / "demo-lab-root-ca.crt")}]
+    return {
+        "all": {
+            "vars": {"doi_cert_certificates": certs},
+            "children": {"windows_workstations": {"children": labs}},
+        }
+    }
 
 
 def main() -> int:
@@ -84,7 +91,7 @@ def main() -> int:
     print(f"planning (plugin) time:   {summary['seconds']:.2f} s")
     print(f"ansible-playbook wall:    {wall:.2f} s (target < 10 s)")
     print(f"peak memory (RSS):        {peak_mb:.0f} MB")
-    return 0
+    return 0 if set(statuses) == {"ok"} else 1
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ ROOT = Path(__file__).resolve().parents[2]
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "group": {"type": "str", "default": "windows_workstations"},
     "report_dir": {"type": "path", "default": "reports/plan"},
+    "lock": {"type": "bool", "default": False},
+    "lock_dir": {"type": "path", "default": ".cache/locks"},
+    "cache_dir": {"type": "path", "default": ".cache/rattler"},
+    "channel_mirrors": {"type": "dict", "default": {}},
+    "timeout": {"type": "float", "default": 10.0},
 }
 COLUMNS = (
     Column("host", "Host"),
@@ -38,11 +43,13 @@ COLUMNS = (
     Column("arcgis", "ArcGIS installs (python, numpy, matplotlib, scipy)"),
     Column("miniconda", "Miniconda"),
     Column("doi_cert", "Trusted root CAs"),
+    Column("arcgis_env", "Conda envs (pins, stack)"),
     Column("startup_bridge", "Startup bridge"),
     Column("error", "Problem"),
 )
 ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_")
-RoleRunner = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
+# A role's runner: (host, its templated plan arguments, context) -> (report lines, published variables).
+RoleRunner = Callable[[str, dict[str, Any], dict[str, Any]], tuple[list[str], dict[str, Any]]]
 
 
 def trusted(data: Any) -> Any:
@@ -76,7 +83,7 @@ def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> d
     return result.validated_parameters
 
 
-def run_miniconda(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[str]:
+def run_miniconda(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     from ansible_collections.arcgis_conda.fleet.plugins.action.miniconda_plan import (
         ARGUMENT_SPEC as SPEC,
     )
@@ -89,10 +96,12 @@ def run_miniconda(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list
     lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan["installs"]]
     if plan["condarc"].get("manage"):
         lines.append(f"manage {plan['condarc']['path']}")
-    return lines + [f"warning: {w}" for w in plan["warnings"]]
+    return lines + [f"warning: {w}" for w in plan["warnings"]], {"miniconda_installs": plan["published"]}
 
 
-def run_startup_bridge(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> list[str]:
+def run_startup_bridge(
+    host: str, args: dict[str, Any], ctx: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
     from ansible_collections.arcgis_conda.fleet.plugins.action.startup_bridge_plan import (
         ARGUMENT_SPEC as SPEC,
     )
@@ -102,7 +111,7 @@ def run_startup_bridge(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> 
 
     params = validated(SPEC, args, "startup_bridge")
     if ctx["source"] != "probe":
-        return [f"scope {params['scope']}: files are placed once the probe has measured each Python"]
+        return [f"scope {params['scope']}: files are placed once the probe has measured each Python"], {}
     plan = plan_for_host(
         params["arcgis"] or [],
         params["envs"] or [],
@@ -118,10 +127,10 @@ def run_startup_bridge(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> 
     ).as_dict()
     files = [c["dest"] for c in plan.get("copies", [])] + [c["dest"] for c in plan.get("contents", [])]
     skipped = [f"skipped: {s.get('what', s)}: {s.get('why', '')}" for s in plan.get("skipped", [])]
-    return [f"scope {params['scope']}", *files, *skipped]
+    return [f"scope {params['scope']}", *files, *skipped], {}
 
 
-def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[str]:
+def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     import datetime as dt
 
     import certifi
@@ -135,7 +144,7 @@ def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[
 
     params = validated(SPEC, args, "doi_cert")
     if params["public_roots"] == "file":
-        return ["public roots from a controller file: checked when the role runs"]
+        return ["public roots from a controller file: checked when the role runs"], {}
     sources = []
     for index, item in enumerate(params["certificates"], 1):
         if item.get("path"):
@@ -162,13 +171,52 @@ def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> list[
         for r in bundle["certificates"]
     ]
     summary = f"bundle: {bundle['public_roots_count']} public + {len(roots)} organisation roots"
-    return [*roots, summary, *(f"warning: {w}" for w in bundle["warnings"])]
+    return [*roots, summary, *(f"warning: {w}" for w in bundle["warnings"])], {}
+
+
+def run_arcgis_env(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import (
+        ARGUMENT_SPEC as SPEC,
+    )
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import published_envs
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
+        EnvSettings,
+        plan_host,
+    )
+
+    params = validated(SPEC, args, "arcgis_env")
+    settings = EnvSettings.from_mapping(params["settings"])
+    conda_installs = ctx["variables"].get("miniconda_installs") or []
+    facts, lines = [], []
+    for install in ctx["installs"]:
+        if install.get("status") == "declared":
+            # A declared release is planned from the release table; a pin it cannot source stays unknown.
+            unknown = [p for p in fp.STACK_PACKAGES if p in (install.get("unverified") or [])]
+            if unknown:
+                lines.append(
+                    f"skipped: {install['id']}: {', '.join(unknown)} unknown for this release (unverified in "
+                    "the release table); probe the host (playbooks/probe.yml) to measure them"
+                )
+                continue
+            install = {**install, "status": "ok"}
+        facts.append(install)
+    planned, skipped = plan_host(host, facts, conda_installs, settings)
+    for plan, spec in planned:
+        pins = " ".join(f"{n}=={v}" for n, v in plan.pins.items())
+        lines.append(f"{plan.name} ({plan.kind}, {plan.platform}, python {plan.python_major_minor}): {pins}")
+        if spec is not None:
+            ctx["specs"].setdefault(spec.key, spec)
+            ctx["who"].setdefault(spec.key, set()).add(f"ArcGIS {plan.product} {plan.version}")
+            lines.append(f"  stack {spec.key}: {' '.join(spec.match_specs)}")
+    envs = published_envs([plan.to_dict() for plan, _ in planned])
+    return lines + [f"skipped: {s}" for s in skipped], {"arcgis_env_envs": envs}
 
 
 # Role name -> (its controller-side action, the pure planner). Order = site.yml's order.
 ROLES: dict[str, tuple[str, RoleRunner]] = {
     "miniconda": ("arcgis_conda.fleet.miniconda_plan", run_miniconda),
     "doi_cert": ("arcgis_conda.fleet.doi_cert_bundle", run_doi_cert),
+    "arcgis_env": ("arcgis_conda.fleet.arcgis_env_lock", run_arcgis_env),
     "startup_bridge": ("arcgis_conda.fleet.startup_bridge_plan", run_startup_bridge),
 }
 
@@ -194,10 +242,12 @@ class ActionModule(ActionBase):
             defaults.update(role_defaults(role))
         # Hosts with the same installs and role variables (a lab, usually) get the same plan: plan each
         # distinct input once. Our planners never see the host name, so the memo cannot mix hosts up.
-        memo: dict[str, list[str] | ValueError] = {}
+        memo: dict[str, tuple[list[str], dict[str, Any]] | ValueError] = {}
+        fleet: dict[str, Any] = {"specs": {}, "who": {}}  # distinct conda stacks, and who needs each
         templar = Templar(loader=self._loader)
+        omit = task_vars.get("omit")
         planners = {
-            role: self._planner(role, runner, templates[role], defaults, templar, task_vars.get("omit"), memo)
+            role: self._planner(role, runner, templates[role], defaults, templar, omit, memo, fleet)
             for role, (_action, runner) in ROLES.items()
         }
         hostvars = task_vars["hostvars"]
@@ -207,6 +257,9 @@ class ActionModule(ActionBase):
         summary = fp.summarize(rows)
         summary["seconds"] = round(time.perf_counter() - started, 2)
         summary["distinct_plans"] = distinct
+        summary["distinct_stacks"] = len(fleet["specs"])
+        if args["lock"] and fleet["specs"]:
+            summary["locks"] = self._lock(fleet, args)
         summary["reports"] = [r.files["html"] for r in reports]
         result.update(changed=False, summary=summary, hosts=rows, msg=self._message(summary))
         return result
@@ -230,9 +283,12 @@ class ActionModule(ActionBase):
         defaults: dict[str, Any],
         templar: Templar,
         omit: Any,
-        memo: dict[str, list[str] | ValueError],
+        memo: dict[str, tuple[list[str], dict[str, Any]] | ValueError],
+        fleet: dict[str, Any],
     ) -> fp.Planner:
-        def planner(host: str, installs: list[dict[str, Any]], variables: Mapping[str, Any]) -> list[str]:
+        def planner(
+            host: str, installs: list[dict[str, Any]], variables: Mapping[str, Any]
+        ) -> tuple[list[str], dict[str, Any]]:
             source = "probe" if all(i.get("status") != "declared" for i in installs) else "declared"
             key = json.dumps([role, source, installs, variables], sort_keys=True, default=repr)
             if key not in memo:
@@ -245,7 +301,8 @@ class ActionModule(ActionBase):
                 try:
                     args = templar.template(template)
                     args = {k: v for k, v in args.items() if v != omit}
-                    memo[key] = runner(host, args, {"source": source})
+                    ctx = {"source": source, "installs": installs, "variables": variables, **fleet}
+                    memo[key] = runner(host, args, ctx)
                 except AnsibleError as exc:
                     memo[key] = ValueError(f"cannot template the {role} plan arguments: {exc}")
                 except ValueError as exc:
@@ -258,11 +315,37 @@ class ActionModule(ActionBase):
         return planner
 
     @staticmethod
+    def _lock(fleet: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        """Lock each distinct conda stack once, exactly as the arcgis_env role's lock step does."""
+        from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import project_path
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
+            Locker,
+            UnsatisfiableError,
+            lock_fleet,
+        )
+
+        locker = Locker(project_path(args["cache_dir"]), args["channel_mirrors"], args["timeout"])
+        try:
+            outcomes = lock_fleet(fleet["specs"], fleet["who"], project_path(args["lock_dir"]), locker)
+        except UnsatisfiableError as exc:
+            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
+        finally:
+            locker.close()
+        return {
+            key: {"status": o.status, "path": o.path, "message": o.message, "solves": locker.solves}
+            for key, o in outcomes.items()
+        }
+
+    @staticmethod
     def _message(summary: dict[str, Any]) -> str:
         labs = "; ".join(
             f"{lab}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
             for lab, counts in summary["labs"].items()
         )
-        return f"planned {summary['hosts']} hosts in {summary['seconds']} s ({labs}); reports: " + ", ".join(
-            summary["reports"]
+        locks = summary.get("locks") or {}
+        locked = f", {sum(1 for v in locks.values() if v['status'] != 'fallback')} locked" if locks else ""
+        return (
+            f"planned {summary['hosts']} hosts in {summary['seconds']} s ({labs}); "
+            f"{summary['distinct_stacks']} distinct conda stack(s){locked}; reports: "
+            + ", ".join(summary["reports"])
         )

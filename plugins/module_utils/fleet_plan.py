@@ -3,7 +3,8 @@
 Input per host: the probe's measured ``ansible_facts.arcgis`` from the fact cache when there is one, else
 the ArcGIS releases the inventory declares (``fleet_arcgis_releases``), turned into install records of the
 same shape through the release table. Each role contributes a *planner*: a pure function from a host's
-installs and the role's variables to a small dict of what it would do. No Ansible imports.
+installs and variables to what the role would do, plus the variables it would publish for the roles after
+it (``miniconda_installs``, ``arcgis_env_envs``), as in a real run. No Ansible imports.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release 
     arcgis_stack,
 )
 
-Planner = Callable[[str, list[dict[str, Any]], Mapping[str, Any]], dict[str, Any]]
+# A role's planner: (host, installs, variables incl. earlier roles' outputs) -> (report lines, outputs).
+Planner = Callable[[str, list[dict[str, Any]], Mapping[str, Any]], tuple[list[str], dict[str, Any]]]
 STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
+# Where ArcGIS Pro installs its conda by default: a declared Pro is planned as if it sat there.
+PRO_DEFAULT_CONDA_ROOT = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
 
 
 class PlanError(ValueError):
@@ -46,7 +50,8 @@ def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
     except UnknownRelease as exc:
         raise PlanError(f"{host}: fleet_arcgis_releases entry {dict(release)!r}: {exc}") from exc
     bits = int(stack["bits"])  # type: ignore[call-overload]
-    problems = [f"{name} unverified in the release table" for name in stack.get("unverified") or []]  # type: ignore[union-attr]
+    unverified = [str(name) for name in stack.get("unverified") or []]  # type: ignore[union-attr]
+    problems = [f"{name} unverified in the release table" for name in unverified]
     return {
         "id": f"{product}-{version}-{bits}",
         "product": product,
@@ -61,10 +66,11 @@ def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
         "user_site": None,
         "user_site_enabled": True,
         "packages": {name: stack[name] for name in STACK_PACKAGES},
-        "pro_conda_root": None,
-        "pro_conda_env": None,
+        "pro_conda_root": PRO_DEFAULT_CONDA_ROOT if product == "pro" else None,
+        "pro_conda_env": "arcgispro-py3" if product == "pro" else None,
         "status": "declared",
         "problems": problems,
+        "unverified": unverified,
     }
 
 
@@ -93,9 +99,11 @@ def plan_host(item: HostInput, planners: Mapping[str, Planner]) -> dict[str, Any
         row["status"] = "skipped"
         row["error"] = "no ArcGIS probed or declared (fleet_arcgis_releases)"
         return row
+    published: dict[str, Any] = {}
     for role, planner in planners.items():
         try:
-            row[role] = planner(item.host, installs, item.variables)
+            row[role], outputs = planner(item.host, installs, {**item.variables, **published})
+            published.update(outputs)
         except (ValueError, KeyError, TypeError) as exc:
             row["status"] = "failed"
             row["error"] = f"{role}: {exc}"

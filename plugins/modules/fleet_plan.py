@@ -24,6 +24,30 @@ options:
     description: Folder for the per-lab reports (created when missing).
     type: path
     default: reports/plan
+  lock:
+    description:
+      - Also solve each distinct conda stack once (py-rattler) and write its explicit lockfile into
+        O(lock_dir), exactly as the arcgis_env role's lock step would; needs the channels to be reachable
+        (a stack whose channel is not falls back to solving on the hosts, and the summary says so).
+      - Pins the channels cannot satisfy fail the task, naming the packages and the ArcGIS release.
+    type: bool
+    default: false
+  lock_dir:
+    description: Where lockfiles go; the default is the arcgis_env role's, so site.yml reuses them.
+    type: path
+    default: .cache/locks
+  cache_dir:
+    description: py-rattler's repodata cache.
+    type: path
+    default: .cache/rattler
+  channel_mirrors:
+    description: Controller-side copies of channels, C({URL hosts use: URL the controller reads}).
+    type: dict
+    default: {}
+  timeout:
+    description: Seconds to wait for a channel before falling back.
+    type: float
+    default: 10.0
 """
 
 EXAMPLES = r"""
@@ -35,7 +59,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: Hosts planned, counts per lab and status, failed hosts, seconds taken and report files.
+  description:
+    - Hosts planned, counts per lab and status, failed hosts, seconds taken, report files, distinct plans
+      and distinct conda stacks, and with O(lock) the lock outcome per stack.
   returned: always
   type: dict
 hosts:

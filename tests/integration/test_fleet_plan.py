@@ -108,6 +108,13 @@ def test_probed_facts_win_over_declared_releases(example_plan):
     assert probed["arcgis"] == ["desktop-10.4.1-32 python 2.7 numpy 1.9.2 matplotlib 1.4.3 scipy 0.15.1"]
     assert probed["miniconda"][0].startswith("Miniconda2 x86 ")
     assert not any("Miniconda3" in line for line in probed["miniconda"])
+    # arcgis_env plans from miniconda's published installs, as in a real run: the seed's env and pins.
+    assert probed["arcgis_env"][0] == (
+        "arc1041 (conda, win-32, python 2.7): numpy==1.9.2 matplotlib==1.4.3 scipy==0.15.1"
+    )
+    # The bridge pairs the probed ArcGIS Python with that env (machine scope: files in site-packages).
+    assert probed["startup_bridge"][0] == "scope machine"
+    assert any(line.endswith("arcgis_conda_bridge.json") for line in probed["startup_bridge"])
     # Its lab-mate was never probed: the inventory's declared Desktop 10.8.1 + Pro 3.1 are planned.
     declared = rows["gis101-ws02.lab.example.org"]
     assert declared["source"] == "declared"
@@ -143,7 +150,7 @@ def test_reports_match_the_plan(example_plan):
 @pytest.mark.slow
 def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
     inventory = tmp_path / "hosts.yml"
-    demo_ca = repo_root / "inventory/example/files/demo-lab-root-ca.crt"
+    demo_ca = repo_root / "files/demo-lab-root-ca.crt"
     inventory.write_text(
         f"all:\n  vars:\n    doi_cert_certificates: [{{path: {demo_ca}}}]\n"
         "  children:\n    windows_workstations:\n      children:\n"
@@ -164,3 +171,33 @@ def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
     assert rows["bare"]["status"] == "skipped"
     assert "Demo Lab Root CA" in rows["good"]["doi_cert"][0]
     assert rows["nocert"]["status"] == "failed" and rows["nocert"]["error"].startswith("doi_cert: ")
+
+
+@pytest.mark.slow
+def test_plan_locks_each_distinct_stack_once(repo_root, tmp_path):
+    from conda_channel import build_channel
+
+    channel = build_channel(tmp_path / "channel")
+    lock_dir = tmp_path / "locks"
+    proc, _ = run_plan(
+        repo_root,
+        tmp_path,
+        "-e",
+        json.dumps(
+            {
+                "arcgis_env_channels": [channel.url],
+                "fleet_plan_lock": True,
+                "fleet_plan_lock_dir": str(lock_dir),
+            }
+        ),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    summary = plan_result(proc)["summary"]
+    # Only the probed Desktop 10.4.1 host has a plain conda stack (Pro is cloned; 10.8.1's pins are unknown).
+    assert summary["distinct_stacks"] == 1
+    [(key, outcome)] = summary["locks"].items()
+    assert outcome["status"] == "solved" and outcome["solves"] == 1
+    text = (lock_dir / f"{key}.txt").read_text()
+    assert "@EXPLICIT" in text
+    assert "/win-32/numpy-1.9.2-py27_0.tar.bz2#" in text
+    assert "/win-32/matplotlib-1.4.3-" in text and "/win-32/scipy-0.15.1-" in text
