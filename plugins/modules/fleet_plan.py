@@ -41,7 +41,7 @@ options:
     type: path
     default: .cache/rattler
   channel_mirrors:
-    description: Controller-side copies of channels, C({URL hosts use: URL the controller reads}).
+    description: "Controller-side copies of channels: C({URL hosts use: URL the controller reads})."
     type: dict
     default: {}
   timeout:
