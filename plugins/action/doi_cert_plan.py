@@ -58,7 +58,8 @@ def _readers(items: list[dict[str, Any]], kind: str) -> tuple[CondaReader, ...]:
     pro_conda_root) or plain {prefix, python_major_minor, label} dicts."""
     readers = []
     for index, item in enumerate(items, 1):
-        prefix = item.get("prefix") or item.get("pro_conda_root")
+        # An ArcGIS fact's prefix is the arcgispro-py3 env; the conda that reads condarc lives at its root.
+        prefix = item.get("pro_conda_root") or item.get("prefix")
         label = item.get("label") or item.get("flavour") or item.get("id") or prefix or f"{kind} #{index}"
         python = item.get("python_major_minor")
         readers.append(

@@ -11,8 +11,9 @@ description:
     normal task output.
   - Counts module calls per host, each a WinRM/PSRP round trip (about a second or more). A task that runs on
     the host counts once per loop item; tasks that only run on the controller (set_fact, debug, assert,
-    include/import, meta, ...) and tasks delegated to localhost count zero; an action plugin that calls
-    several host modules can report its own count in C(fleet_module_calls).
+    include/import, meta, our controller-side planners, ...) and tasks delegated to localhost count zero;
+    an action plugin that calls several host modules reports its own count in C(module_calls)
+    (C(arcgis_conda.fleet.arcgis_facts) reports 2, or 1 on a host without ArcGIS).
   - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
     (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file).
@@ -55,9 +56,12 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report im
 CONTROLLER_ONLY = frozenset(
     {
         "add_host",
+        "arcgis_env_lock",
         "assert",
         "debug",
+        "doi_cert_bundle",
         "fail",
+        "fleet_plan",
         "group_by",
         "include_role",
         "include_tasks",
@@ -95,8 +99,8 @@ def calls_in(action: str, delegated_to: str | None, result: dict[str, Any]) -> i
         return 0
     if result.get("skipped"):
         return 0
-    if isinstance(result.get("fleet_module_calls"), int):
-        return result["fleet_module_calls"]
+    if isinstance(result.get("module_calls"), int):
+        return result["module_calls"]
     items = result.get("results")
     if isinstance(items, list):
         return sum(calls_in(action, delegated_to, i) for i in items if isinstance(i, dict))

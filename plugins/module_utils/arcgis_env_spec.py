@@ -66,7 +66,7 @@ class EnvSettings:
     channels: tuple[str, ...] = ()
     tools: tuple[str, ...] = TOOLS
     extra_packages: tuple[str, ...] = ()
-    products: tuple[str, ...] = ("desktop", "pro")
+    products: tuple[str, ...] = ("desktop", "desktop_bgp", "pro")
     names: Mapping[str, str] = field(default_factory=dict)
     pro_mode: str = "clone"
     pro_modes: Mapping[str, str] = field(default_factory=dict)

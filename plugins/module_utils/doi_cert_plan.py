@@ -453,8 +453,8 @@ def validate_settings(s: PlanSettings) -> list[str]:
         if s.condarc_locations == ("install_root",) and not s.conda_installs:
             raise PlanError(
                 f"{where}: doi_cert_condarc_locations is [install_root] but no conda install is known "
-                "(miniconda_installs is empty and doi_cert_conda_prefixes is unset). Fix: run the miniconda "
-                "role first, set doi_cert_conda_prefixes, or add programdata."
+                "(miniconda_installs is empty and doi_cert_conda_installs is unset). Fix: run the miniconda "
+                "role first, set doi_cert_conda_installs, or add programdata."
             )
         if s.ssl_verify == "truststore":
             readers = list(s.conda_installs)

@@ -136,10 +136,14 @@ def write_lab_reports(
 
 
 def write_retry_file(out_dir: Path, failed_hosts: Iterable[str]) -> Path | None:
-    """Write the failed hosts one a line, for ``ansible-playbook site.yml --limit @<file>``."""
+    """Write the failed hosts one a line, for ``ansible-playbook site.yml --limit @<file>``.
+
+    With no failures, an older run's file is removed, so it can never retry hosts that now pass.
+    """
     hosts = sorted(set(failed_hosts))
-    if not hosts:
-        return None
     path = out_dir / "failed_hosts.txt"
+    if not hosts:
+        path.unlink(missing_ok=True)
+        return None
     path.write_text("".join(f"{h}\n" for h in hosts), encoding="utf-8")
     return path

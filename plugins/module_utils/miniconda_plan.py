@@ -848,6 +848,33 @@ def _arcgis_pythons(arcgis: Sequence[Mapping[str, Any]] | None) -> list[dict[str
     ]
 
 
+def _published_for_removal(inputs: PlanInputs, prefixes: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``miniconda_installs`` records for every flavour's prefix: where a Miniconda of ours may be."""
+    records = []
+    for name, prefix in prefixes.items():
+        try:
+            chosen = choose_installer(
+                name,
+                inputs.versions.get(name),
+                inputs.installer_files.get(name),
+                inputs.checksums.get(name),
+            )
+            python = chosen.python_major_minor
+        except PlanError:
+            python = None
+        records.append(
+            {
+                "flavour": name,
+                "prefix": prefix,
+                "conda_exe": ntpath.join(prefix, "Scripts", "conda.exe"),
+                "python_major_minor": python,
+                "bits": FLAVOURS[name].bits,
+                "arcgis_ids": [],
+            }
+        )
+    return records
+
+
 def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
     """The whole plan for one host, as plain data for the role's tasks. Raises PlanError on bad input."""
     if inputs.state not in ("present", "absent"):
@@ -887,7 +914,8 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
             }
             for name, prefix in prefixes.items()
         ]
-        plan.update(installs=[], published=[], warnings=warnings)
+        # Published all the same, so the roles removed before this one (arcgis_env) find each conda.exe.
+        plan.update(installs=[], published=_published_for_removal(inputs, prefixes), warnings=warnings)
         return plan
 
     assignments, notes = choose_flavours(inputs.arcgis, inputs.flavours, inputs.overrides)

@@ -168,7 +168,8 @@ def test_plan_for_desktop_uses_miniconda2_envs_folder_and_records_why_others_are
 
 
 def test_products_not_selected_are_skipped():
-    plans, skipped = plan_host("pc1", [fact("desktop_bgp-10.4.1-64")], [MINICONDA3_X64], EnvSettings())
+    settings = EnvSettings(products=("desktop", "pro"))
+    plans, skipped = plan_host("pc1", [fact("desktop_bgp-10.4.1-64")], [MINICONDA3_X64], settings)
     assert plans == []
     assert "product desktop_bgp is not in arcgis_env_products" in skipped[0]
 
