@@ -665,7 +665,14 @@ def test_absent_plan_looks_at_every_flavour_and_needs_no_probe():
         "uninstaller": "D:\\Conda3\\Uninstall-Miniconda3.exe",
         "uninstall_arguments": "/S _?=D:\\Conda3",
     }
-    assert plan["installs"] == [] and plan["published"] == []
+    assert plan["installs"] == []
+    # Every prefix where a Miniconda of ours may be is published, so arcgis_env's removal (which runs
+    # before this role's) still finds each conda.exe.
+    published = {p["flavour"]: p for p in plan["published"]}
+    assert list(published) == list(mp.FLAVOURS)
+    assert published["miniconda3-x64"]["conda_exe"] == "D:\\Conda3\\Scripts\\conda.exe"
+    assert published["miniconda2-x86"]["bits"] == 32
+    assert published["miniconda2-x86"]["python_major_minor"] == "2.7"
 
 
 def test_plan_rejects_unknown_state_and_bad_keys():
