@@ -133,39 +133,17 @@ def run_startup_bridge(
 def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     import datetime as dt
 
-    import certifi
     from ansible_collections.arcgis_conda.fleet.plugins.action.doi_cert_bundle import (
         ARGUMENT_SPEC as SPEC,
     )
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import (
-        CertificateSource,
-        prepare_bundle,
-    )
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
+
+    def read(path: str, _what: str) -> bytes:
+        found = Path(path)
+        return (found if found.is_absolute() else ROOT / found).read_bytes()
 
     params = validated(SPEC, args, "doi_cert")
-    if params["public_roots"] == "file":
-        return ["public roots from a controller file: checked when the role runs"], {}
-    sources = []
-    for index, item in enumerate(params["certificates"], 1):
-        if item.get("path"):
-            path = Path(item["path"])
-            path = path if path.is_absolute() else ROOT / path
-            sources.append(
-                CertificateSource(label=f"certificate file {item['path']}", data=path.read_bytes())
-            )
-        else:
-            sources.append(
-                CertificateSource(label=f"inline certificate #{index}", data=item["content"].encode())
-            )
-    public = Path(certifi.where()).read_bytes() if params["public_roots"] == "certifi" else None
-    bundle = prepare_bundle(
-        sources,
-        now=dt.datetime.now(dt.UTC),
-        fingerprints=params["fingerprints"],
-        warn_days=params["expiry_warn_days"],
-        public_roots_pem=public,
-        public_roots_source=params["public_roots"],
-    ).as_dict()
+    bundle = bundle_from_args(params, read, dt.datetime.now(dt.UTC)).as_dict()
     roots = [
         f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"
         for r in bundle["certificates"]

@@ -15,11 +15,12 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -357,4 +358,54 @@ def prepare_bundle(
         public_roots_count=public_count,
         bundle_sha1=hashlib.sha1(bundle_pem.encode("utf-8"), usedforsecurity=False).hexdigest(),
         warnings=warnings_out,
+    )
+
+
+def public_roots(choice: str, path: str, read: Callable[[str, str], bytes]) -> tuple[bytes | None, str]:
+    """The public roots to bundle and a label saying where they come from (``doi_cert_public_roots``)."""
+    if choice == "none":
+        return None, "none (doi_cert_public_roots: none): only the organisation roots are trusted"
+    if choice == "file":
+        if not path:
+            raise CertificateError(
+                "doi_cert_public_roots is file but doi_cert_public_roots_file is empty. "
+                "Fix: set doi_cert_public_roots_file to a PEM bundle on the controller."
+            )
+        return read(path, "public roots file"), f"file {os.path.basename(path)}"
+    try:
+        import certifi
+    except ImportError as exc:
+        raise CertificateError(
+            "doi_cert_public_roots is certifi but the controller's Python has no certifi "
+            "package. Fix: run `make setup` (certifi is pinned in requirements.txt)."
+        ) from exc
+    with open(certifi.where(), "rb") as handle:
+        data = handle.read()
+    return data, f"certifi {certifi.__version__} from the controller (Mozilla's CA list)"
+
+
+def bundle_from_args(
+    args: Mapping[str, Any], read: Callable[[str, str], bytes], now: dt.datetime
+) -> BundleResult:
+    """The bundle for the ``doi_cert_bundle`` action's validated arguments.
+
+    ``read(path, what)`` returns a controller file's bytes: the action looks in files/ folders the way
+    Ansible does, the offline fleet plan reads paths as given.
+    """
+    sources = [
+        CertificateSource(label=f"certificate file {item['path']}", data=read(str(item["path"]), "file"))
+        if item.get("path")
+        else CertificateSource(
+            label=f"inline certificate #{index}", data=str(item["content"]).encode("utf-8")
+        )
+        for index, item in enumerate(args["certificates"], 1)
+    ]
+    public_pem, public_label = public_roots(args["public_roots"], args["public_roots_file"], read)
+    return prepare_bundle(
+        sources,
+        now=now,
+        fingerprints=args["fingerprints"],
+        warn_days=args["expiry_warn_days"],
+        public_roots_pem=public_pem,
+        public_roots_source=public_label,
     )
