@@ -111,11 +111,6 @@ def plan_host(item: HostInput, planners: Mapping[str, Planner]) -> dict[str, Any
     return row
 
 
-def plan_fleet(items: Sequence[HostInput], planners: Mapping[str, Planner]) -> list[dict[str, Any]]:
-    """Plan every host; a bad host is reported in its row and never stops the others."""
-    return [plan_host(item, planners) for item in items]
-
-
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Counts per lab and status, for the short summary printed after planning."""
     labs: dict[str, Counter[str]] = {}

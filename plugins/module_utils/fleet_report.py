@@ -43,10 +43,6 @@ class LabReport:
     rows: list[dict[str, Any]]
     files: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("status") == "failed"]
-
 
 def lab_of(groups: Iterable[str], lab_prefix: str = "lab_") -> str:
     """The lab a host belongs to: its first group named ``lab_*`` (sorted), else ``ungrouped``."""
