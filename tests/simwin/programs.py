@@ -1,0 +1,759 @@
+"""Programs the simulated host can run: Python interpreters, conda, Miniconda (NSIS) installers.
+
+Everything is read from the host's state; nothing here decides what the roles decide. Sources:
+- Python's start-up: ``site`` appends existing site-packages, then reads ``*.pth`` files in
+  alphabetical order: path lines are appended when the folder exists, lines starting with ``import``
+  are executed; the user site comes first when it exists and ``ENABLE_USER_SITE``; ``usercustomize`` is
+  imported after. https://docs.python.org/3/library/site.html , https://docs.python.org/2.7/library/site.html
+- conda: ``@EXPLICIT`` files (``url#md5``), ``create --clone``, ``conda-meta\\<name>-<ver>-<build>.json``
+  records, ``conda-meta\\pinned``, PackagesNotFoundError, "prefix already exists" for a non-empty prefix.
+  https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-environments.html#building-identical-conda-environments
+  https://docs.conda.io/projects/conda/en/latest/user-guide/tasks/manage-pkgs.html#preventing-packages-from-updating-pinning
+  https://docs.conda.io/projects/conda/en/latest/commands/create.html
+- Miniconda's NSIS installer options ``/InstallationType=AllUsers /RegisterPython=0 /AddToPath=0 /S
+  /D=<prefix>``: https://docs.anaconda.com/miniconda/install/#windows-command-prompt ; NSIS ``/S``,
+  ``/D=`` (last, no quotes) and the uninstaller's ``_?=<dir>``; an NSIS uninstaller deletes only what
+  its script names, so folders/files it did not install stay:
+  https://nsis.sourceforge.io/Docs/Chapter3.html#installerusage ,
+  https://nsis.sourceforge.io/Docs/Chapter4.html#rmdir (RMDir without /r only removes empty folders)
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import ntpath
+import re
+from pathlib import Path
+from typing import Any
+
+from . import host as H
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT_FILES = {
+    "arcgis_probe": "plugins/module_utils/arcgis_probe.py",
+    "arcgis_env_versions": "roles/arcgis_env/files/arcgis_env_versions.py",
+    "bridge_verify": "roles/startup_bridge/files/arcgis_conda_bridge_verify.py",
+    "bridge_hook": "roles/startup_bridge/files/arcgis_conda_bridge.py",
+    "usercustomize": "roles/startup_bridge/files/usercustomize.py",
+}
+PROBE_DEFAULT = ("numpy", "matplotlib", "scipy", "pandas", "python-dateutil", "pyparsing", "pytz", "six")
+VERIFY_MARKER = "ARCGIS_CONDA_BRIDGE_VERIFY "
+
+
+def _norm_text(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text.replace("\r\n", "\n").lstrip("\ufeff")
+
+
+def recognise(data: bytes | str) -> str | None:
+    """Which repository script these bytes are (equal after normalising line ends), or None."""
+    text = _norm_text(data)
+    for name, rel in SCRIPT_FILES.items():
+        path = REPO / rel
+        if path.exists() and _norm_text(path.read_bytes()) == text:
+            return name
+    return None
+
+
+class Result:
+    def __init__(self, rc: int, stdout: str = "", stderr: str = "", changed: bool = False) -> None:
+        self.rc, self.stdout, self.stderr, self.changed = rc, stdout, stderr, changed
+
+
+def not_modelled(what: str) -> Result:
+    return Result(1, "", f"simwin: not modelled: {what}\n")
+
+
+# --- conda records --------------------------------------------------------------------------------------
+
+
+def write_conda_record(
+    host: H.Host,
+    actor: H.Principal,
+    prefix: str,
+    name: str,
+    version: str,
+    build: str,
+    channel: str = "defaults",
+) -> None:
+    meta = f"{prefix}\\conda-meta"
+    host.mkdir(meta, actor, parents=True)
+    record = {"name": name, "version": version, "build": build, "channel": channel, "files": []}
+    host.write(f"{meta}\\{name}-{version}-{build}.json", json.dumps(record).encode(), actor)
+
+
+def conda_records(host: H.Host, prefix: str) -> dict[str, dict[str, Any]]:
+    """{name: record} from <prefix>\\conda-meta\\*.json."""
+    out = {}
+    for node in host.children(f"{prefix}\\conda-meta"):
+        if node["type"] == "file" and node["path"].lower().endswith(".json"):
+            record = json.loads(host.node_bytes(node))
+            out[record["name"]] = record
+    return out
+
+
+def install_conda_base(host: H.Host, actor: H.Principal, spec: dict[str, Any]) -> None:
+    """A conda root: python.exe, Scripts\\conda.exe, condabin\\conda.bat and base records (incl. conda)."""
+    prefix = H.norm_path(spec["prefix"])
+    version, bits = str(spec["python"]), int(spec["bits"])
+    for sub in ("Lib\\site-packages", "Scripts", "condabin", "DLLs", "envs", "pkgs"):
+        host.mkdir(f"{prefix}\\{sub}", actor, parents=True)
+    py = {"program": "python", "version": version, "bits": bits}
+    host.write(f"{prefix}\\python.exe", None, actor, synthetic=_synthetic(f"{prefix}python", py))
+    conda = {"program": "conda", "version": str(spec["conda"]), "bits": bits, "root": prefix}
+    host.write(f"{prefix}\\Scripts\\conda.exe", None, actor, synthetic=_synthetic(f"{prefix}conda", conda))
+    host.write(f"{prefix}\\condabin\\conda.bat", None, actor, synthetic=_synthetic(f"{prefix}bat", conda))
+    write_conda_record(host, actor, prefix, "python", version, "h0_0")
+    write_conda_record(host, actor, prefix, "conda", str(spec["conda"]), "py_0")
+    for name, ver in (spec.get("packages") or {}).items():
+        write_conda_record(host, actor, prefix, name, str(ver), "py_0")
+    for env in spec.get("envs") or []:
+        env_prefix = f"{prefix}\\envs\\{env['name']}"
+        from .scenario import _files_for_python
+
+        _files_for_python(host, actor, {**env, "prefix": env_prefix, "layout": "conda"})
+
+
+def _synthetic(seed: str, attrs: dict[str, Any], size: int = 65536) -> dict[str, Any]:
+    return {"size": size, "sha256": H.sha256_hex(seed.encode()), "attrs": attrs}
+
+
+# --- dispatch ---------------------------------------------------------------------------------------------
+
+
+def run_program(
+    host: H.Host,
+    actor: H.Principal,
+    argv: list[str],
+    stdin: str | None = None,
+    memory_fault: bool = True,
+) -> Result:
+    """Run argv[0] (a path or a bare name) on the simulated host."""
+    if not argv:
+        return not_modelled("empty command line")
+    exe = _resolve(host, actor, argv[0])
+    if exe is None:
+        return Result(
+            2, "", f"The system cannot find the file specified. ({argv[0]})\n"
+        )  # Win32 ERROR_FILE_NOT_FOUND
+    node = host.node(exe)
+    attrs = node.get("attrs") or {}
+    program = attrs.get("program")
+    limit = int(host.session().get("max_memory_mb") or 0)
+    memory = int(attrs.get("memory_mb") or 0)
+    fault = host.take_fault("memory", program or "", " ".join(argv))
+    if fault:
+        memory = int(fault.get("mb", limit + 1))
+    if limit and memory > limit and memory_fault:
+        return Result(
+            -1073741801,
+            "",
+            f"simwin fault: {exe} used {memory} MB, more than WinRM's MaxMemoryPerShellMB {limit}: "
+            f"the shell's process was terminated\n",
+        )
+    args = argv[1:]
+    if program == "python":
+        return run_python(host, actor, exe, attrs, args, stdin)
+    if program == "conda":
+        return run_conda(host, actor, attrs, args)
+    if program == "miniconda_installer":
+        return run_miniconda_installer(host, actor, attrs, args)
+    if program == "nsis_uninstaller":
+        return run_uninstaller(host, actor, attrs, args)
+    if program == "exit":
+        return Result(int(attrs.get("rc", 0)), str(attrs.get("stdout", "")), str(attrs.get("stderr", "")))
+    return not_modelled(f"program {exe} ({program or 'no simwin program attribute'})")
+
+
+def _resolve(host: H.Host, actor: H.Principal, exe: str) -> str | None:
+    exe = host.expand(exe.strip('"'), actor)
+    candidates = [exe]
+    if not exe.lower().endswith((".exe", ".bat", ".cmd")):
+        candidates.append(exe + ".exe")
+    if not ntpath.isabs(exe):
+        path = host.machine_env("Path") or ""
+        for folder in path.split(";"):
+            if folder:
+                candidates += [ntpath.join(folder, c) for c in list(candidates)]
+    for candidate in candidates:
+        if host.is_file(candidate):
+            return H.norm_path(candidate)
+    return None
+
+
+# --- Python ----------------------------------------------------------------------------------------------
+
+
+class PythonModel:
+    """What sys.path and the importable packages of a simulated interpreter are."""
+
+    def __init__(self, host: H.Host, actor: H.Principal, exe: str, attrs: dict[str, Any]) -> None:
+        self.host, self.actor, self.exe = host, actor, H.norm_path(exe)
+        self.version = str(attrs["version"])
+        self.bits = int(attrs["bits"])
+        self.prefix = ntpath.dirname(self.exe)
+        major, minor = (int(x) for x in self.version.split(".")[:2])
+        self.major_minor = f"{major}.{minor}"
+        self.site_packages = ntpath.join(self.prefix, "Lib", "site-packages")
+        profile = host.user_env(actor)["APPDATA"]
+        self.user_site = ntpath.join(profile, "Python", f"Python{major}{minor}", "site-packages")
+        self.path: list[str] = []
+        self.bridge: dict[str, Any] | None = None
+        self.errors: list[str] = []
+
+    def start(self, script_dir: str) -> None:
+        path = [script_dir]
+        if self.major_minor.startswith("3"):
+            path.append(ntpath.join(self.prefix, f"python{self.major_minor.replace('.', '')}.zip"))
+        path += [ntpath.join(self.prefix, "DLLs"), ntpath.join(self.prefix, "lib"), self.prefix]
+        self.path = path
+        if self.host.is_dir(self.user_site):
+            self._addsitedir(self.user_site)
+        self._addsitedir(self.site_packages)
+        shim = self._find_module("usercustomize")
+        if shim and recognise(self.host.node_bytes(self.host.node(shim))) == "usercustomize":
+            self._run_bridge(ntpath.join(ntpath.dirname(shim), "arcgis_conda_bridge.json"))
+
+    def _known(self, folder: str) -> bool:
+        return H.key_of(folder) in {H.key_of(p) for p in self.path}
+
+    def _addsitedir(self, sitedir: str) -> None:
+        if not self._known(sitedir):
+            self.path.append(sitedir)
+        for node in self.host.children(sitedir):
+            name = ntpath.basename(node["path"])
+            if node["type"] != "file" or not name.lower().endswith(".pth"):
+                continue
+            for line in _norm_text(self.host.node_bytes(node)).splitlines():
+                if line.startswith("#") or not line.strip():
+                    continue
+                if line.startswith(("import ", "import\t")):
+                    self._exec_pth_import(line, node["path"])
+                    continue
+                folder = ntpath.join(sitedir, line.rstrip())
+                if self.host.is_dir(folder) and not self._known(folder):
+                    self.path.append(H.norm_path(folder))
+
+    def _exec_pth_import(self, line: str, where: str) -> None:
+        if "arcgis_conda_bridge" not in line:
+            return  # another vendor's start-up code (e.g. Pro's ArcGISPro.pth): nothing to model
+        match = re.search(r"exec\((u?\".*\")\)\s*$", line)
+        code = ast.literal_eval(match.group(1)) if match else line
+        run = re.search(r"arcgis_conda_bridge\.run\((u?\".*?\")\)", code)
+        data_path = ast.literal_eval(run.group(1)) if run else None
+        hook = self._find_module("arcgis_conda_bridge")
+        if hook is None:
+            return  # the .pth wraps the import in try/except
+        if recognise(self.host.node_bytes(self.host.node(hook))) != "bridge_hook":
+            self.errors.append(
+                f"simwin: not modelled: arcgis_conda_bridge at {hook} is not the repository's hook"
+            )
+            return
+        self._run_bridge(data_path or ntpath.join(ntpath.dirname(hook), "arcgis_conda_bridge.json"), hook)
+
+    def _find_module(self, name: str) -> str | None:
+        for folder in self.path:
+            candidate = ntpath.join(folder, f"{name}.py")
+            if self.host.is_file(candidate):
+                return H.norm_path(candidate)
+        return None
+
+    def _run_bridge(self, data_path: str, hook: str | None = None) -> None:
+        """What roles/startup_bridge/files/arcgis_conda_bridge.py run() does, on the simulated FS."""
+        hook = hook or self._find_module("arcgis_conda_bridge")
+        record: dict[str, Any] = {"data": data_path, "error": None}
+        if self.bridge is None:
+            self.bridge = {"file": hook, "runs": []}
+        self.bridge["runs"].append(record)
+        try:
+            data = json.loads(_norm_text(self.host.node_bytes(self.host.node(data_path))))
+            if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+                raise ValueError("no list of entries")
+            if data.get("schema") != 1:
+                raise ValueError(f"schema {data.get('schema')!r}, this hook reads 1")
+        except Exception as err:  # the hook never raises
+            record["error"] = f"data file {data_path} unusable: {err}"
+            return
+        record.update(matched=[], skipped=[], added=[], dll_dirs=[])
+        for entry in data["entries"]:
+            match = entry.get("match") or {}
+            why = None
+            if str(match.get("python")) != self.major_minor:
+                why = f"python {match.get('python')} != {self.major_minor}"
+            elif int(match.get("bits", 0)) != self.bits:
+                why = f"bits {match.get('bits')} != {self.bits}"
+            elif match.get("prefix") and H.key_of(match["prefix"]) != H.key_of(self.prefix):
+                why = f"prefix {match['prefix']} != {self.prefix}"
+            if why:
+                record["skipped"].append({"id": entry.get("id"), "why": why})
+                continue
+            record["matched"].append(entry.get("id"))
+            wanted: list[str] = []
+            for sitedir in entry.get("site_dirs") or []:
+                wanted.append(sitedir)
+                for node in self.host.children(sitedir):
+                    if node["type"] == "file" and node["path"].lower().endswith(".pth"):
+                        for line in _norm_text(self.host.node_bytes(node)).splitlines():
+                            if (
+                                line.startswith("#")
+                                or not line.strip()
+                                or line.startswith(("import ", "import\t"))
+                            ):
+                                continue
+                            wanted.append(ntpath.join(sitedir, line.rstrip()))
+            wanted += list(entry.get("paths") or [])
+            for folder in wanted:
+                if self.host.is_dir(folder) and not self._known(folder):
+                    self.path.append(folder)
+                    record["added"].append(folder)
+            record["dll_dirs"] += [d for d in entry.get("dll_dirs") or [] if self.host.is_dir(d)]
+
+    # -- packages --
+    def metadata_version(self, package: str) -> str | None:
+        wanted = re.sub(r"[-_.]+", "-", package).lower()
+        for folder in self.path:
+            for node in self.host.children(folder):
+                name = ntpath.basename(node["path"])
+                low = name.lower()
+                for suffix in (".dist-info", ".egg-info"):
+                    if low.endswith(suffix):
+                        stem = name[: -len(suffix)]
+                        dist, _, version = stem.partition("-")
+                        if re.sub(r"[-_.]+", "-", dist).lower() == wanted:
+                            return version.partition("-")[0] or None
+        return None
+
+    def conda_version(self, package: str) -> str | None:
+        records = conda_records(self.host, self.prefix)
+        for name in (package, f"{package}-base"):
+            if name in records:
+                return str(records[name]["version"])
+        return None
+
+    def package_version(self, package: str) -> str | None:
+        return self.metadata_version(package) or self.conda_version(package)
+
+    def arcpy(self) -> dict[str, Any]:
+        result = {"ok": False, "error": None, "traceback": None, "product": None, "file": None}
+        for folder in self.path:
+            init = ntpath.join(folder, "arcpy", "__init__.py")
+            node = self.host.node(init)
+            if node is None:
+                continue
+            bits = int((node.get("attrs") or {}).get("bits") or self.bits)
+            if bits != self.bits:
+                result["error"] = (
+                    f"ImportError: DLL load failed: {bits}-bit arcpy in a {self.bits}-bit Python"
+                )
+                return result
+            result.update(
+                ok=True, file=node["path"], product=(node.get("attrs") or {}).get("product", "ArcInfo")
+            )
+            return result
+        result["error"] = (
+            "ImportError: No module named arcpy"
+            if self.major_minor.startswith("2")
+            else ("ModuleNotFoundError: No module named 'arcpy'")
+        )
+        return result
+
+
+def run_python(
+    host: H.Host, actor: H.Principal, exe: str, attrs: dict[str, Any], args: list[str], stdin: str | None
+) -> Result:
+    model = PythonModel(host, actor, exe, attrs)
+    if args[:1] == ["-c"] and len(args) >= 2:
+        if args[1].strip() in ("import sys", "import sys;", "pass"):
+            model.start("")
+            return Result(0)
+        return not_modelled(f"python -c {args[1]!r}")
+    if args[:1] == ["-"]:
+        source, script_args, script_dir = stdin or "", args[1:], ""
+    elif args and host.is_file(args[0]):
+        source = _norm_text(host.node_bytes(host.node(args[0])))
+        script_args, script_dir = args[1:], ntpath.dirname(H.norm_path(args[0]))
+    elif args:
+        return Result(2, "", f"{exe}: can't open file '{args[0]}': [Errno 2] No such file or directory\n")
+    else:
+        return not_modelled("an interactive python")
+    name = recognise(source)
+    model.start(script_dir)
+    stderr = "".join(e + "\n" for e in model.errors)
+    if name == "arcgis_probe":
+        packages = script_args or list(PROBE_DEFAULT)
+        site = [model.site_packages]
+        report = {
+            "python": {
+                "version": model.version,
+                "executable": model.exe,
+                "prefix": model.prefix,
+                "bits": model.bits,
+                "site_packages": site,
+                "user_site": model.user_site,
+                "user_site_enabled": True,
+            },
+            "packages": {p: model.package_version(p) for p in packages},
+        }
+        return Result(0, json.dumps(report, sort_keys=True) + "\n", stderr)
+    if name == "arcgis_env_versions":
+        report = {"python": model.version, "executable": model.exe, "packages": {}, "errors": {}}
+        for package in ("numpy", "matplotlib", "scipy"):
+            version = model.package_version(package)
+            report["packages"][package] = version
+            if version is None:
+                report["errors"][package] = (
+                    f"ImportError: No module named {package}"
+                    if model.major_minor.startswith("2")
+                    else f"ModuleNotFoundError: No module named '{package}'"
+                )
+        return Result(0, json.dumps(report, sort_keys=True) + "\n", stderr)
+    if name == "bridge_verify":
+        expect, want_arcpy = [], False
+        rest = list(script_args)
+        while rest:
+            arg = rest.pop(0)
+            if arg == "--arcpy":
+                want_arcpy = True
+            elif arg == "--expect" and rest:
+                expect.append(rest.pop(0))
+        keys = [H.key_of(p) if p else H.key_of(script_dir or "C:\\") for p in model.path]
+        positions = []
+        for folder in expect:
+            index = keys.index(H.key_of(folder)) if H.key_of(folder) in keys else None
+            positions.append(
+                {"path": folder, "index": index, "from_end": None if index is None else len(keys) - index}
+            )
+        report = {
+            "executable": model.exe,
+            "prefix": model.prefix,
+            "python": model.major_minor,
+            "version": model.version,
+            "bits": model.bits,
+            "os_name": "nt",
+            "path": list(model.path),
+            "expect": positions,
+            "conda_meta": host.is_dir(ntpath.join(model.prefix, "conda-meta")),
+            "user_site": model.user_site,
+            "user_site_enabled": True,
+            "bridge": model.bridge,
+            "arcpy": model.arcpy() if want_arcpy else None,
+        }
+        return Result(0, VERIFY_MARKER + json.dumps(report, sort_keys=True) + "\n", stderr)
+    return not_modelled(f"python script {args[0] if args else '-'} (not one of the repository's scripts)")
+
+
+# --- conda -----------------------------------------------------------------------------------------------
+
+_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(==|=|>=|<=|<|>)?\s*([A-Za-z0-9_.*\-]*)$")
+
+
+def _vt(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.\-_]", version))
+
+
+def _satisfies(version: str, op: str | None, wanted: str) -> bool:
+    if not op or not wanted:
+        return True
+    if op == "=":
+        return version == wanted or version.startswith(wanted.rstrip("*").rstrip(".") + ".")
+    if op == "==":
+        return version == wanted
+    left, right = _vt(version), _vt(wanted)
+    return {">=": left >= right, "<=": left <= right, "<": left < right, ">": left > right}[op]
+
+
+def _options(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    opts: dict[str, Any] = {"channel": []}
+    positional = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("--prefix", "-p", "--file", "--clone", "--name", "-n"):
+            key = {"-p": "--prefix", "-n": "--name"}.get(arg, arg)[2:]
+            if key == "file":
+                opts.setdefault("file", []).append(rest.pop(0) if rest else None)
+            else:
+                opts[key] = rest.pop(0) if rest else None
+        elif arg in ("--channel", "-c"):
+            opts["channel"].append(rest.pop(0) if rest else None)
+        elif arg.startswith("--"):
+            opts[arg[2:]] = True
+        elif arg in ("-y", "-q"):
+            opts[{"-y": "yes", "-q": "quiet"}[arg]] = True
+        else:
+            positional.append(arg)
+    return opts, positional
+
+
+def _prefix_empty(host: H.Host, prefix: str) -> bool:
+    return not host.exists(prefix) or not host.children(prefix)
+
+
+def _make_env(
+    host: H.Host, actor: H.Principal, prefix: str, records: list[tuple[str, str, str, str]], bits: int
+) -> None:
+    host.mkdir(prefix, actor, parents=True)
+    host.mkdir(prefix + "\\Lib\\site-packages", actor, parents=True)
+    for name, version, build, channel in records:
+        write_conda_record(host, actor, prefix, name, version, build, channel)
+        if name == "python":
+            py = {"program": "python", "version": version, "bits": bits}
+            host.write(prefix + "\\python.exe", None, actor, synthetic=_synthetic(prefix + version, py))
+
+
+def _catalog(host: H.Host, channels: list[str]) -> list[dict[str, Any]]:
+    catalog = host.state.get("channels") or {}
+    names = [c for c in channels if c] or ["defaults"]
+    out = []
+    for channel in names:
+        keys = (
+            [k for k in catalog if k.startswith("pkgs/")]
+            if channel == "defaults"
+            else [k for k in catalog if k == channel or channel.rstrip("/").endswith("/" + k)]
+        )
+        for key in keys:
+            out += [{**item, "channel": key} for item in catalog[key]]
+    return out
+
+
+def run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
+    if not args:
+        return not_modelled("conda without a command")
+    command, rest = args[0], args[1:]
+    if command in ("--version", "-V"):
+        return Result(0, f"conda {attrs['version']}\n")
+    opts, positional = _options(rest)
+    prefix = opts.get("prefix")
+    if opts.get("name") and not prefix:
+        prefix = ntpath.join(attrs["root"], "envs", opts["name"])
+    bits = int(attrs.get("bits", 64))
+    try:
+        if command == "create":
+            if not prefix:
+                return Result(1, "", "CondaValueError: either -n NAME or -p PREFIX option required\n")
+            if not _prefix_empty(host, prefix):
+                return Result(1, "", f"CondaValueError: prefix already exists: {prefix}\n")
+            if opts.get("clone"):
+                source = opts["clone"]
+                if not ntpath.isabs(source):
+                    source = ntpath.join(attrs["root"], "envs", source)
+                records = conda_records(host, source)
+                if not records:
+                    return Result(
+                        1, "", f"CondaEnvironmentNotFoundError: Could not find conda environment: {source}\n"
+                    )
+                py = host.node(ntpath.join(source, "python.exe"))
+                env_bits = int((py.get("attrs") or {}).get("bits", bits)) if py else bits
+                _make_env(
+                    host,
+                    actor,
+                    prefix,
+                    [(r["name"], r["version"], r["build"], r.get("channel", "")) for r in records.values()],
+                    env_bits,
+                )
+                if opts.get("pinned") and host.is_file(ntpath.join(source, "conda-meta", "pinned")):
+                    host.copy_file(
+                        ntpath.join(source, "conda-meta", "pinned"),
+                        ntpath.join(prefix, "conda-meta", "pinned"),
+                        actor,
+                    )
+                return Result(0, f"Source: {source}\nDestination: {prefix}\n", changed=True)
+            if opts.get("file"):
+                records = []
+                for lock in opts["file"]:
+                    parsed = _explicit(host, actor, lock)
+                    if isinstance(parsed, Result):
+                        return parsed
+                    records += parsed
+                _make_env(host, actor, prefix, records, bits)
+                return Result(0, "Preparing transaction: done\nExecuting transaction: done\n", changed=True)
+            return _install(host, actor, prefix, positional, opts, bits, create=True)
+        if command == "install":
+            if not prefix or not host.is_dir(ntpath.join(prefix, "conda-meta")):
+                return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+            specs = list(positional)
+            for path in opts.get("file") or []:
+                specs += [
+                    line.strip()
+                    for line in _norm_text(host.read_bytes(path, actor)).splitlines()
+                    if line.strip() and not line.startswith("#")
+                ]
+            return _install(host, actor, prefix, specs, opts, bits, create=False)
+        if command == "remove" and opts.get("all"):
+            if not prefix or not host.exists(prefix):
+                return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+            host.delete(prefix, actor)
+            return Result(0, "Remove all packages in environment " + prefix + ":\n", changed=True)
+        if command == "list" and opts.get("json"):
+            records = conda_records(host, prefix or attrs["root"])
+            items = [
+                {
+                    "name": r["name"],
+                    "version": r["version"],
+                    "build_string": r["build"],
+                    "channel": r.get("channel", ""),
+                }
+                for _, r in sorted(records.items())
+            ]
+            return Result(0, json.dumps(items, indent=2) + "\n")
+    except H.WinError as err:
+        return Result(1, "", f"EnvironmentNotWritableError / OSError: {err}\n")
+    return not_modelled(f"conda {' '.join(args)}")
+
+
+def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, str, str, str]] | Result:
+    try:
+        text = _norm_text(host.read_bytes(path, actor))
+    except H.WinError as err:
+        return Result(1, "", f"CondaFileIOError: '{path}'. {err}\n")
+    if "@EXPLICIT" not in text:
+        return not_modelled(f"conda create --file {path} without @EXPLICIT")
+    records = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        url = line.split("#", 1)[0]
+        file = url.rsplit("/", 1)[-1]
+        stem = re.sub(r"\.(tar\.bz2|conda)$", "", file)
+        name, version, build = stem.rsplit("-", 2)
+        channel = url.rsplit("/", 2)[0] if "/" in url else ""
+        records.append((name, version, build, channel))
+    return records
+
+
+def _install(
+    host: H.Host,
+    actor: H.Principal,
+    prefix: str,
+    specs: list[str],
+    opts: dict[str, Any],
+    bits: int,
+    create: bool,
+) -> Result:
+    catalog = _catalog(host, opts.get("channel") or [])
+    chosen = []
+    missing = []
+    for spec in specs:
+        match = _SPEC.match(spec.replace(" ", ""))
+        if not match:
+            missing.append(spec)
+            continue
+        name, op, wanted = match.groups()
+        candidates = [c for c in catalog if c["name"] == name and _satisfies(str(c["version"]), op, wanted)]
+        if not candidates:
+            missing.append(spec)
+            continue
+        best = max(candidates, key=lambda c: _vt(str(c["version"])))
+        chosen.append((name, str(best["version"]), str(best.get("build", "0")), best["channel"]))
+    if missing:
+        channels = "\n".join(
+            f"  - {c}" for c in (opts.get("channel") or list(host.state.get("channels") or {}))
+        )
+        return Result(
+            1,
+            "",
+            "PackagesNotFoundError: The following packages are not available from current channels:\n\n"
+            + "".join(f"  - {m}\n" for m in missing)
+            + f"\nCurrent channels:\n\n{channels}\n",
+        )
+    if create:
+        _make_env(host, actor, prefix, chosen, bits)
+    else:
+        existing = conda_records(host, prefix)
+        for name, version, build, channel in chosen:
+            old = existing.get(name)
+            if old and old["version"] == version:
+                continue
+            if old:
+                host.delete(
+                    ntpath.join(prefix, "conda-meta", f"{name}-{old['version']}-{old['build']}.json"), actor
+                )
+            write_conda_record(host, actor, prefix, name, version, build, channel)
+    return Result(0, "Executing transaction: done\n", changed=bool(chosen))
+
+
+# --- Miniconda installer and its uninstaller ---------------------------------------------------------------
+
+
+def run_miniconda_installer(
+    host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]
+) -> Result:
+    dest = next((a[3:] for a in args if a.upper().startswith("/D=")), None)
+    if "/S" not in [a.upper() for a in args] or not dest:
+        return not_modelled("a Miniconda installer run without /S and /D=<prefix> (it would show its GUI)")
+    if "/D=" not in args[-1].upper():
+        return Result(1, "", "NSIS: /D= must be the last parameter\n")
+    prefix = H.norm_path(dest)
+    if host.exists(prefix) and host.children(prefix):
+        # Anaconda's installers refuse a non-empty destination folder.
+        return Result(1, "", f"Directory '{prefix}' is not empty, please choose a different location.\n")
+    bits = 32 if attrs.get("arch") == "x86" else 64
+    before = {k for k in host.fs()}
+    host.mkdir(prefix, actor, parents=True)
+    install_conda_base(
+        host,
+        actor,
+        {
+            "prefix": prefix,
+            "python": attrs["python"],
+            "bits": bits,
+            "conda": attrs.get("conda", attrs["version"]),
+            "packages": attrs.get("packages")
+            or {"pip": "19.2.3", "setuptools": "41.4.0", "menuinst": "1.4.16"},
+        },
+    )
+    flavour = attrs.get("flavour", "Miniconda")
+    uninstaller = f"{prefix}\\Uninstall-{flavour}.exe"
+    installed = sorted(k for k in host.fs() if k not in before)
+    uninst = {
+        "program": "nsis_uninstaller",
+        "prefix": prefix,
+        "flavour": flavour,
+        "installed": [*installed, H.key_of(uninstaller)],
+    }
+    host.write(uninstaller, None, actor, synthetic=_synthetic(uninstaller, uninst))
+    if "/AddToPath=1" in args:
+        host.set_machine_env("Path", (host.machine_env("Path") or "") + f";{prefix};{prefix}\\Scripts")
+    if "/RegisterPython=1" in args:
+        major_minor = ".".join(str(attrs["python"]).split(".")[:2])
+        host.reg_set(f"HKLM\\SOFTWARE\\Python\\PythonCore\\{major_minor}\\InstallPath", "", prefix)
+    view = "32" if bits == 32 else "64"
+    key = f"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{flavour}"
+    host.reg_set(
+        key, "DisplayName", f"{flavour} {attrs['version']} ({'32' if bits == 32 else '64'}-bit)", view=view
+    )
+    host.reg_set(key, "UninstallString", f'"{uninstaller}"', view=view)
+    host.reg_set(key, "InstallLocation", prefix, view=view)
+    return Result(0, changed=True)
+
+
+def run_uninstaller(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
+    if "/S" not in [a.upper() for a in args]:
+        return not_modelled("an NSIS uninstaller without /S")
+    prefix = attrs["prefix"]
+    given = next((a[3:] for a in args if a.startswith("_?=")), None)
+    if given and H.key_of(given) != H.key_of(prefix):
+        return Result(1, "", f"simwin: uninstaller of {prefix} run with _?={given}\n")
+    installed = set(attrs.get("installed") or [])
+    # Files it installed go (conda-meta records of later installs and user files stay), then the folders
+    # it created when they are empty (NSIS RMDir without /r).
+    for key in sorted(installed, key=len, reverse=True):
+        node = host.fs().get(key)
+        if node is None or (
+            given
+            and key == H.key_of(host.node(node["path"])["path"])
+            and key.endswith(".exe")
+            and "uninstall-" in key
+        ):
+            continue  # run with _?=, the uninstaller runs in place and cannot delete itself
+        empty_subfolder = not host.children(node["path"]) and H.key_of(node["path"]) != H.key_of(prefix)
+        if node["type"] == "file" or empty_subfolder:
+            host.delete(node["path"], actor)
+    flavour = attrs.get("flavour", "Miniconda")
+    for view in ("32", "64"):
+        host.reg_delete_key(f"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{flavour}", view)
+    if not given and not host.children(prefix):
+        host.delete(prefix, actor)  # with _?= the uninstaller cannot remove its own folder (NSIS docs)
+    return Result(0, changed=True)

@@ -1,0 +1,250 @@
+"""Build a host's state from a scenario (``scenarios/<name>.yml``): base image + the scenario's installs.
+
+The base image is a Windows 10/11 workstation with the default ACLs documented in ``host.py``; the
+scenario adds accounts, profiles, ArcGIS installs (folders, Pythons, registry keys), the network
+catalog (URL -> synthetic file) and the conda channel catalog.
+"""
+
+from __future__ import annotations
+
+import ntpath
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import host as H
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+def load_scenario(name: str, _seen: set[str] | None = None) -> dict[str, Any]:
+    """The scenario's data with its ``include:`` scenarios merged in (lists appended, dicts merged;
+    each scenario included once)."""
+    seen = set() if _seen is None else _seen
+    seen.add(name)
+    data = yaml.safe_load((SCENARIOS / f"{name}.yml").read_text(encoding="utf-8")) or {}
+    merged: dict[str, Any] = {}
+    for inc in data.pop("include", []) or []:
+        if inc not in seen:
+            _merge(merged, load_scenario(inc, seen))
+    _merge(merged, data)
+    return merged
+
+
+def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if key in ("description",):
+            into[key] = value if key not in into else f"{into[key]} + {value}"
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, list) and isinstance(into.get(key), list):
+            into[key] = into[key] + value
+        else:
+            into[key] = value
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.yml") if not p.stem.startswith("_"))
+
+
+def _dir_acl_root() -> list[dict[str, Any]]:
+    return [
+        H.ace(H.ADMINISTRATORS, "full"),
+        H.ace(H.SYSTEM, "full"),
+        H.ace(H.USERS, "read_execute"),
+        H.ace(H.AUTHENTICATED_USERS, "modify", "both", inherit_only=True),
+        H.ace(H.AUTHENTICATED_USERS, "create_dirs", "none"),
+    ]
+
+
+def _protected(host: H.Host, path: str, owner: str, acl: list[dict[str, Any]]) -> None:
+    host.set_security(path, owner=owner, acl=acl, protected=True)
+    host.reapply_inheritance(path)
+
+
+def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) -> None:
+    """Drive C:, the standard folders with their shipped ACLs, accounts and profiles."""
+    host.state.update(
+        {
+            "computer": computer,
+            "fs": {},
+            "registry": {},
+            "users": {},
+            "cert_store": {H.ROOT_STORE: []},
+            "processes": [],
+            "faults": {},
+            "network": {},
+            "channels": {},
+        }
+    )
+    rid = H.USER_RID_BASE
+    for name, info in users.items():
+        host.users()[name] = {
+            "sid": info.get("sid") or f"{H.MACHINE_SID}-{rid}",
+            "admin": bool(info.get("admin")),
+        }
+        rid += 1
+    system = host.principal("SYSTEM")
+    host.fs()["c:\\"] = {
+        "path": "C:\\",
+        "type": "dir",
+        "owner": H.TRUSTED_INSTALLER,
+        "acl": _dir_acl_root(),
+        "protected": True,
+        "mtime": host.now,
+    }
+    for folder in (
+        "C:\\Windows",
+        "C:\\Program Files",
+        "C:\\Program Files (x86)",
+        "C:\\ProgramData",
+        "C:\\Users",
+    ):
+        host.mkdir(folder, system)
+    readonly = [H.ace(H.TRUSTED_INSTALLER, "full"), H.ace(H.SYSTEM, "full"), H.ace(H.ADMINISTRATORS, "full")]
+    readonly.append(H.ace(H.USERS, "read_execute"))
+    for folder in ("C:\\Windows", "C:\\Program Files", "C:\\Program Files (x86)"):
+        _protected(host, folder, H.TRUSTED_INSTALLER, readonly)
+    _protected(
+        host,
+        "C:\\ProgramData",
+        H.SYSTEM,
+        [
+            H.ace(H.SYSTEM, "full"),
+            H.ace(H.ADMINISTRATORS, "full"),
+            H.ace(H.CREATOR_OWNER, "full", "both", inherit_only=True),
+            H.ace(H.USERS, "read_execute"),
+            H.ace(H.USERS, "create", "container"),
+        ],
+    )
+    _protected(
+        host,
+        "C:\\Users",
+        H.SYSTEM,
+        [H.ace(H.SYSTEM, "full"), H.ace(H.ADMINISTRATORS, "full"), H.ace(H.USERS, "read_execute")],
+    )
+    for folder in ("C:\\Windows\\Temp", "C:\\Windows\\system32", "C:\\Windows\\system32\\config"):
+        host.mkdir(folder, system)
+    host.mkdir("C:\\Windows\\system32\\config\\systemprofile\\AppData\\Local\\Temp", system, parents=True)
+    for name in [*users, "Default", "Public"]:
+        profile = f"C:\\Users\\{name}"
+        host.mkdir(profile, system)
+        if name in users:
+            sid = host.users()[name]["sid"]
+            _protected(
+                host,
+                profile,
+                sid,
+                [H.ace(H.SYSTEM, "full"), H.ace(H.ADMINISTRATORS, "full"), H.ace(sid, "full")],
+            )
+            host.reg_set(f"{H.PROFILE_LIST}\\{sid}", "ProfileImagePath", profile, "REG_EXPAND_SZ")
+            host.reg_ensure(f"HKU\\{sid}\\Software")
+        for sub in ("AppData\\Local\\Temp", "AppData\\Roaming", "Documents"):
+            host.mkdir(f"{profile}\\{sub}", system, parents=True)
+    host.reg_set(
+        f"{H.PROFILE_LIST}\\S-1-5-18", "ProfileImagePath", "%systemroot%\\system32\\config\\systemprofile"
+    )
+    for name, value in {
+        "ComSpec": "%SystemRoot%\\system32\\cmd.exe",
+        "OS": "Windows_NT",
+        "Path": "C:\\Windows\\system32;C:\\Windows",
+        "PATHEXT": ".COM;.EXE;.BAT;.CMD;.VBS;.JS;.PY",
+        "PROCESSOR_ARCHITECTURE": "AMD64",
+        "TEMP": "%SystemRoot%\\TEMP",
+        "TMP": "%SystemRoot%\\TEMP",
+    }.items():
+        host.set_machine_env(name, value)
+
+
+def _files_for_python(host: H.Host, actor: H.Principal, spec: dict[str, Any]) -> None:
+    """An interpreter: python.exe (synthetic), Lib\\site-packages, its packages' metadata."""
+    prefix = H.norm_path(spec["prefix"])
+    version, bits = str(spec["version"]), int(spec["bits"])
+    host.mkdir(prefix + "\\Lib\\site-packages", actor, parents=True)
+    host.mkdir(prefix + "\\DLLs", actor, parents=True)
+    exe = {"program": "python", "version": version, "bits": bits}
+    host.write(prefix + "\\python.exe", None, actor, synthetic=_synth(f"python.exe {prefix}", exe))
+    packages = dict(spec.get("packages") or {})
+    if spec.get("layout", "site") == "conda":
+        from .programs import write_conda_record
+
+        write_conda_record(host, actor, prefix, "python", version, spec.get("python_build", "h0_0"))
+        for name, value in packages.items():
+            version_text, _, build = str(value).partition("=")
+            write_conda_record(host, actor, prefix, name, version_text, build or "py_0")
+        if spec.get("pinned"):
+            host.write(prefix + "\\conda-meta\\pinned", "\n".join(spec["pinned"]).encode() + b"\n", actor)
+    else:
+        site = prefix + "\\Lib\\site-packages"
+        for name, value in packages.items():
+            meta = f"Metadata-Version: 1.1\nName: {name}\nVersion: {value}\n".encode()
+            tag = "py{}.{}".format(*(int(x) for x in version.split(".")[:2]))
+            host.write(f"{site}\\{name.replace('-', '_')}-{value}-{tag}.egg-info", meta, actor)
+    for path, text in (spec.get("pth") or {}).items():
+        host.write(ntpath.join(prefix, "Lib", "site-packages", path), text.encode("utf-8"), actor)
+
+
+def _synth(seed: str, attrs: dict[str, Any], size: int = 98304) -> dict[str, Any]:
+    return {"size": size, "sha256": H.sha256_hex(seed.encode()), "attrs": attrs}
+
+
+def apply_scenario(host: H.Host, data: dict[str, Any]) -> None:
+    system = host.principal("SYSTEM")
+    for folder in data.get("dirs") or []:
+        host.mkdir(folder, system, parents=True)
+    for spec in data.get("pythons") or []:
+        _files_for_python(host, system, spec)
+    for path, spec in (data.get("files") or {}).items():
+        host.mkdir(H.parent_of(path), system, parents=True)
+        if "content" in spec:
+            host.write(path, str(spec["content"]).encode("utf-8"), system)
+        else:
+            host.write(
+                path, None, system, synthetic=_synth(path, spec.get("attrs") or {}, spec.get("size", 4096))
+            )
+    for conda in data.get("condas") or []:
+        from .programs import install_conda_base
+
+        install_conda_base(host, system, conda)
+    for key, values in (data.get("registry") or {}).items():
+        host.reg_ensure(key)
+        for name, value in (values or {}).items():
+            kind = "REG_DWORD" if isinstance(value, int) else "REG_SZ"
+            host.reg_set(key, name, value, kind)
+    for share, spec in (data.get("unc_shares") or {}).items():
+        root = H.norm_path(share)
+        host.fs()[H.key_of(root)] = {
+            "path": root,
+            "type": "dir",
+            "owner": H.ADMINISTRATORS,
+            "acl": [H.ace(H.ADMINISTRATORS, "full"), H.ace(H.AUTHENTICATED_USERS, "read_execute")],
+            "protected": True,
+            "mtime": host.now,
+        }
+        for path, file in (spec.get("files") or {}).items():
+            host.write(
+                path,
+                str(file.get("content", "")).encode("utf-8"),
+                H.Principal("SYSTEM", H.SYSTEM, True, True),
+            )
+    host.state["network"].update(data.get("network") or {})
+    host.state["channels"].update(data.get("channels") or {})
+    host.store().extend(t.upper() for t in data.get("root_thumbprints") or [])
+    host.state["session"] = {**host.session(), **(data.get("session") or {})}
+    host.state["faults"] = data.get("faults") or {}
+    host.state["processes"] = data.get("processes") or []
+    host.state["scenario"] = data.get("name")
+
+
+def create_host(state_dir: str | Path, scenario: str, computer: str | None = None) -> H.Host:
+    """Write a fresh host state for a scenario into state_dir and return it."""
+    data = load_scenario(scenario)
+    data["name"] = scenario
+    host = H.Host(state_dir, load=False)
+    users = data.get("users") or {"svc_fleet": {"admin": True}, "student1": {}, "student2": {}}
+    build_base(host, users, computer or data.get("computer") or "LABPC")
+    apply_scenario(host, data)
+    host.save()
+    (Path(state_dir) / "calls.jsonl").touch()
+    return host

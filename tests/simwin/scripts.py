@@ -1,0 +1,464 @@
+"""``ansible.windows.win_powershell`` on the simulated host: our host scripts, recognised, imitated.
+
+Dispatch: a script whose first non-empty line is ``# arcgis_conda.fleet host script: <name>``
+(``host_read``, ``apply_files``), or one byte-equal to a constant the repository sends today
+(``arcgis_facts.REGISTRY_SCRIPT``, ``arcgis_facts.RUN_PROBE_SCRIPT``, ``doi_cert_scan.SCAN_SCRIPT``; read
+from the current source files at call time, skipped when a constant is gone). Anything else fails with
+"simwin: not modelled". Check mode as win_powershell does it: a script without ``SupportsShouldProcess``
+is skipped with ``changed: true`` and "skipped, running in check mode".
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import fnmatch
+import json
+import ntpath
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import host as H
+from . import programs
+
+if TYPE_CHECKING:
+    from .modules import Ctx
+
+REPO = Path(__file__).resolve().parents[2]
+HEADER = re.compile(r"^\s*#\s*arcgis_conda\.fleet host script:\s*([A-Za-z0-9_]+)\s*$")
+SHOULD_PROCESS = re.compile(
+    r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]", re.I
+)
+CONSTANTS = {
+    "registry_dump": ("plugins/action/arcgis_facts.py", "REGISTRY_SCRIPT"),
+    "run_probe": ("plugins/action/arcgis_facts.py", "RUN_PROBE_SCRIPT"),
+    "doi_cert_scan": ("plugins/module_utils/doi_cert_scan.py", "SCAN_SCRIPT"),
+}
+ESRI_PUBLISHER = "Environmental Systems Research Institute, Inc."
+UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+UNINSTALL_VALUES = ("DisplayName", "DisplayVersion", "InstallLocation", "Publisher")
+INHERIT_OUT = {"none": "none", "container": "container", "object": "object", "both": "both"}
+
+
+class ScriptFail(Exception):
+    def __init__(self, msg: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(msg)
+        self.result = result or {}
+
+
+def _constant(rel: str, name: str) -> str | None:
+    path = REPO / rel
+    if not path.exists():
+        return None
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        named = isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        )
+        if named and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node.value.value
+    return None
+
+
+def identify(script: str) -> str | None:
+    for line in script.splitlines():
+        if line.strip():
+            match = HEADER.match(line)
+            if match:
+                return match.group(1)
+            break
+    text = script.replace("\r\n", "\n")
+    for name, (rel, const) in CONSTANTS.items():
+        value = _constant(rel, const)
+        if value is not None and value.replace("\r\n", "\n") == text:
+            return name
+    return None
+
+
+def _base() -> dict[str, Any]:
+    return {
+        "changed": False,
+        "result": {},
+        "host_out": "",
+        "host_err": "",
+        "output": [],
+        "error": [],
+        "warning": [],
+        "verbose": [],
+        "debug": [],
+        "information": [],
+    }
+
+
+def run_powershell(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    script = str(args.get("script") or "")
+    result = _base()
+    if ctx.check and not SHOULD_PROCESS.search(script):
+        result.update(changed=True, msg="skipped, running in check mode")
+        return result
+    name = identify(script)
+    params = args.get("parameters") or {}
+    handler = SCRIPTS.get(name or "")
+    if handler is None:
+        first = next((line.strip() for line in script.splitlines() if line.strip()), "")
+        result.update(failed=True, msg=f"simwin: not modelled: win_powershell script {name or first[:80]!r}")
+        return result
+    try:
+        value, changed = handler(ctx, params)
+    except ScriptFail as err:
+        result.update(failed=True, msg=str(err), result=err.result)
+        result["error"] = [
+            {"output": str(err), "exception": {"message": str(err), "type": "System.Exception"}}
+        ]
+        return result
+    result.update(result=value, changed=changed)
+    return result
+
+
+# --- shared readers ---------------------------------------------------------------------------------------
+
+
+def registry_dump(host: H.Host) -> dict[str, Any]:
+    """What arcgis_facts.REGISTRY_SCRIPT returns."""
+    esri_keys, uninstall = [], []
+    for view in ("64", "32"):
+        for name in host.reg_subkeys("HKLM\\SOFTWARE\\ESRI", view):
+            values = host.reg_values(f"HKLM\\SOFTWARE\\ESRI\\{name}", view) or {}
+            esri_keys.append({"view": view, "name": name, "values": _strings(values)})
+        for key in host.reg_subkeys(f"HKLM\\{UNINSTALL}", view):
+            values = host.reg_values(f"HKLM\\{UNINSTALL}\\{key}", view) or {}
+            publisher = values.get("Publisher")
+            if publisher and publisher[1] == ESRI_PUBLISHER:
+                picked = {k: v for k, v in _strings(values).items() if k in UNINSTALL_VALUES}
+                uninstall.append({"view": view, "key": key, "values": picked})
+    roots = ["C:\\Python27"]
+    for key in esri_keys:
+        folder = key["values"].get("PythonDir")
+        if folder and folder.rstrip("\\") not in roots:
+            roots.append(folder.rstrip("\\"))
+    python_dirs = []
+    for root in roots:
+        if host.is_dir(root):
+            for child in host.children(root):
+                name = ntpath.basename(child["path"])
+                if child["type"] == "dir" and name.lower().startswith("arcgis"):
+                    has = host.is_file(ntpath.join(child["path"], "python.exe"))
+                    python_dirs.append({"root": root, "name": name, "has_python": has})
+    return {"os_64bit": True, "esri_keys": esri_keys, "uninstall": uninstall, "python_dirs": python_dirs}
+
+
+def _strings(values: dict[str, list[Any]]) -> dict[str, str]:
+    out = {}
+    for name, (kind, data) in values.items():
+        if kind == "REG_BINARY" or data is None:
+            continue
+        out[name] = "\n".join(data) if isinstance(data, list) else str(data)
+    return out
+
+
+def profiles(host: H.Host) -> list[dict[str, Any]]:
+    out = []
+    for sid, path in host.profiles().items():
+        out.append({"sid": sid, "path": path, "account": host.account_name(sid)})
+    return out
+
+
+def run_one(ctx: Ctx, argv: list[str], stdin: str | None) -> dict[str, Any]:
+    exe = programs._resolve(ctx.host, ctx.principal, argv[0]) if argv else None
+    if exe is None:
+        return {
+            "rc": None,
+            "stdout": "",
+            "stderr": "",
+            "error": (
+                'Exception calling "Start" with "1" argument(s): "The system cannot find the file '
+                f'specified" ({argv[0] if argv else ""})'
+            ),
+        }
+    run = programs.run_program(ctx.host, ctx.principal, argv, stdin)
+    return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
+
+
+def _tmpdir(ctx: Ctx) -> str:
+    return ctx.tmpdir or ctx.host.user_env(ctx.principal)["TEMP"]
+
+
+# --- host_read --------------------------------------------------------------------------------------------
+
+
+def _acl(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sid": e["sid"],
+            "rights": e["rights"],
+            "type": e["type"],
+            "inherited": e["inherited"],
+            "inherit": INHERIT_OUT[e["inherit"]],
+            "inherit_only": e["inherit_only"],
+        }
+        for e in node.get("acl") or []
+    ]
+
+
+def read_entry(ctx: Ctx, path: str, content: bool) -> dict[str, Any]:
+    host = ctx.host
+    try:
+        node = host.read_node(path, ctx.principal)
+    except H.WinError as err:
+        if err.kind in ("missing", "missing_parent"):
+            return {"path": path, "type": "missing"}
+        return {"path": path, "type": "error", "error": str(err)}
+    entry: dict[str, Any] = {
+        "path": node["path"],
+        "type": node["type"],
+        "owner": node["owner"],
+        "protected": bool(node.get("protected")),
+        "acl": _acl(node),
+    }
+    if node["type"] == "file":
+        entry.update(size=node["size"], sha256=node["sha256"])
+        if content and node["size"] <= H.MAX_CONTENT and not node.get("synthetic"):
+            entry["content_b64"] = base64.b64encode(host.node_bytes(node)).decode()
+    else:
+        entry["children"] = [
+            {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir"}
+            for c in host.children(node["path"])
+        ]
+    return entry
+
+
+def glob(host: H.Host, pattern: str) -> list[str]:
+    """Paths matching a PowerShell -Path wildcard pattern (*, ?, [..] in any segment), sorted."""
+    pattern = H.norm_path(pattern)
+    drive, rest = ntpath.splitdrive(pattern)
+    segments = [s for s in rest.split("\\") if s]
+    current = [H.norm_path(drive + "\\")] if len(drive) == 2 else [drive]
+    for segment in segments:
+        nxt = []
+        for base in current:
+            if not any(c in segment for c in "*?["):
+                candidate = ntpath.join(base, segment)
+                if host.exists(candidate):
+                    nxt.append(host.node(candidate)["path"])
+                continue
+            for child in host.children(base):
+                if fnmatch.fnmatch(ntpath.basename(child["path"]).lower(), segment.lower()):
+                    nxt.append(child["path"])
+        current = nxt
+    return sorted(set(current), key=str.lower)
+
+
+def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    host = ctx.host
+    out: dict[str, Any] = {}
+    if params.get("Arcgis"):
+        out["arcgis"] = registry_dump(host)
+    if params.get("Profiles"):
+        out["profiles"] = profiles(host)
+    if params.get("EnvNames"):
+        out["env"] = {name: host.machine_env(name) for name in params["EnvNames"]}
+    if params.get("Thumbprints"):
+        store = host.store()
+        out["store"] = {t: t.upper() in store for t in params["Thumbprints"]}
+    if params.get("Reads") is not None:
+        reads = []
+        for item in params.get("Reads") or []:
+            path, kind, content = str(item.get("path")), item.get("kind", "file"), bool(item.get("content"))
+            if kind == "glob":
+                try:
+                    matches = [read_entry(ctx, p, content) for p in glob(host, path)]
+                    reads.append({"path": path, "type": "glob", "matches": matches})
+                except H.WinError as err:
+                    reads.append({"path": path, "type": "error", "error": str(err)})
+            else:
+                reads.append(read_entry(ctx, path, content))
+        out["reads"] = reads
+    if params.get("Runs") is not None:
+        runs = []
+        for item in params.get("Runs") or []:
+            argv = [str(a) for a in item.get("argv") or []]
+            if item.get("script") is not None:
+                script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
+                host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
+                argv = [script_path if a == "{script}" else a for a in argv]
+            run = run_one(ctx, argv, item.get("stdin"))
+            runs.append({"id": item.get("id"), **run})
+        out["runs"] = runs
+    return out, False
+
+
+# --- apply_files ------------------------------------------------------------------------------------------
+
+SECURE_ACL = [
+    H.ace(H.SYSTEM, "full"),
+    H.ace(H.ADMINISTRATORS, "full"),
+    H.ace(H.USERS, "read_execute"),
+]
+
+
+def _security(host: H.Host, path: str) -> str:
+    nodes = [host.node(path), *host.descendants(path)]
+    return json.dumps(
+        [[n["path"], n["owner"], n["acl"], n.get("protected")] for n in nodes if n], sort_keys=True
+    )
+
+
+def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    from .modules import backup_path
+
+    host = ctx.host
+    me = ctx.principal
+    done: list[dict[str, Any]] = []
+    for item in params.get("Items") or []:
+        op = item.get("op")
+        path = H.norm_path(str(item.get("path")))
+        record: dict[str, Any] = {"op": op, "path": path, "changed": False, "backup_file": None}
+        try:
+            if op == "mkdir":
+                record["changed"] = host.mkdir(path, me)
+            elif op == "write":
+                data = base64.b64decode(item.get("content_b64") or "")
+                node = host.node(path)
+                if node is not None and item.get("backup") and node["sha256"] != H.sha256_hex(data):
+                    record["backup_file"] = backup_path(path)
+                    host.copy_file(path, record["backup_file"], me)
+                record["changed"] = host.write(path, data, me)
+            elif op == "copy":
+                if host.exists(path) and not item.get("force", True):
+                    record["changed"] = False
+                else:
+                    record["changed"] = host.copy_file(H.norm_path(str(item.get("src"))), path, me)
+            elif op == "delete":
+                record["changed"] = host.delete(path, me)
+            elif op == "rmdir_empty":
+                if host.is_dir(path) and not host.children(path):
+                    record["changed"] = host.delete(path, me)
+            elif op == "secure":
+                if not host.exists(path):
+                    raise H.WinError(f"Could not find a part of the path '{path}'.", "missing")
+                if not me.admin:
+                    raise H.denied(path)
+                before = _security(host, path)
+                host.set_security(
+                    path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True
+                )
+                for child in sorted(host.descendants(path), key=lambda n: len(n["path"])):
+                    child["owner"] = H.ADMINISTRATORS
+                    child["protected"] = False
+                    child["acl"] = [e for e in child["acl"] if e["inherited"]]
+                host.reapply_inheritance(path)
+                record["changed"] = _security(host, path) != before
+            else:
+                raise ScriptFail(f"apply_files: unknown op {op!r} for {path}", {"items": done})
+        except H.WinError as err:
+            raise ScriptFail(
+                f"apply_files: {op} {path} failed: {err}",
+                {"items": done, "changed": any(d["changed"] for d in done)},
+            ) from err
+        done.append(record)
+    return {"items": done}, any(d["changed"] for d in done)
+
+
+# --- today's scripts --------------------------------------------------------------------------------------
+
+
+def registry_script(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    return registry_dump(ctx.host), False
+
+
+def run_probe_script(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    host = ctx.host
+    probe = ntpath.join(_tmpdir(ctx), "arcgis_probe.py")
+    host.write(probe, str(params.get("ProbeScript", "")).encode("utf-8"), ctx.principal)
+    runs = []
+    try:
+        for python in params.get("Pythons") or []:
+            run = run_one(ctx, [str(python), probe, *[str(p) for p in params.get("Packages") or []]], None)
+            runs.append({"python": python, **run})
+    finally:
+        host.delete(probe, ctx.principal)
+    return {"runs": runs}, False
+
+
+def doi_cert_scan(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    host = ctx.host
+    files: dict[str, Any] = {}
+    dirs: dict[str, Any] = {}
+    problems: list[str] = []
+
+    def add_file(path: str) -> None:
+        if not path or path in files:
+            return
+        files[path] = None
+        if host.is_file(path):
+            try:
+                files[path] = host.read_bytes(path, ctx.principal).decode("utf-8-sig")
+            except H.WinError as err:
+                problems.append(f"cannot read {path}: {err}")
+
+    def add_dir(path: str) -> None:
+        if not path or path in dirs:
+            return
+        dirs[path] = None
+        if host.is_dir(path):
+            names = [ntpath.basename(c["path"]) for c in host.children(path)]
+            dirs[path] = names
+            if ntpath.basename(H.norm_path(path)).lower() == "condarc.d":
+                for name in names:
+                    if fnmatch.fnmatch(name.lower(), "*.yml") or fnmatch.fnmatch(name.lower(), "*.yaml"):
+                        add_file(f"{path}\\{name}")
+
+    thumbs = [t for t in params.get("Thumbprints") or [] if t]
+    manifest_path = params.get("ManifestPath")
+    add_file(manifest_path)
+    text = files.get(manifest_path) if manifest_path else None
+    if text:
+        try:
+            manifest = json.loads(text)
+        except ValueError:
+            manifest = None
+        if isinstance(manifest, dict):
+            for d in manifest.get("dirs") or []:
+                add_dir(str(d))
+            thumbs += [str(t) for t in manifest.get("store") or [] if t]
+            if isinstance(manifest.get("pip_ini"), dict) and manifest["pip_ini"].get("path"):
+                add_file(str(manifest["pip_ini"]["path"]))
+            for p in manifest.get("user_condarc") or {}:
+                add_file(p)
+    for f in params.get("Files") or []:
+        add_file(f)
+    for d in params.get("Dirs") or []:
+        add_dir(d)
+    known = [{"account": p["account"], "path": p["path"]} for p in profiles(host) if p["account"]]
+    found_profiles = {}
+    for user in params.get("Users") or []:
+        found = [
+            k
+            for k in known
+            if k["account"].lower() == user.lower() or k["account"].split("\\")[-1].lower() == user.lower()
+        ]
+        found_profiles[user] = found
+        if len(found) == 1:
+            for rel in params.get("UserFiles") or []:
+                add_file(f"{found[0]['path']}\\{rel}")
+            for rel in params.get("UserDirs") or []:
+                add_dir(f"{found[0]['path']}\\{rel}")
+    env = {name: host.machine_env(name) for name in params.get("EnvNames") or []}
+    store = {t: t.upper() in host.store() for t in thumbs}
+    return {
+        "files": files,
+        "dirs": dirs,
+        "profiles": found_profiles,
+        "env": env,
+        "store": store,
+        "problems": problems,
+    }, False
+
+
+SCRIPTS = {
+    "host_read": host_read,
+    "apply_files": apply_files,
+    "registry_dump": registry_script,
+    "run_probe": run_probe_script,
+    "doi_cert_scan": doi_cert_scan,
+}
