@@ -1,16 +1,25 @@
-"""Action plugin arcgis_conda.fleet.fleet_plan: what every role would do on every host, offline.
+"""Action plugin arcgis_conda.fleet.fleet_plan: what every role does on every host, decided on the controller.
 
-Runs on the controller only. For each host of a group it takes the probe's facts from the fact cache
-(or the inventory's ``fleet_arcgis_releases``), gives each role the same arguments the role's own plan
-task would (read from ``roles/<role>/tasks/plan.yml`` and templated with the role's defaults and the
-host's variables), runs the role's pure planning code, and writes a report per lab.
+Two modes, one planning path (``module_utils/fleet_flow.py``):
+
+- ``live`` (site.yml, ``run_once``): for each host of the play batch, the facts and snapshot the
+  ``fleet_observe`` task just read; returns each host's exact change list, the verify spec and the
+  variables the roles publish (``miniconda_installs``, ``arcgis_env_envs``). A host whose inputs are bad
+  gets ``status: failed`` and its error; the other hosts are planned all the same.
+- ``offline`` (playbooks/plan.yml): every host of a group, from the fact cache (facts and the last
+  snapshot) or from the releases the inventory declares (``fleet_arcgis_releases``); writes a report per
+  lab. A host never observed gets its desired state, and no change list.
+
+Each role's planner arguments come from ``roles/<role>/vars/plan.yml``, templated with the role's
+defaults and the host's variables, then validated with the role's action argument spec, so the live run
+and the offline plan decide from the same inputs.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +28,10 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar, trust_as_template
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Snapshot
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
@@ -28,7 +40,11 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report im
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "mode": {"type": "str", "default": "offline", "choices": ["offline", "live"]},
     "group": {"type": "str", "default": "windows_workstations"},
+    "hosts": {"type": "list", "elements": "str"},
+    "roles": {"type": "list", "elements": "str", "default": list(fc.ROLES), "choices": list(fc.ROLES)},
+    "variables": {"type": "dict", "default": {}},
     "report_dir": {"type": "path", "default": "reports/plan"},
     "lock": {"type": "bool", "default": False},
     "lock_dir": {"type": "path", "default": ".cache/locks"},
@@ -45,11 +61,10 @@ COLUMNS = (
     Column("doi_cert", "Trusted root CAs"),
     Column("arcgis_env", "Conda envs (pins, stack)"),
     Column("startup_bridge", "Startup bridge"),
+    Column("changes", "Changes (against the last observation)"),
     Column("error", "Problem"),
 )
-ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_")
-# A role's runner: (host, its templated plan arguments, context) -> (report lines, published variables).
-RoleRunner = Callable[[str, dict[str, Any], dict[str, Any]], tuple[list[str], dict[str, Any]]]
+ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_", "fleet_")
 
 
 def trusted(data: Any) -> Any:
@@ -61,142 +76,99 @@ def trusted(data: Any) -> Any:
     return trust_as_template(data) if isinstance(data, str) else data
 
 
-def plan_task_args(role: str, action: str) -> dict[str, Any]:
-    """The arguments the role's own task passes to its controller-side action (templates, untemplated)."""
-    for path in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
-        for task in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            if isinstance(task, dict) and action in task:
-                return trusted(dict(task[action]))
-    raise AnsibleActionFail(f"roles/{role}/tasks/ has no {action} task")
+def _yaml(path: Path) -> dict[str, Any]:
+    return trusted(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def plan_args_template(role: str) -> Any:
+    """``__<role>_plan_args`` from ``roles/<role>/vars/plan.yml`` (templates, untemplated)."""
+    data = _yaml(ROOT / "roles" / role / "vars" / "plan.yml")
+    name = f"__{role}_plan_args"
+    if name not in data:
+        raise AnsibleActionFail(f"roles/{role}/vars/plan.yml has no {name}")
+    return data[name]
 
 
 def role_defaults(role: str) -> dict[str, Any]:
-    path = ROOT / "roles" / role / "defaults" / "main.yml"
-    return trusted(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    """The role's defaults and its internal vars/main.yml."""
+    base = ROOT / "roles" / role
+    return {**_yaml(base / "defaults" / "main.yml"), **_yaml(base / "vars" / "main.yml")}
 
 
 def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Apply the plan action's own argument spec, as Ansible would before running it."""
+    """Apply the role action's own argument spec, as Ansible would before running it."""
     result = ArgumentSpecValidator(dict(spec)).validate(dict(args))
     if result.error_messages:
-        raise ValueError(f"{where}: " + "; ".join(result.error_messages))
+        raise ff.HostPlanError(f"{where}: " + "; ".join(result.error_messages))
     return result.validated_parameters
 
 
-def run_miniconda(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    from ansible_collections.arcgis_conda.fleet.plugins.action.miniconda_plan import (
-        ARGUMENT_SPEC as SPEC,
-    )
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.miniconda_plan import (
-        build_plan,
-        inputs_from_args,
-    )
+def specs() -> dict[str, dict[str, Any]]:
+    from ansible_collections.arcgis_conda.fleet.plugins.action import arcgis_env_lock as ae
+    from ansible_collections.arcgis_conda.fleet.plugins.action import doi_cert_bundle as db
+    from ansible_collections.arcgis_conda.fleet.plugins.action import doi_cert_plan as dp
+    from ansible_collections.arcgis_conda.fleet.plugins.action import miniconda_plan as mp
+    from ansible_collections.arcgis_conda.fleet.plugins.action import startup_bridge_plan as sb
 
-    plan = build_plan(inputs_from_args(validated(SPEC, args, "miniconda")), os_bits=None)
-    lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan["installs"]]
-    if plan["condarc"].get("manage"):
-        lines.append(f"manage {plan['condarc']['path']}")
-    return lines + [f"warning: {w}" for w in plan["warnings"]], {"miniconda_installs": plan["published"]}
-
-
-def run_startup_bridge(
-    host: str, args: dict[str, Any], ctx: dict[str, Any]
-) -> tuple[list[str], dict[str, Any]]:
-    from ansible_collections.arcgis_conda.fleet.plugins.action.startup_bridge_plan import (
-        ARGUMENT_SPEC as SPEC,
-    )
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.startup_bridge_plan import (
-        plan_for_host,
-    )
-
-    params = validated(SPEC, args, "startup_bridge")
-    if ctx["source"] != "probe":
-        return [f"scope {params['scope']}: files are placed once the probe has measured each Python"], {}
-    plan = plan_for_host(
-        params["arcgis"] or [],
-        params["envs"] or [],
-        scope=params["scope"],
-        state=params["state"],
-        users=params["users"],
-        default_profile=params["default_profile"],
-        profiles_dir=params["profiles_dir"],
-        verify_arcpy=params["verify_arcpy"],
-        # Offline: profile folders and existing files are only known on the host.
-        list_dirs=lambda _folder: [],
-        checksums=lambda _files: {},
-    ).as_dict()
-    files = [c["dest"] for c in plan.get("copies", [])] + [c["dest"] for c in plan.get("contents", [])]
-    skipped = [f"skipped: {s.get('what', s)}: {s.get('why', '')}" for s in plan.get("skipped", [])]
-    return [f"scope {params['scope']}", *files, *skipped], {}
+    doi_plan = {
+        **dp.ARGUMENT_SPEC,
+        "harden_acl": {"type": "bool", "default": True},
+        "fail_on_override": {"type": "bool", "default": False},
+    }
+    env = {
+        **{k: v for k, v in ae.ARGUMENT_SPEC.items() if k not in ("hosts", "input_var")},
+        "facts": {"type": "list", "elements": "dict", "default": []},
+        "conda_installs": {"type": "list", "elements": "dict", "default": []},
+        "host_dir": {"type": "str", "required": True},
+    }
+    bridge = {**sb.ARGUMENT_SPEC, "verify": {"type": "bool", "default": True}}
+    return {
+        "miniconda": mp.ARGUMENT_SPEC,
+        "doi_cert.bundle": db.ARGUMENT_SPEC,
+        "doi_cert.plan": doi_plan,
+        "arcgis_env": env,
+        "startup_bridge": bridge,
+    }
 
 
-def run_doi_cert(host: str, args: dict[str, Any], _ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    import datetime as dt
+class RoleArgs:
+    """Templates and validates each role's planner arguments for one host's variables."""
 
-    from ansible_collections.arcgis_conda.fleet.plugins.action.doi_cert_bundle import (
-        ARGUMENT_SPEC as SPEC,
-    )
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
+    def __init__(self, templar: Templar, omit: Any) -> None:
+        self.templar = templar
+        self.omit = omit
+        self.templates = {role: plan_args_template(role) for role in fc.ROLES}
+        self.defaults: dict[str, Any] = {}
+        for role in fc.ROLES:
+            self.defaults.update(role_defaults(role))
+        self.specs = specs()
 
-    def read(path: str, _what: str) -> bytes:
-        found = Path(path)
-        return (found if found.is_absolute() else ROOT / found).read_bytes()
+    def __call__(
+        self, role: str, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
+    ) -> dict[str, Any]:
+        self.templar.available_variables = {
+            **self.defaults,
+            **variables,
+            **published,
+            "ansible_facts": {"arcgis": installs},
+            "omit": self.omit,
+        }
+        try:
+            args = self.templar.template(self.templates[role])
+        except AnsibleError as exc:
+            raise ff.HostPlanError(f"cannot template the {role} variables: {exc}") from None
+        args = self._drop_omit(args)
+        if role == "doi_cert":
+            return {
+                "bundle": validated(self.specs["doi_cert.bundle"], args["bundle"], "doi_cert"),
+                "plan": validated(self.specs["doi_cert.plan"], args["plan"], "doi_cert"),
+            }
+        return validated(self.specs[role], args, role)
 
-    params = validated(SPEC, args, "doi_cert")
-    bundle = bundle_from_args(params, read, dt.datetime.now(dt.UTC)).as_dict()
-    roots = [
-        f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"
-        for r in bundle["certificates"]
-    ]
-    summary = f"bundle: {bundle['public_roots_count']} public + {len(roots)} organisation roots"
-    return [*roots, summary, *(f"warning: {w}" for w in bundle["warnings"])], {}
-
-
-def run_arcgis_env(host: str, args: dict[str, Any], ctx: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import (
-        ARGUMENT_SPEC as SPEC,
-    )
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import published_envs
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
-        EnvSettings,
-        plan_host,
-    )
-
-    params = validated(SPEC, args, "arcgis_env")
-    settings = EnvSettings.from_mapping(params["settings"])
-    conda_installs = ctx["variables"].get("miniconda_installs") or []
-    facts, lines = [], []
-    for install in ctx["installs"]:
-        if install.get("status") == "declared":
-            # A declared release is planned from the release table; a pin it cannot source stays unknown.
-            unknown = [p for p in fp.STACK_PACKAGES if p in (install.get("unverified") or [])]
-            if unknown:
-                lines.append(
-                    f"skipped: {install['id']}: {', '.join(unknown)} unknown for this release (unverified in "
-                    "the release table); probe the host (playbooks/probe.yml) to measure them"
-                )
-                continue
-            install = {**install, "status": "ok"}
-        facts.append(install)
-    planned, skipped = plan_host(host, facts, conda_installs, settings)
-    for plan, spec in planned:
-        pins = " ".join(f"{n}=={v}" for n, v in plan.pins.items())
-        lines.append(f"{plan.name} ({plan.kind}, {plan.platform}, python {plan.python_major_minor}): {pins}")
-        if spec is not None:
-            ctx["specs"].setdefault(spec.key, spec)
-            ctx["who"].setdefault(spec.key, set()).add(f"ArcGIS {plan.product} {plan.version}")
-            lines.append(f"  stack {spec.key}: {' '.join(spec.match_specs)}")
-    envs = published_envs([plan.to_dict() for plan, _ in planned])
-    return lines + [f"skipped: {s}" for s in skipped], {"arcgis_env_envs": envs}
-
-
-# Role name -> (its controller-side action, the pure planner). Order = site.yml's order.
-ROLES: dict[str, tuple[str, RoleRunner]] = {
-    "miniconda": ("arcgis_conda.fleet.miniconda_plan", run_miniconda),
-    "doi_cert": ("arcgis_conda.fleet.doi_cert_bundle", run_doi_cert),
-    "arcgis_env": ("arcgis_conda.fleet.arcgis_env_lock", run_arcgis_env),
-    "startup_bridge": ("arcgis_conda.fleet.startup_bridge_plan", run_startup_bridge),
-}
+    def _drop_omit(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self._drop_omit(v) for k, v in value.items() if v != self.omit}
+        return value
 
 
 class ActionModule(ActionBase):
@@ -208,111 +180,76 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         result = super().run(tmp, task_vars)
         started = time.perf_counter()
-        hosts = sorted(task_vars.get("groups", {}).get(args["group"], []))
+        live = args["mode"] == "live"
+        if args["hosts"] is not None:
+            hosts = list(args["hosts"])
+        elif live:
+            hosts = list(task_vars.get("ansible_play_batch") or [])
+        else:
+            hosts = sorted(task_vars.get("groups", {}).get(args["group"], []))
         if not hosts:
             raise AnsibleActionFail(
                 f"group {args['group']!r} has no hosts in this inventory. Fix: pass -i inventory/<agency> "
                 "or set fleet_plan_group to the group holding your workstations."
             )
-        templates = {role: plan_task_args(role, action) for role, (action, _) in ROLES.items()}
-        defaults: dict[str, Any] = {}
-        for role in ROLES:
-            defaults.update(role_defaults(role))
-        # Hosts with the same installs and role variables (a lab, usually) get the same plan: plan each
-        # distinct input once. Our planners never see the host name, so the memo cannot mix hosts up.
-        memo: dict[str, tuple[list[str], dict[str, Any]] | ValueError] = {}
-        fleet: dict[str, Any] = {"specs": {}, "who": {}}  # distinct conda stacks, and who needs each
-        templar = Templar(loader=self._loader)
-        omit = task_vars.get("omit")
-        planners = {
-            role: self._planner(role, runner, templates[role], defaults, templar, omit, memo, fleet)
-            for role, (_action, runner) in ROLES.items()
-        }
+        planner = FleetPlanner(
+            RoleArgs(Templar(loader=self._loader), task_vars.get("omit")),
+            args,
+            roles=args["roles"],
+            lock=live or args["lock"],
+            display=self._display,
+        )
         hostvars = task_vars["hostvars"]
-        rows = [fp.plan_host(self._host_input(h, hostvars[h]), planners) for h in hosts]
-        distinct = len(memo)
-        reports = write_lab_reports(Path(args["report_dir"]), "arcgis-conda fleet plan", rows, COLUMNS)
-        summary = fp.summarize(rows)
+        inputs = [self._host_input(h, hostvars[h]) for h in hosts]
+        for item in inputs:
+            item.variables.update(args["variables"])
+        plans = planner.plan(inputs)
+        summary = fp.summarize([p["row"] for p in plans.values()])
         summary["seconds"] = round(time.perf_counter() - started, 2)
-        summary["distinct_plans"] = distinct
-        summary["distinct_stacks"] = len(fleet["specs"])
-        if args["lock"] and fleet["specs"]:
-            summary["locks"] = self._lock(fleet, args)
+        summary["distinct_stacks"] = len(planner.fleet_specs)
+        if planner.lock_outcomes:
+            summary["locks"] = planner.lock_outcomes
+        if live:
+            result.update(
+                changed=False,
+                hosts={h: {k: v for k, v in p.items() if k != "row"} for h, p in plans.items()},
+                summary=summary,
+                msg=self._live_message(plans),
+            )
+            return result
+        reports = write_lab_reports(
+            Path(args["report_dir"]), "arcgis-conda fleet plan", [p["row"] for p in plans.values()], COLUMNS
+        )
+        summary["distinct_plans"] = len(planner.memo)
         summary["reports"] = [r.files["html"] for r in reports]
-        result.update(changed=False, summary=summary, hosts=rows, msg=self._message(summary))
+        result.update(
+            changed=False,
+            summary=summary,
+            hosts=[p["row"] for p in plans.values()],
+            msg=self._message(summary),
+        )
         return result
 
     @staticmethod
     def _host_input(host: str, hostvars: Any) -> fp.HostInput:
         facts = (hostvars.get("ansible_facts") or {}).get("arcgis")
+        observed = (hostvars.get("ansible_facts") or {}).get("arcgis_conda_observed")
         return fp.HostInput(
             host=host,
             lab=lab_of(hostvars.get("group_names", [])),
             facts=list(facts) if isinstance(facts, list) else None,
             declared=list(hostvars.get("fleet_arcgis_releases") or []),
             variables={k: hostvars[k] for k in hostvars if k.startswith(ROLE_PREFIXES)},
+            observed=observed if isinstance(observed, dict) else None,
         )
 
     @staticmethod
-    def _planner(
-        role: str,
-        runner: RoleRunner,
-        template: dict[str, Any],
-        defaults: dict[str, Any],
-        templar: Templar,
-        omit: Any,
-        memo: dict[str, tuple[list[str], dict[str, Any]] | ValueError],
-        fleet: dict[str, Any],
-    ) -> fp.Planner:
-        def planner(
-            host: str, installs: list[dict[str, Any]], variables: Mapping[str, Any]
-        ) -> tuple[list[str], dict[str, Any]]:
-            source = "probe" if all(i.get("status") != "declared" for i in installs) else "declared"
-            key = json.dumps([role, source, installs, variables], sort_keys=True, default=repr)
-            if key not in memo:
-                templar.available_variables = {
-                    **defaults,
-                    **variables,
-                    "ansible_facts": {"arcgis": installs},
-                    "omit": omit,
-                }
-                try:
-                    args = templar.template(template)
-                    args = {k: v for k, v in args.items() if v != omit}
-                    ctx = {"source": source, "installs": installs, "variables": variables, **fleet}
-                    memo[key] = runner(host, args, ctx)
-                except AnsibleError as exc:
-                    memo[key] = ValueError(f"cannot template the {role} plan arguments: {exc}")
-                except ValueError as exc:
-                    memo[key] = exc
-            found = memo[key]
-            if isinstance(found, ValueError):
-                raise found
-            return found
-
-        return planner
-
-    @staticmethod
-    def _lock(fleet: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-        """Lock each distinct conda stack once, exactly as the arcgis_env role's lock step does."""
-        from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import project_path
-        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
-            Locker,
-            UnsatisfiableError,
-            lock_fleet,
+    def _live_message(plans: Mapping[str, Any]) -> str:
+        failed = [h for h, p in plans.items() if p["status"] == "failed"]
+        changes = sum(len(p["changes"] or []) for p in plans.values())
+        return f"planned {len(plans)} host(s): {changes} change(s)" + (
+            f"; {len(failed)} cannot be planned: {', '.join(failed)}" if failed else ""
         )
-
-        locker = Locker(project_path(args["cache_dir"]), args["channel_mirrors"], args["timeout"])
-        try:
-            outcomes = lock_fleet(fleet["specs"], fleet["who"], project_path(args["lock_dir"]), locker)
-        except UnsatisfiableError as exc:
-            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
-        finally:
-            locker.close()
-        return {
-            key: {"status": o.status, "path": o.path, "message": o.message, "solves": locker.solves}
-            for key, o in outcomes.items()
-        }
 
     @staticmethod
     def _message(summary: dict[str, Any]) -> str:
@@ -327,3 +264,207 @@ class ActionModule(ActionBase):
             f"{summary['distinct_stacks']} distinct conda stack(s){locked}; reports: "
             + ", ".join(summary["reports"])
         )
+
+
+class FleetPlanner:
+    """Plans hosts role by role, in site.yml's order; arcgis_env fleet-wide (one lock per stack)."""
+
+    def __init__(
+        self, role_args: RoleArgs, args: Mapping[str, Any], roles: list[str], lock: bool, display: Any
+    ) -> None:
+        self.role_args = role_args
+        self.args = args
+        self.roles = roles
+        self.lock = lock
+        self.display = display
+        self.memo: dict[str, Any] = {}
+        self.bundles: dict[str, dict[str, Any]] = {}
+        self.fleet_specs: dict[str, Any] = {}
+        self.lock_outcomes: dict[str, Any] = {}
+        self.read_file = ff.lock_reader(ROOT)
+
+    def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
+        state: dict[str, dict[str, Any]] = {}
+        for item in inputs:
+            state[item.host] = self._start(item)
+        self._arcgis_env(inputs, state)
+        for item in inputs:
+            self._finish(item, state[item.host])
+        return {item.host: self._result(item, state[item.host]) for item in inputs}
+
+    def _start(self, item: fp.HostInput) -> dict[str, Any]:
+        host: dict[str, Any] = {"results": {}, "published": {}, "error": "", "planned": {}}
+        try:
+            host["source"], host["installs"] = fp.host_installs(item)
+        except fp.PlanError as exc:
+            host.update(error=str(exc), source="declared", installs=[])
+            return host
+        observed = item.observed
+        host["snapshot"] = Snapshot(observed) if observed else None
+        host["os_bits"] = (observed or {}).get("os_bits")
+        if not host["installs"]:
+            return host
+        ctx = ff.RoleContext(item.host, host["installs"], host["snapshot"], host["planned"], self.read_file)
+        host["ctx"] = ctx
+        try:
+            args = self.role_args("miniconda", item.variables, host["installs"], host["published"])
+            host["results"]["miniconda"] = ff.plan_miniconda(args, ctx, host["os_bits"])
+            host["published"].update(host["results"]["miniconda"].published)
+            doi = self.role_args("doi_cert", item.variables, host["installs"], host["published"])
+            key = json.dumps(doi["bundle"], sort_keys=True, default=str)
+            if doi["plan"]["state"] == "present" and key not in self.bundles:
+                try:
+                    self.bundles[key] = ff.build_bundle(doi["bundle"], self.read_file)
+                except (ValueError, OSError) as exc:
+                    self.bundles[key] = {"error": str(exc)}
+            bundle = self.bundles.get(key) if doi["plan"]["state"] == "present" else None
+            if bundle and "error" in bundle:
+                raise ff.HostPlanError(f"{item.host}: doi_cert_certificates: {bundle['error']}")
+            host["results"]["doi_cert"] = ff.plan_doi_cert(doi["bundle"], doi["plan"], ctx, bundle)
+            env_args = self.role_args("arcgis_env", item.variables, host["installs"], host["published"])
+            host["env_args"] = env_args
+        except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved) as exc:
+            host["error"] = self._error(exc)
+        return host
+
+    def _arcgis_env(self, inputs: list[fp.HostInput], state: dict[str, dict[str, Any]]) -> None:
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
+            EnvSettings,
+            SpecError,
+            plan_host,
+        )
+
+        pending: dict[str, set[str]] = {}
+        lock_args: Mapping[str, Any] = {}
+        for item in inputs:
+            host = state[item.host]
+            if host["error"] or "env_args" not in host:
+                continue
+            args = host["env_args"]
+            lock_args = lock_args or args
+            facts, lines = ff.arcgis_env_facts(args["facts"] or [])
+            try:
+                settings = EnvSettings.from_mapping(args["settings"])
+                planned, skipped = plan_host(item.host, facts, args["conda_installs"] or [], settings)
+            except SpecError as exc:
+                host["error"] = f"{item.host}: arcgis_env: {exc}"
+                continue
+            host["env_planned"] = planned
+            host["env_skipped"] = lines + skipped
+            for _plan, spec in planned:
+                if spec is not None:
+                    self.fleet_specs.setdefault(spec.key, spec)
+                    pending.setdefault(spec.key, set()).add(f"ArcGIS {_plan.product} {_plan.version}")
+        # The lock settings are fleet-wide (arcgis_env_lock_dir, _cache_dir, _channel_mirrors, ...): the first
+        # planned host's are used; plan.yml's own fleet_plan_* options apply when it locks offline.
+        outcomes = self._lock(pending, lock_args) if self.lock and pending else {}
+        for item in inputs:
+            host = state[item.host]
+            if "env_planned" not in host:
+                continue
+            plans = []
+            for plan, _spec in host["env_planned"]:
+                data = plan.to_dict()
+                outcome = outcomes.get(plan.spec_key)
+                if outcome is not None:
+                    data["method"] = "fallback" if outcome.status == "fallback" else "lock"
+                    data["lock_path"] = outcome.path
+                elif data["kind"] == "conda":
+                    data["method"] = "fallback"
+                plans.append(data)
+            locks = {k: {"packages": o.packages} for k, o in outcomes.items() if o.packages}
+            try:
+                result = ff.plan_arcgis_env(host["env_args"], host["ctx"], plans, locks, host["env_skipped"])
+            except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
+                host["error"] = self._error(exc)
+                continue
+            host["results"]["arcgis_env"] = result
+            host["published"].update(result.published)
+
+    def _lock(self, pending: Mapping[str, set[str]], env_args: Mapping[str, Any]) -> dict[str, Any]:
+        from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import project_path
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
+            Locker,
+            UnsatisfiableError,
+            lock_fleet,
+        )
+
+        live = self.args["mode"] == "live"
+        opts = {
+            k: (env_args.get(k) if live else None) or self.args[k]
+            for k in ("cache_dir", "lock_dir", "timeout")
+        }
+        mirrors = (env_args.get("channel_mirrors") if live else None) or self.args["channel_mirrors"]
+        locker = Locker(project_path(opts["cache_dir"]), mirrors, float(opts["timeout"]))
+        try:
+            outcomes = lock_fleet(
+                {k: self.fleet_specs[k] for k in pending},
+                dict(pending),
+                project_path(opts["lock_dir"]),
+                locker,
+                refresh=bool(env_args.get("refresh")) if live else False,
+            )
+        except UnsatisfiableError as exc:
+            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
+        finally:
+            locker.close()
+        for key, o in outcomes.items():
+            self.lock_outcomes[key] = {"status": o.status, "path": o.path, "message": o.message}
+            if o.status == "fallback":
+                self.display.warning(f"arcgis_env: no lock, conda will solve on the hosts: {o.message}")
+        return outcomes
+
+    def _finish(self, item: fp.HostInput, host: dict[str, Any]) -> None:
+        if host["error"] or not host["installs"] or "ctx" not in host:
+            return
+        try:
+            args = self.role_args("startup_bridge", item.variables, host["installs"], host["published"])
+            host["results"]["startup_bridge"] = ff.plan_startup_bridge(args, host["ctx"])
+        except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved) as exc:
+            host["error"] = self._error(exc)
+
+    @staticmethod
+    def _error(exc: Exception) -> str:
+        if isinstance(exc, NotObserved):
+            return f"observe did not read {exc}: a bug in the observe spec; please report it"
+        return str(exc)
+
+    def _result(self, item: fp.HostInput, host: dict[str, Any]) -> dict[str, Any]:
+        results: dict[str, ff.RoleResult] = host["results"]
+        status = "failed" if host["error"] else ("skipped" if not host["installs"] else "ok")
+        observed = host.get("snapshot") is not None
+        changes: list[dict[str, Any]] | None = None
+        if observed and status == "ok":
+            changes = [c for role in self.roles if role in results for c in results[role].changes or []]
+        reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
+        row: dict[str, Any] = {
+            "host": item.host,
+            "lab": item.lab,
+            "status": status,
+            "error": host["error"]
+            or ("" if host["installs"] else "no ArcGIS probed or declared (fleet_arcgis_releases)"),
+            "source": host.get("source", "none"),
+            "arcgis": [
+                f"{i['id']} python {i.get('python_major_minor')} "
+                + " ".join(f"{p} {(i.get('packages') or {}).get(p)}" for p in fp.STACK_PACKAGES)
+                for i in host["installs"]
+            ],
+            "changes": ff.summary_of(changes) if changes is not None else ["not observed yet"],
+        }
+        for role, result in results.items():
+            row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
+        return {
+            "row": row,
+            "status": status,
+            "error": row["error"] if status == "failed" else "",
+            "changes": changes,
+            "steps": fc.group_steps(changes or []),
+            "summary": row["changes"],
+            "verify": {
+                "reads": [r.as_param() for r in reads],
+                "runs": runs,
+            },
+            "judge": {role: results[role].judge for role in results if role in self.roles},
+            "published": host["published"],
+            "warnings": [w for r in results.values() for w in r.warnings],
+        }

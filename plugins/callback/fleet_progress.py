@@ -76,6 +76,8 @@ CONTROLLER_ONLY = frozenset(
     }
 )
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# ansible.windows action plugins that copy from the controller: one query call, plus one when they copy.
+TWO_STEP_COPIES = frozenset({"win_copy", "win_template"})
 REPORT_COLUMNS = (
     Column("host", "Host"),
     Column("status", "Status"),
@@ -93,7 +95,7 @@ def short_action(action: str) -> str:
     return action.rsplit(".", 1)[-1]
 
 
-def calls_in(action: str, delegated_to: str | None, result: dict[str, Any]) -> int:
+def calls_in(action: str, delegated_to: str | None, result: dict[str, Any], check_mode: bool = False) -> int:
     """How many host round trips one task result stands for."""
     if short_action(action) in CONTROLLER_ONLY or (delegated_to or "") in LOCAL_NAMES:
         return 0
@@ -103,7 +105,13 @@ def calls_in(action: str, delegated_to: str | None, result: dict[str, Any]) -> i
         return result["module_calls"]
     items = result.get("results")
     if isinstance(items, list):
-        return sum(calls_in(action, delegated_to, i) for i in items if isinstance(i, dict))
+        return sum(calls_in(action, delegated_to, i, check_mode) for i in items if isinstance(i, dict))
+    if short_action(action) in TWO_STEP_COPIES and not (result.get("invocation") or {}).get(
+        "module_args", {}
+    ).get("remote_src"):
+        # The action asks the host first (_copy_mode=query), then copies only what differs (a second call).
+        # In check mode the action predicts the copy without the second call.
+        return 2 if result.get("changed") and not check_mode else 1
     return 1
 
 
@@ -144,7 +152,8 @@ class CallbackModule(CallbackBase):
         if name is None:
             return None
         delegated = (result._result.get("_ansible_delegated_vars") or {}).get("ansible_host")
-        self.calls[name] += calls_in(result._task.action, delegated, result._result)
+        check_mode = bool(getattr(result._task, "check_mode", False))
+        self.calls[name] += calls_in(result._task.action, delegated, result._result, check_mode)
         return name
 
     def _finish(self, names: set[str]) -> None:

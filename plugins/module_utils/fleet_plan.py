@@ -39,6 +39,9 @@ class HostInput:
     facts: list[dict[str, Any]] | None = None
     declared: list[dict[str, Any]] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
+    observed: dict[str, Any] | None = (
+        None  # the last host_read snapshot (ansible_facts.arcgis_conda_observed)
+    )
 
 
 def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,20 +2,46 @@
 
 DOCUMENTATION = r"""
 module: fleet_plan
-short_description: Plan what every role would do on every workstation, without connecting to any
+short_description: Plan what every role does on every workstation, on the controller
 description:
-  - Runs on the controller only (use it in a play on C(localhost)); it never contacts a workstation.
-  - For each host of O(group), takes the probe's measured C(ansible_facts.arcgis) from the fact cache, or,
+  - Runs on the controller only; it never contacts a workstation.
+  - O(mode=live) (site.yml, with C(run_once)) plans every host of the play batch from what
+    M(arcgis_conda.fleet.fleet_observe) just read, and returns each host's exact change list (role,
+    action, target, reason), grouped into the steps the roles apply, the verify spec and the variables the
+    roles publish. A host whose inputs are bad gets C(status=failed) and the error naming the variable, the
+    value and the fix; the others are planned all the same.
+  - O(mode=offline) (playbooks/plan.yml) plans every host of O(group) and writes reports. For each host
+    it takes the probe's measured C(ansible_facts.arcgis) and last snapshot from the fact cache, or,
     for a host never probed, the ArcGIS releases its inventory declares in C(fleet_arcgis_releases)
     (each C({product, version}), looked up in the release table of P(arcgis_conda.fleet.arcgis_stack#filter)).
-  - Gives each role the arguments its own plan task would get (templated from the role's defaults and the
-    host's variables) and runs the role's planning code, so the plan and a real run decide the same way.
+  - Gives each role the arguments of its C(roles/<role>/vars/plan.yml) (templated from the role's defaults
+    and the host's variables) and runs the role's planning code, so the plan and a real run decide the same
+    way. A host with a cached snapshot also gets its change list against that observation.
   - Writes C(<lab>.html), C(<lab>.csv) and C(<lab>.json) per lab into O(report_dir); the HTML is one
     self-contained file.
   - A host whose input cannot be planned is reported with its error; the other hosts are still planned.
 version_added: 0.1.0
 author: arcgis-conda fleet team
 options:
+  mode:
+    description: V(live) plans the play batch from fresh observations; V(offline) plans a group and reports.
+    type: str
+    choices: [offline, live]
+    default: offline
+  hosts:
+    description: The hosts to plan; default the play batch (live) or O(group) (offline).
+    type: list
+    elements: str
+  roles:
+    description: The roles whose changes are planned (all are validated and planned for their outputs).
+    type: list
+    elements: str
+    choices: [miniconda, doi_cert, arcgis_env, startup_bridge]
+    default: [miniconda, doi_cert, arcgis_env, startup_bridge]
+  variables:
+    description: Role variables every host is planned with, over its own (uninstall.yml sets the states).
+    type: dict
+    default: {}
   group:
     description: The inventory group whose hosts are planned.
     type: str
@@ -65,8 +91,10 @@ summary:
   returned: always
   type: dict
 hosts:
-  description: One row per host, the same data as the JSON reports.
+  description:
+    - Offline, one row per host, the same data as the JSON reports.
+    - Live, a dict per host with C(status), C(error), C(changes) (list of C({role, step, action, target,
+      reason, item})), C(steps), C(summary), C(verify), C(judge), C(published) and C(warnings).
   returned: always
-  type: list
-  elements: dict
+  type: raw
 """

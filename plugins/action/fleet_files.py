@@ -1,0 +1,57 @@
+"""Action plugin arcgis_conda.fleet.fleet_files: apply a role's planned file changes in one module call.
+
+The changes come from ``fleet_plan`` (``step: files``): mkdir, write, copy, delete, rmdir_empty, secure.
+They are sent as one ``apply_files`` script (module_utils/fleet_host.py) through
+ansible.windows.win_powershell, so a role's small files cost one WinRM round trip, not one each. Never
+runs in check mode: the plan is the prediction. Documentation: plugins/modules/fleet_files.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
+ARGUMENT_SPEC: dict[str, Any] = {"changes": {"type": "list", "elements": "dict", "required": True}}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = (task_vars or {}).get("inventory_hostname", "this host")
+        items = []
+        for change in args["changes"]:
+            item = change.get("item") or {}
+            if item.get("op") not in fh.FILE_OPS:
+                raise AnsibleActionFail(f"{host}: fleet_files: {change!r} is not a planned file change")
+            items.append(item)
+        if self._task.check_mode:
+            result.update(
+                changed=bool(items), skipped=False, msg=f"{len(items)} file change(s) would be applied"
+            )
+            return result
+        answer = self._execute_module(
+            module_name="ansible.windows.win_powershell",
+            module_args={"script": fh.APPLY_FILES_SCRIPT, "parameters": {"Items": items}, "depth": 4},
+            task_vars=task_vars,
+        )
+        done = (answer.get("result") or {}).get("items") or []
+        result["module_calls"] = 1
+        if answer.get("failed"):
+            raise AnsibleActionFail(
+                f"{host}: {fh.module_error(answer)} ({len(done)} of {len(items)} file change(s) applied "
+                "before it). Fix the cause and run again: the plan only redoes what is still missing."
+            )
+        result.update(
+            module_calls=1,
+            changed=any(bool(d.get("changed")) for d in done),
+            items=[{k: d.get(k) for k in ("op", "path", "changed", "backup_file")} for d in done],
+            msg=f"{sum(1 for d in done if d.get('changed'))} of {len(items)} file change(s) applied",
+        )
+        return result

@@ -1,0 +1,780 @@
+"""From each role's plan and the observed host to the exact list of changes, and to the checks after.
+
+Observe → plan → apply → verify (see site.yml). The roles' own planners (``miniconda_plan``,
+``doi_cert_plan``, ``arcgis_env_spec``/``arcgis_env_host``, ``startup_bridge_plan``) decide the desired
+state; this module compares it with the host's :class:`~fleet_host.Snapshot` and emits only what differs,
+as plain records::
+
+    {"role": "doi_cert", "step": "files", "action": "write", "target": "C:\\...\\ca-bundle.pem",
+     "reason": "CA bundle", "item": {...what the step's module gets...}}
+
+``step`` is how the change is applied: ``files`` (batched into one ``apply_files`` call per run of
+consecutive file changes), ``download`` (win_get_url), ``host_copy`` (win_copy remote_src), ``upload``
+(win_copy from the controller), ``fetch`` (get_url on the controller), ``package`` (win_package),
+``command`` (win_command), ``env_var`` (win_environment), ``cert`` (win_certificate_store).
+Check mode prints this list and applies nothing; the apply applies exactly this list.
+
+Each role also says what observe must read (``*_reads``) and what verify runs and reads
+(``*_verify``), and judges the verify answers (``judge_*``). No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ntpath
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Read, Snapshot
+
+ROLES = ("miniconda", "doi_cert", "arcgis_env", "startup_bridge")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def change(role: str, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> dict:
+    return {
+        "role": role,
+        "step": step,
+        "action": action,
+        "target": target,
+        "reason": reason,
+        "item": dict(item),
+    }
+
+
+def sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+class Changes:
+    """A role's change list, built against the snapshot; skips what the host already has."""
+
+    def __init__(self, role: str, snapshot: Snapshot, planned: dict[str, str]) -> None:
+        self.role = role
+        self.snapshot = snapshot
+        self.items: list[dict[str, Any]] = []
+        # lower path -> role: folders/files other roles of this run already plan (mkdir once, fleet-wide).
+        self.planned = planned
+
+    def _add(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
+        self.items.append(change(self.role, step, action, target, reason, item))
+
+    def mkdir(self, path: str, reason: str) -> None:
+        k = fh.key(path)
+        if self.planned.get(k) or self.snapshot.is_dir(path):
+            return
+        parent = ntpath.dirname(path.rstrip("\\"))
+        if parent and parent != path and not re.fullmatch(r"[A-Za-z]:\\?", parent):
+            self.mkdir(parent, reason)
+        self.planned[k] = self.role
+        self._add("files", "mkdir", path, reason, {"op": "mkdir", "path": path})
+
+    def write(self, path: str, content: bytes | str, reason: str, backup: bool = False) -> None:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        if self.planned.get(fh.key(path)) is None and self.snapshot.sha256(path) == sha256(data):
+            return
+        self.planned[fh.key(path)] = self.role
+        self._add("files", "write", path, reason, fh.write_item(path, data, backup))
+
+    def copy(self, src: str, path: str, reason: str, force: bool = True) -> None:
+        if not force and self.snapshot.exists(path):
+            return
+        self.planned[fh.key(path)] = self.role
+        self._add("files", "copy", path, reason, {"op": "copy", "src": src, "path": path, "force": force})
+
+    def delete(self, path: str, reason: str) -> None:
+        if not self.snapshot.exists(path):
+            return
+        self._add("files", "delete", path, reason, {"op": "delete", "path": path})
+
+    def rmdir_empty(self, path: str, reason: str, gone: Iterable[str] = ()) -> None:
+        """Remove a folder when it holds nothing after this run's deletions (``gone``)."""
+        listing = self.snapshot.listing(path)
+        if listing is None:
+            return
+        removed = {fh.key(p) for p in gone}
+        if all(fh.key(ntpath.join(path, name)) in removed for name in listing):
+            self._add("files", "rmdir_empty", path, reason, {"op": "rmdir_empty", "path": path})
+
+    def secure(self, path: str, reason: str) -> None:
+        entry = self.snapshot.entry(path)
+        if entry.type == "dir" and is_admin_only(entry):
+            return
+        self._add("files", "secure", path, reason, {"op": "secure", "path": path})
+
+    def other(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
+        self._add(step, action, target, reason, item)
+
+
+def is_admin_only(entry: fh.Entry) -> bool:
+    """Owned by Administrators, inheriting nothing, and nobody but SYSTEM/Administrators may write."""
+    return entry.owner == "S-1-5-32-544" and entry.protected and not entry.writable_by_others()
+
+
+def group_steps(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive changes of one role and step kind, so each ``files`` run costs one module call."""
+    steps: list[dict[str, Any]] = []
+    for item in changes:
+        if steps and steps[-1]["role"] == item["role"] and steps[-1]["kind"] == item["step"] == "files":
+            steps[-1]["changes"].append(item)
+        else:
+            steps.append({"role": item["role"], "kind": item["step"], "changes": [item]})
+    for index, step in enumerate(steps):
+        step["index"] = index
+    return steps
+
+
+# --- miniconda ----------------------------------------------------------------------------------------
+
+
+def miniconda_reads(inputs: Any) -> list[Read]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+
+    prefixes, _ = mp.resolve_prefixes(inputs.prefixes)
+    download_dir = mp.check_download_dir(inputs.download_dir)
+    reads = [
+        Read(mp.CONDARC_PATH, content=True),
+        Read(mp.CONDARC_ORIGINAL),
+        Read(ntpath.dirname(mp.CONDARC_PATH), "dir"),
+        Read(download_dir, "dir"),
+        Read(ntpath.dirname(download_dir), "dir"),
+    ]
+    for name, prefix in prefixes.items():
+        reads.append(Read(prefix, "dir"))
+        reads += [Read(path) for path in mp.expected_files(name, prefix)]
+        reads.append(Read(ntpath.join(prefix, mp.INSTALL_MARKER_NAME)))
+    return reads
+
+
+def render_condarc(marker: str, settings: Mapping[str, Any]) -> str:
+    """The system-wide condarc: CRLF line ends (a Windows file, as win_template wrote it), scalars as
+    JSON, which YAML reads back exactly."""
+    lines = [
+        f"{marker} Local edits are overwritten on the next run.",
+        "# Decided by arcgis_conda.fleet.miniconda_plan. SSL settings are not here: role doi_cert keeps "
+        "them in",
+        "# C:\\ProgramData\\conda\\condarc.d\\. CRLF line ends, which YAML and conda read as line breaks.",
+    ]
+    for name, value in settings.items():
+        if isinstance(value, Mapping) and value:
+            lines.append(f"{name}:")
+            lines += [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
+        elif isinstance(value, list | tuple) and value:
+            lines.append(f"{name}:")
+            lines += [f"  - {json.dumps(v)}" for v in value]
+        else:
+            lines.append(f"{name}: {json.dumps(value)}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+
+    condarc = plan["condarc"]
+    if plan["state"] == "absent":
+        for removal in plan["removals"]:
+            if not snap.exists(removal["marker"]):
+                continue
+            if snap.exists(removal["uninstaller"]):
+                c.other(
+                    "package",
+                    "uninstall",
+                    removal["prefix"],
+                    f"remove {removal['label']}",
+                    {
+                        "path": removal["uninstaller"],
+                        "arguments": removal["uninstall_arguments"],
+                        "creates_path": removal["uninstaller"],
+                        "expected_return_code": [0],
+                        "state": "absent",
+                    },
+                )
+            c.other(
+                "files",
+                "delete",
+                removal["prefix"],
+                "what the uninstaller leaves",
+                {"op": "delete", "path": removal["prefix"]},
+            )
+        c.delete(plan["download_dir"], "the installer folder this role owns")
+        text = snap.text(condarc["path"])
+        ours = text is None or mp.condarc_is_managed(text)
+        if text is not None and ours:
+            c.delete(condarc["path"], "the system-wide condarc this role wrote")
+        if ours and snap.exists(condarc["original"]):
+            c.copy(condarc["original"], condarc["path"], "put back the condarc from before this role")
+            c.delete(condarc["original"], "the kept copy, now back in place")
+        return
+
+    if plan["installs"]:
+        c.mkdir(plan["download_dir"], "installer folder")
+    for install in plan["installs"]:
+        if snap.exists(install["conda_exe"]):
+            continue
+        installer = install["installer"]
+        dest = installer["dest"]
+        have = snap.exists(dest)
+        if not have:
+            kind = installer["source_kind"]
+            if kind == "url":
+                c.other(
+                    "download",
+                    "download",
+                    dest,
+                    f"installer {installer['file']} from {installer['source']}",
+                    {
+                        "url": installer["source"],
+                        "dest": dest,
+                        "checksum": installer["sha256"],
+                        "checksum_algorithm": "sha256",
+                        "force": False,
+                        **({"proxy_url": plan["download_proxy"]} if plan.get("download_proxy") else {}),
+                    },
+                )
+            elif kind == "host_path":
+                c.other(
+                    "host_copy",
+                    "copy",
+                    dest,
+                    f"installer {installer['file']} from {installer['source']}",
+                    {"src": installer["source"], "dest": dest, "remote_src": True},
+                )
+            else:
+                if installer.get("fetch_url"):
+                    c.other(
+                        "fetch",
+                        "download to the controller",
+                        installer["source"],
+                        f"installer {installer['file']}",
+                        {
+                            "url": installer["fetch_url"],
+                            "dest": installer["source"],
+                            "checksum": f"sha256:{installer['sha256']}",
+                            "mode": "0644",
+                        },
+                    )
+                c.other(
+                    "upload",
+                    "upload",
+                    dest,
+                    f"installer {installer['file']} from the controller",
+                    {"src": installer["source"], "dest": dest},
+                )
+        c.other(
+            "package",
+            "install",
+            install["prefix"],
+            install["label"],
+            {
+                "path": dest,
+                "arguments": install["arguments_string"],
+                "creates_path": install["conda_exe"],
+                "checksum": installer["sha256"],
+                "checksum_algorithm": "sha256",
+                "expected_return_code": [0, 3010],
+                "state": "present",
+            },
+        )
+        marker = json.dumps(
+            {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]},
+            indent=4,
+            sort_keys=True,
+        )
+        c.write(install["marker"], marker, "mark the folder as installed by this role")
+
+    if condarc.get("manage"):
+        text = snap.text(condarc["path"])
+        c.mkdir(condarc["dir"], "system-wide conda settings")
+        if text is not None and not mp.condarc_is_managed(text):
+            c.copy(
+                condarc["path"], condarc["original"], "keep the condarc from before this role", force=False
+            )
+        c.write(
+            condarc["path"],
+            render_condarc(condarc["marker"], condarc.get("settings") or {}),
+            "channels, mirror, proxy and timeouts for every conda",
+            backup=True,
+        )
+
+
+def miniconda_verify(plan: Mapping[str, Any]) -> tuple[list[Read], list[dict[str, Any]]]:
+    if plan["state"] != "present":
+        return [], []
+    reads = [Read(path) for install in plan["installs"] for path in install["expected_files"]]
+    runs = [
+        {"id": f"miniconda-{i['flavour']}", "argv": [i["conda_exe"], "--version"], "timeout": 120}
+        for i in plan["installs"]
+    ]
+    runs += [
+        {"id": f"arcgis-{p['id']}", "argv": [p["python_exe"], "-c", "import sys"], "timeout": 120}
+        for p in plan["arcgis_pythons"]
+    ]
+    return reads, runs
+
+
+def judge_miniconda(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[str]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+
+    problems = []
+    for install in plan["installs"] if plan["state"] == "present" else []:
+        run = snap.runs.get(f"miniconda-{install['flavour']}") or {}
+        present = {path: snap.exists(path) for path in install["expected_files"]}
+        rc = run.get("rc") if not run.get("error") else None
+        judged = mp.judge_install(install, present, rc, str(run.get("stdout") or ""), host)
+        if not judged["ok"]:
+            problems.append(judged["message"])
+    for python in plan["arcgis_pythons"] if plan["state"] == "present" else []:
+        run = snap.runs.get(f"arcgis-{python['id']}") or {}
+        if run.get("rc") != 0:
+            problems.append(
+                f"{host}: ArcGIS Python {python['python_exe']} ({python['id']}) no longer starts "
+                f"(rc {run.get('rc')}, {run.get('error') or str(run.get('stderr') or '')[:200]!r}). Fix: "
+                "repair ArcGIS; the miniconda role never touches its Python."
+            )
+    return problems
+
+
+# --- doi_cert ------------------------------------------------------------------------------------------
+
+
+def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profiles: Sequence[Mapping]) -> list:
+    """Reads for the doi_cert scan parameters (``doi_cert_plan.scan_parameters``), the previous run's
+    record and the listed users' profiles, which call 1 of observe has already read."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
+
+    files = list(params["Files"])
+    dirs = list(params["Dirs"])
+    prev, _ = Manifest.parse(manifest_text)
+    dirs += sorted(prev.dirs)
+    files += sorted(prev.files)
+    if prev.pip_ini and isinstance(prev.pip_ini, Mapping) and prev.pip_ini.get("path"):
+        files.append(str(prev.pip_ini["path"]))
+    files += list(prev.user_condarc or {})
+    for user in params["Users"]:
+        for profile in match_profiles(profiles, user):
+            files += [ntpath.join(profile["path"], rel) for rel in params["UserFiles"]]
+            dirs += [ntpath.join(profile["path"], rel) for rel in params["UserDirs"]]
+    reads = [Read(params["ManifestPath"], content=True)]
+    reads += [Read(f, content=True) for f in files]
+    for d in dirs:
+        reads.append(Read(d, "dir"))
+        reads.append(Read(ntpath.dirname(d), "dir"))
+        if d.lower().endswith("condarc.d"):
+            reads += [
+                Read(ntpath.join(d, "*.yml"), "glob", True),
+                Read(ntpath.join(d, "*.yaml"), "glob", True),
+            ]
+    return reads
+
+
+def match_profiles(profiles: Sequence[Mapping[str, Any]], user: str) -> list[dict[str, Any]]:
+    """Profiles whose account is the user, as DOMAIN\\name or name (what the scan used to decide)."""
+    out = []
+    for profile in profiles:
+        account = str(profile.get("account") or "")
+        if account and (account.lower() == user.lower() or account.split("\\")[-1].lower() == user.lower()):
+            out.append({"account": account, "path": str(profile.get("path"))})
+    return out
+
+
+def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
+    """The raw scan result ``doi_cert_plan.HostState`` reads, made from the snapshot."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
+
+    files: dict[str, str | None] = {}
+    dirs: dict[str, list[str] | None] = {}
+    manifest_text = snap.text(params["ManifestPath"])
+    files[params["ManifestPath"]] = manifest_text
+    prev, _ = Manifest.parse(manifest_text)
+    wanted_files = list(params["Files"]) + sorted(prev.files) + list(prev.user_condarc or {})
+    if prev.pip_ini and isinstance(prev.pip_ini, Mapping) and prev.pip_ini.get("path"):
+        wanted_files.append(str(prev.pip_ini["path"]))
+    wanted_dirs = list(params["Dirs"]) + sorted(prev.dirs)
+    profiles: dict[str, list[dict[str, Any]]] = {}
+    for user in params["Users"]:
+        found = match_profiles(snap.profiles, user)
+        profiles[user] = found
+        if len(found) == 1:
+            wanted_files += [ntpath.join(found[0]["path"], rel) for rel in params["UserFiles"]]
+            wanted_dirs += [ntpath.join(found[0]["path"], rel) for rel in params["UserDirs"]]
+    for path in wanted_files:
+        if path.lower().endswith(".json") and path != params["ManifestPath"]:
+            files[path] = None if not snap.exists(path) else ""
+        else:
+            files[path] = snap.text(path)
+    for path in wanted_dirs:
+        names = snap.listing(path)
+        dirs[path] = names
+        if names is not None and path.lower().endswith("condarc.d"):
+            for name in names:
+                if name.lower().endswith((".yml", ".yaml")):
+                    files[ntpath.join(path, name)] = snap.text(ntpath.join(path, name))
+    env = {name: snap.env.get(name.upper()) for name in params["EnvNames"]}
+    store = {t: snap.store.get(t.upper(), False) for t in list(params["Thumbprints"]) + sorted(prev.store)}
+    return {"files": files, "dirs": dirs, "profiles": profiles, "env": env, "store": store, "problems": []}
+
+
+def doi_cert_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, manifest_path: str) -> None:
+    for path in plan["create_dirs"]:
+        c.mkdir(path, "certificates and settings")
+    for folder in plan["harden_dirs"]:
+        c.secure(folder["path"], "a trust store only administrators can change")
+    for item in plan["write_files"]:
+        c.write(item["path"], item["content"], item["why"], backup=bool(item.get("backup")))
+    for item in plan["store_import"]:
+        c.other(
+            "cert",
+            "import",
+            f"Cert:\\LocalMachine\\Root\\{item['thumbprint']}",
+            item["subject"],
+            {
+                "path": item["path"],
+                "store_name": "Root",
+                "store_location": "LocalMachine",
+                "state": "present",
+            },
+        )
+    for item in plan["env_set"]:
+        c.other(
+            "env_var",
+            "set",
+            item["name"],
+            "point at the bundle",
+            {"name": item["name"], "value": item["value"], "level": "machine", "state": "present"},
+        )
+    for name in plan["env_remove"]:
+        c.other(
+            "env_var",
+            "remove",
+            name,
+            "set by an earlier run",
+            {"name": name, "level": "machine", "state": "absent"},
+        )
+    for thumbprint in plan["store_remove"]:
+        c.other(
+            "cert",
+            "remove",
+            f"Cert:\\LocalMachine\\Root\\{thumbprint}",
+            "imported by an earlier run",
+            {
+                "thumbprint": thumbprint,
+                "store_name": "Root",
+                "store_location": "LocalMachine",
+                "state": "absent",
+            },
+        )
+    gone = []
+    for path in plan["remove_files"]:
+        c.delete(path, "written by an earlier run, no longer needed")
+        gone.append(path)
+    for path in plan["remove_dirs"]:
+        c.delete(path, "created by an earlier run, now empty of anything else")
+    if plan.get("manifest_text") is not None:
+        c.write(manifest_path, plan["manifest_text"], "the record of what the role added")
+    if plan.get("remove_manifest"):
+        c.delete(manifest_path, "the record of what the role added")
+
+
+def doi_cert_verify(plan: Mapping[str, Any], settings: Any) -> list[Read]:
+    if settings.state != "present":
+        return []
+    reads = [Read(settings.bundle_path), *(Read(p, content=True) for p in plan["condarc_files"])]
+    if settings.pip:
+        reads.append(Read(settings.pip_ini, content=True))
+    return reads
+
+
+# --- arcgis_env ----------------------------------------------------------------------------------------
+
+META_NAME = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<build>[^-]+)\.json$", re.IGNORECASE)
+
+
+def arcgis_env_reads(
+    settings: Any, conda_prefixes: Iterable[str], pro_roots: Iterable[str], host_dir: str
+) -> list[Read]:
+    """Every env this role may own: under each Miniconda's envs\\ and under the Pro clone root."""
+    reads = [
+        Read(host_dir, "dir"),
+        Read(ntpath.dirname(host_dir), "dir"),
+        Read(settings.host_lock_dir, "dir"),
+    ]
+    reads.append(Read(ntpath.join(settings.host_lock_dir, "*.txt"), "glob"))
+    roots = [ntpath.join(p, "envs") for p in conda_prefixes] + [settings.prefix_root]
+    for root in roots:
+        reads.append(Read(root, "dir"))
+        reads.append(Read(ntpath.join(root, "*", "conda-meta"), "glob"))
+        reads.append(Read(ntpath.join(root, "*", "conda-meta", "history"), "glob"))
+        reads.append(Read(ntpath.join(root, "*", "conda-meta", "*.json"), "glob", detail=False))
+        reads.append(Read(ntpath.join(root, "*", "conda-meta", "pinned"), "glob", True))
+    reads.append(Read(ntpath.dirname(settings.prefix_root), "dir"))
+    for root in pro_roots:
+        source = ntpath.join(root, "envs", "arcgispro-py3", "conda-meta")
+        reads += [
+            Read(ntpath.join(source, "pinned"), content=True),
+            Read(ntpath.join(source, "*.json"), "glob", detail=False),
+        ]
+    return reads
+
+
+def installed_from_meta(snap: Snapshot, prefix: str) -> list[dict[str, str]]:
+    """What ``conda list --json`` would say, from the env's ``conda-meta\\<name>-<version>-<build>.json``."""
+    records = []
+    for path in snap.glob(ntpath.join(ntpath.dirname(prefix), "*", "conda-meta", "*.json")):
+        if fh.key(ntpath.dirname(ntpath.dirname(path))) != fh.key(prefix):
+            continue
+        match = META_NAME.match(ntpath.basename(path))
+        if match:
+            records.append(
+                {"name": match["name"], "version": match["version"], "build_string": match["build"]}
+            )
+    return records
+
+
+def source_packages(snap: Snapshot, clone_source: str) -> list[dict[str, str]]:
+    records = []
+    for path in snap.glob(ntpath.join(clone_source, "conda-meta", "*.json")):
+        match = META_NAME.match(ntpath.basename(path))
+        if match:
+            records.append(
+                {"name": match["name"], "version": match["version"], "build_string": match["build"]}
+            )
+    return records
+
+
+def merge_pinned(text: str | None, lines: Sequence[str]) -> str:
+    """Esri's pinned file with each of our pins replacing its package's line (or appended), LF ends."""
+    out = (text or "").replace("\r\n", "\n").splitlines()
+    for line in lines:
+        name = line.split(" ")[0]
+        pattern = re.compile(rf"^{re.escape(name)}( |=|$)")
+        hits = [i for i, old in enumerate(out) if pattern.match(old)]
+        if hits:
+            out[hits[-1]] = line
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def env_exists(snap: Snapshot, prefix: str) -> bool:
+    return bool(
+        [
+            p
+            for p in snap.glob(ntpath.join(ntpath.dirname(prefix), "*", "conda-meta", "history"))
+            if fh.key(ntpath.dirname(ntpath.dirname(p))) == fh.key(prefix)
+        ]
+    )
+
+
+def arcgis_env_changes(
+    plans: Sequence[Mapping[str, Any]],
+    locks: Mapping[str, Mapping[str, Any]],
+    snap: Snapshot,
+    c: Changes,
+    state: str,
+    host_dir: str,
+    read_lock: Callable[[str], bytes],
+) -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import env_change
+
+    if state == "absent":
+        for plan in plans:
+            if env_exists(snap, plan["prefix"]):
+                c.other(
+                    "command",
+                    "remove env",
+                    plan["prefix"],
+                    f"env {plan['name']}",
+                    {
+                        "argv": [
+                            plan["conda_exe"],
+                            "remove",
+                            "--prefix",
+                            plan["prefix"],
+                            "--all",
+                            "--yes",
+                            "--quiet",
+                        ]
+                    },
+                )
+            if snap.exists(plan["prefix"]) or env_exists(snap, plan["prefix"]):
+                c.other(
+                    "files",
+                    "delete",
+                    plan["prefix"],
+                    "what conda left",
+                    {"op": "delete", "path": plan["prefix"]},
+                )
+        c.delete(host_dir, "the role's own folder (lock copies)")
+        return
+
+    conda_plans = [p for p in plans if p["kind"] == "conda"]
+    if any(p["method"] == "lock" for p in conda_plans):
+        c.mkdir(ntpath.dirname(conda_plans[0]["host_lock_path"]), "lock copies")
+    for plan in conda_plans:
+        if plan["method"] == "lock":
+            c.write(
+                plan["host_lock_path"],
+                read_lock(plan["lock_path"]),
+                f"lock {plan['spec_key']} for {plan['name']}",
+            )
+    for plan in plans:
+        exists = env_exists(snap, plan["prefix"])
+        if plan["kind"] == "pro_clone":
+            _pro_clone_changes(plan, snap, c, exists)
+            continue
+        lock_packages = (locks.get(plan["spec_key"]) or {}).get("packages") or []
+        listing = installed_from_meta(snap, plan["prefix"]) if exists else None
+        decided = env_change(plan, lock_packages, listing, exists)
+        if decided["action"] == "none":
+            continue
+        if decided["update_text"]:
+            c.write(
+                decided["update_path"],
+                decided["update_text"],
+                f"what differs from the lock in {plan['name']}",
+            )
+        c.other(
+            "command",
+            "create env" if decided["action"] == "create" else "update env",
+            plan["prefix"],
+            decided["summary"],
+            {"argv": decided["argv"]},
+        )
+
+
+def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool) -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import env_change
+
+    source_pinned = snap.text(ntpath.join(plan["clone_source"], "conda-meta", "pinned"))
+    if not exists:
+        decided = env_change(plan, [], None, False)
+        c.other("command", "clone", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+        current = source_pinned if plan.get("clone_pinned_flag") else None
+        # The clone has what arcgispro-py3 has: the tools it lacks are decided from the source's packages.
+        installed = source_packages(snap, plan["clone_source"])
+    else:
+        pinned = ntpath.join(plan["prefix"], "conda-meta", "pinned")
+        current = snap.text(pinned) if snap.exists(pinned) else None
+        installed = installed_from_meta(snap, plan["prefix"])
+    base = current if current is not None else source_pinned
+    c.write(
+        ntpath.join(plan["prefix"], "conda-meta", "pinned"),
+        merge_pinned(base, plan["pinned_lines"]),
+        "hold Esri's builds and ArcGIS's Python, numpy, matplotlib and scipy",
+    )
+    decided = env_change(plan, [], installed, True)
+    if decided["action"] == "update":
+        c.other("command", "add tools", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+
+
+def arcgis_env_verify(plans: Sequence[Mapping[str, Any]], state: str) -> list[dict[str, Any]]:
+    if state != "present":
+        return []
+    script = (ROOT / "roles" / "arcgis_env" / "files" / "arcgis_env_versions.py").read_text(encoding="utf-8")
+    return [
+        {"id": f"env-{p['name']}", "argv": [p["python_exe"], "{script}"], "script": script, "timeout": 300}
+        for p in plans
+    ]
+
+
+def judge_arcgis_env(plans: Sequence[Mapping[str, Any]], snap: Snapshot, state: str) -> list[str]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import verify_env
+
+    if state != "present":
+        return []
+    problems = []
+    for plan in plans:
+        run = snap.runs.get(f"env-{plan['name']}") or {}
+        problems += verify_env(plan, str(run.get("stdout") or "")) + (
+            [f"{plan['name']}: {run['error']}"] if run.get("error") else []
+        )
+    return problems
+
+
+# --- startup_bridge ------------------------------------------------------------------------------------
+
+
+def startup_bridge_reads(
+    python_prefixes: Iterable[str], env_roots: Iterable[str], scope: str, profiles_dir: str
+) -> list[Read]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
+
+    names = (sb.HOOK_NAME, sb.DATA_NAME, sb.PTH_NAME)
+    reads = []
+    for prefix in python_prefixes:
+        site = ntpath.join(prefix, "Lib", "site-packages")
+        reads.append(Read(site, "dir"))
+        reads += [Read(ntpath.join(site, name)) for name in names]
+    for root in env_roots:
+        reads += [Read(ntpath.join(root, "*", "Lib", "site-packages", name), "glob") for name in names]
+        reads.append(Read(ntpath.join(root, "*", "Lib", "site-packages"), "glob"))
+    if scope == "user":
+        reads.append(Read(profiles_dir, "dir"))
+        user_site = ntpath.join(profiles_dir, "*", "AppData", "Roaming", "Python", "*")
+        for name in (*names, sb.SHIM_NAME, sb.BACKUP_NAME):
+            reads.append(Read(ntpath.join(user_site, "site-packages", name), "glob"))
+        for depth in ("", "site-packages", ntpath.join("site-packages", "__pycache__")):
+            reads.append(Read(ntpath.join(user_site, depth) if depth else user_site, "glob"))
+        reads.append(Read(ntpath.join(profiles_dir, "*", "AppData", "Roaming", "Python"), "glob"))
+    return reads
+
+
+def bridge_file(name: str) -> bytes:
+    return (ROOT / "roles" / "startup_bridge" / "files" / name).read_bytes()
+
+
+def startup_bridge_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> None:
+    for path in plan["dirs"]:
+        c.mkdir(path, "user site folder for the bridge")
+    for item in plan["backups"]:
+        c.copy(item["src"], item["dest"], "keep the user's own usercustomize.py", force=False)
+    for item in plan["copies"]:
+        c.write(item["dest"], bridge_file(item["src"]), "the bridge hook")
+    for item in plan["contents"]:
+        c.write(
+            item["dest"], item["content"], "the bridge's paths" if item["dest"].endswith(".json") else ".pth"
+        )
+    for item in plan["restores"]:
+        c.copy(item["src"], item["dest"], "put the user's own usercustomize.py back")
+    gone = []
+    for path in plan["removes"]:
+        c.delete(path, "the bridge's file")
+        gone.append(path)
+    for path in plan["remove_if_empty"]:
+        c.rmdir_empty(path, "a folder the bridge created", gone)
+        gone.append(path)
+
+
+def startup_bridge_verify(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    script = bridge_file("arcgis_conda_bridge_verify.py").decode("utf-8")
+    return [
+        {"id": f"bridge-{run['key']}", "argv": run["argv"], "stdin": script, "timeout": 300}
+        for run in plan.get("verify") or []
+        if not run.get("environment")
+    ]
+
+
+def judge_startup_bridge(plan: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.startup_bridge_verdict import (
+        judge_results,
+    )
+
+    results = []
+    for run in plan.get("verify") or []:
+        got = snap.runs.get(f"bridge-{run['key']}")
+        if got is None:
+            continue
+        results.append(
+            {
+                "item": run,
+                "rc": got.get("rc"),
+                "stdout": got.get("stdout") or "",
+                "stderr": got.get("stderr") or "",
+                "msg": got.get("error"),
+            }
+        )
+    return judge_results(results)

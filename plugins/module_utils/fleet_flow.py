@@ -1,0 +1,356 @@
+"""Plan one host through every role: desired state from the roles' planners, changes against what
+observe read, and what verify will run. Used by the ``fleet_plan`` action for the live run (site.yml,
+with a snapshot) and for the offline plan (playbooks/plan.yml, with the last cached snapshot or none).
+
+Each ``plan_<role>`` takes the role's templated, validated arguments and a :class:`RoleContext`, and
+returns a :class:`RoleResult`. Without a snapshot (a host never observed) the desired state is planned
+and reported, and ``changes`` is None: nothing can be said about what differs. No Ansible imports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ntpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
+
+STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
+
+
+@dataclass
+class RoleResult:
+    lines: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] | None = None
+    published: dict[str, Any] = field(default_factory=dict)
+    verify_reads: list[Read] = field(default_factory=list)
+    verify_runs: list[dict[str, Any]] = field(default_factory=list)
+    # What judging the verify answers needs, kept with the host's plan (plain data).
+    judge: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RoleContext:
+    host: str
+    installs: list[dict[str, Any]]
+    snapshot: Snapshot | None
+    planned: dict[str, str]  # paths planned by earlier roles on this host (see fleet_changes.Changes)
+    read_file: Callable[[str], bytes]  # a controller file (certificates, locks)
+
+    def changes(self, role: str) -> fc.Changes | None:
+        return None if self.snapshot is None else fc.Changes(role, self.snapshot, self.planned)
+
+
+class HostPlanError(ValueError):
+    """The host's inputs cannot be planned; the message names host, variable, value and fix."""
+
+
+# --- miniconda ----------------------------------------------------------------------------------------
+
+
+def plan_miniconda(args: Mapping[str, Any], ctx: RoleContext, os_bits: int | None) -> RoleResult:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+
+    inputs = mp.inputs_from_args(args)
+    try:
+        plan = mp.build_plan(inputs, os_bits)
+    except mp.PlanError as exc:
+        raise HostPlanError(f"{ctx.host}: {exc}") from None
+    out = RoleResult(published={"miniconda_installs": plan["published"]}, warnings=list(plan["warnings"]))
+    out.lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan.get("installs", [])]
+    if plan["condarc"].get("manage"):
+        out.lines.append(f"manage {plan['condarc']['path']}")
+    changes = ctx.changes("miniconda")
+    if changes is not None:
+        fc.miniconda_changes(plan, changes.snapshot, changes)
+        out.changes = changes.items
+    out.verify_reads, out.verify_runs = fc.miniconda_verify(plan)
+    out.judge = {"plan": {k: plan[k] for k in ("state", "installs", "arcgis_pythons")}}
+    return out
+
+
+def miniconda_reads(args: Mapping[str, Any]) -> list[Read]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+
+    try:
+        return fc.miniconda_reads(mp.inputs_from_args(args))
+    except mp.PlanError:
+        return []  # the plan reports the bad input
+
+
+# --- doi_cert ------------------------------------------------------------------------------------------
+
+
+def doi_cert_settings(args: Mapping[str, Any], host: str) -> Any:
+    from ansible_collections.arcgis_conda.fleet.plugins.action.doi_cert_plan import settings_from_args
+
+    return settings_from_args(args, host)
+
+
+def build_bundle(args: Mapping[str, Any], read: Callable[[str], bytes]) -> dict[str, Any]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
+
+    return bundle_from_args(args, lambda path, _what: read(path), dt.datetime.now(dt.UTC)).as_dict()
+
+
+def plan_doi_cert(
+    bundle_args: Mapping[str, Any], args: Mapping[str, Any], ctx: RoleContext, bundle: dict[str, Any] | None
+) -> RoleResult:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
+
+    settings = doi_cert_settings(args, ctx.host)
+    present = settings.state == "present"
+    try:
+        warnings = dp.validate_settings(settings)
+        if present and bundle is None:
+            bundle = build_bundle(bundle_args, ctx.read_file)
+    except (dp.PlanError, ValueError) as exc:
+        raise HostPlanError(f"{ctx.host}: doi_cert: {exc}") from None
+    out = RoleResult(warnings=list(warnings) + list((bundle or {}).get("warnings") or []))
+    if present and bundle:
+        out.lines = [
+            f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"
+            for r in bundle["certificates"]
+        ]
+        out.lines.append(
+            f"bundle: {bundle['public_roots_count']} public + {len(bundle['certificates'])} roots"
+        )
+    if ctx.snapshot is None:
+        return out
+    thumbprints = [str(c["sha1"]) for c in (bundle or {}).get("certificates") or []]
+    params = dp.scan_parameters(settings, thumbprints)
+    try:
+        raw = fc.doi_cert_scan(params, ctx.snapshot)
+        plan = dp.make_plan(settings, raw, bundle if present else None).as_dict()
+    except dp.PlanError as exc:
+        raise HostPlanError(str(exc)) from None
+    if not args.get("harden_acl", True):
+        plan["harden_dirs"] = []
+    if present and args.get("fail_on_override") and plan["overrides"]:
+        raise HostPlanError(
+            f"host {ctx.host}: after this run {len(plan['overrides'])} conda set-up(s) would use another "
+            f"ssl_verify: {plan['overrides']}. Fix: keep doi_cert_condarc_final true, set "
+            "doi_cert_manage_user_condarc true, or fix the named files."
+        )
+    out.warnings += list(plan["warnings"]) + list(plan["report"])
+    changes = ctx.changes("doi_cert")
+    assert changes is not None
+    fc.doi_cert_changes(plan, ctx.snapshot, changes, settings.manifest_path)
+    out.changes = changes.items
+    out.verify_reads = fc.doi_cert_verify(plan, settings)
+    out.judge = {
+        "plan": {"condarc_files": plan["condarc_files"]},
+        "args": dict(args),
+        "bundle_sha256": fc.sha256(str(bundle["bundle_pem"])) if present and bundle else None,
+    }
+    return out
+
+
+def doi_cert_reads(args: Mapping[str, Any], host: str, manifest: str | None, profiles: Sequence) -> list:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
+
+    settings = doi_cert_settings(args, host)
+    try:
+        dp.validate_settings(settings)
+    except dp.PlanError:
+        return []
+    # Thumbprints are looked up in the store in call 2 by the plan's own list; paths do not depend on them.
+    return fc.doi_cert_reads(dp.scan_parameters(settings, []), manifest, profiles)
+
+
+def judge_doi_cert(judge: Mapping[str, Any], host: str, snap: Snapshot) -> list[str]:
+    return _judge_doi(judge, doi_cert_settings(judge["args"], host), snap)
+
+
+def _judge_doi(judge: Mapping[str, Any], settings: Any, snap: Snapshot) -> list[str]:
+    import yaml
+
+    if settings.state != "present":
+        return []
+    problems = []
+    if snap.sha256(settings.bundle_path) != judge["bundle_sha256"]:
+        problems.append(
+            f"host {settings.host}: {settings.bundle_path} is missing or differs from the bundle built on "
+            "the controller. Fix: look for another process rewriting it, then run again."
+        )
+    for path in judge["plan"]["condarc_files"]:
+        text = snap.text(path)
+        value = (yaml.safe_load(text) or {}).get("ssl_verify") if text else None
+        if value != settings.ssl_verify_value:
+            problems.append(
+                f"host {settings.host}: {path} does not set ssl_verify to {settings.ssl_verify_value}"
+            )
+    if settings.pip and f"cert = {settings.bundle_path}" not in (snap.text(settings.pip_ini) or ""):
+        problems.append(f"host {settings.host}: {settings.pip_ini} has no 'cert = {settings.bundle_path}'")
+    return problems
+
+
+# --- arcgis_env ----------------------------------------------------------------------------------------
+
+
+def arcgis_env_facts(installs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Installs the env planner can serve; a declared release whose pins are unverified is skipped."""
+    facts, lines = [], []
+    for install in installs:
+        if install.get("status") == "declared":
+            unknown = [p for p in STACK_PACKAGES if p in (install.get("unverified") or [])]
+            if unknown:
+                lines.append(
+                    f"skipped: {install['id']}: {', '.join(unknown)} unknown for this release (unverified in "
+                    "the release table); probe the host (playbooks/probe.yml) to measure them"
+                )
+                continue
+            install = {**install, "status": "ok"}
+        facts.append(dict(install))
+    return facts, lines
+
+
+def plan_arcgis_env(
+    args: Mapping[str, Any],
+    ctx: RoleContext,
+    plans: list[dict[str, Any]],
+    locks: Mapping[str, Mapping[str, Any]],
+    skipped: Sequence[str],
+) -> RoleResult:
+    """This host's share of the fleet-wide env plan (``plans``, with each lock's path filled in)."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import published_envs
+
+    out = RoleResult(published={"arcgis_env_envs": published_envs(plans)})
+    for plan in plans:
+        pins = " ".join(f"{n}=={v}" for n, v in plan["pins"].items())
+        kind = f"{plan['kind']}, {plan['platform']}, python {plan['python_major_minor']}"
+        out.lines.append(f"{plan['name']} ({kind}): {pins}")
+    out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
+    changes = ctx.changes("arcgis_env")
+    if changes is not None:
+        fc.arcgis_env_changes(
+            plans, locks, changes.snapshot, changes, args["state"], args["host_dir"], ctx.read_file
+        )
+        out.changes = changes.items
+    out.verify_runs = fc.arcgis_env_verify(plans, args["state"])
+    out.judge = {"plans": plans, "state": args["state"]}
+    return out
+
+
+def arcgis_env_reads(
+    args: Mapping[str, Any], conda_prefixes: Sequence[str], pro_roots: Sequence[str]
+) -> list:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
+        EnvSettings,
+        SpecError,
+    )
+
+    try:
+        settings = EnvSettings.from_mapping(args["settings"])
+    except (SpecError, KeyError, TypeError, ValueError):
+        return []
+    return fc.arcgis_env_reads(settings, conda_prefixes, pro_roots, str(args["host_dir"]))
+
+
+# --- startup_bridge ------------------------------------------------------------------------------------
+
+
+def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
+
+    snap = ctx.snapshot
+
+    def list_dirs(folder: str) -> list[str]:
+        names = snap.listing(folder) if snap is not None else []
+        return [ntpath.join(folder, n) for n in names or []]
+
+    def checksums(paths: list[str]) -> dict[str, str | None]:
+        if snap is None:
+            return {}
+        return {p: snap.sha256(p) for p in paths if snap.exists(p)}
+
+    try:
+        plan = sb.plan_for_host(
+            list(args["arcgis"] or []),
+            list(args["envs"] or []),
+            scope=args["scope"],
+            state=args["state"],
+            users=list(args["users"]),
+            default_profile=args["default_profile"],
+            profiles_dir=args["profiles_dir"],
+            verify_arcpy=args["verify_arcpy"],
+            list_dirs=list_dirs,
+            checksums=checksums,
+        ).as_dict()
+    except sb.PlanError as exc:
+        raise HostPlanError(f"{ctx.host}: startup_bridge: {exc}") from None
+    if not args.get("verify", True):
+        plan["verify"] = []
+    out = RoleResult(
+        warnings=[f"startup_bridge leaves {s['what']} alone: {s['why']}" for s in plan["skipped"]]
+    )
+    out.lines = (
+        [f"scope {args['scope']}"]
+        + [c["dest"] for c in plan["copies"]]
+        + [c["dest"] for c in plan["contents"]]
+    )
+    changes = ctx.changes("startup_bridge")
+    if changes is not None:
+        fc.startup_bridge_changes(plan, changes.snapshot, changes)
+        out.changes = changes.items
+    out.verify_runs = fc.startup_bridge_verify(plan) if args["state"] == "present" else []
+    out.judge = {"plan": {"verify": plan["verify"]}}
+    return out
+
+
+def startup_bridge_reads(
+    args: Mapping[str, Any], python_prefixes: Sequence[str], env_roots: Sequence[str]
+) -> list[Read]:
+    return fc.startup_bridge_reads(
+        python_prefixes, env_roots, str(args.get("scope")), str(args.get("profiles_dir"))
+    )
+
+
+# --- the host as a whole -------------------------------------------------------------------------------
+
+
+def summary_of(changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per change, as check mode prints it and the report shows it."""
+    return [f"{c['role']}: {c['action']} {c['target']} ({c['reason']})" for c in changes]
+
+
+def verify_params(results: Mapping[str, RoleResult]) -> tuple[list[Read], list[dict[str, Any]]]:
+    reads: list[Read] = []
+    runs: list[dict[str, Any]] = []
+    for result in results.values():
+        reads += result.verify_reads
+        runs += result.verify_runs
+    return reads, runs
+
+
+def judge_host(host: str, judge: Mapping[str, Any], snap: Snapshot) -> dict[str, list[str]]:
+    """Problems per role after the apply (empty lists when all is well)."""
+    problems: dict[str, list[str]] = {}
+    try:
+        if "miniconda" in judge:
+            problems["miniconda"] = fc.judge_miniconda(judge["miniconda"]["plan"], snap, host)
+        if judge.get("doi_cert"):
+            problems["doi_cert"] = judge_doi_cert(judge["doi_cert"], host, snap)
+        if "arcgis_env" in judge:
+            problems["arcgis_env"] = fc.judge_arcgis_env(
+                judge["arcgis_env"]["plans"], snap, judge["arcgis_env"]["state"]
+            )
+        if "startup_bridge" in judge:
+            verdict = fc.judge_startup_bridge(judge["startup_bridge"]["plan"], snap)
+            problems["startup_bridge"] = list(verdict["problems"])
+    except NotObserved as exc:
+        problems.setdefault("fleet", []).append(f"{host}: verify did not read {exc}: a bug in the plan")
+    return problems
+
+
+def lock_reader(root: Path) -> Callable[[str], bytes]:
+    def read(path: str) -> bytes:
+        found = Path(path)
+        return (found if found.is_absolute() else root / found).read_bytes()
+
+    return read

@@ -1,0 +1,41 @@
+# Documentation stub: the work is done by the action plugin plugins/action/fleet_files.py.
+
+DOCUMENTATION = r"""
+module: fleet_files
+short_description: Apply planned file changes on a Windows workstation in one module call
+description:
+  - Applies, in order, the C(files) changes M(arcgis_conda.fleet.fleet_plan) planned for one role -
+    create a folder (its parent must exist), write bytes (optionally backing up other content first), copy
+    a host file, delete a file or folder, remove a folder once empty, and secure a folder (owner
+    Administrators, protected ACL, SYSTEM and Administrators full control, Users read and execute).
+  - One M(ansible.windows.win_powershell) call with the C(apply_files) script of
+    C(plugins/module_utils/fleet_host.py); it stops at the first failure and names it.
+  - In check mode nothing is sent; the task reports the changes it would apply.
+version_added: 0.2.0
+author: arcgis-conda fleet team
+attributes:
+  check_mode:
+    support: full
+  platform:
+    platforms: windows
+options:
+  changes:
+    description: Planned changes, each C({role, step, action, target, reason, item}) with C(step=files).
+    type: list
+    elements: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Apply one role's planned file changes
+  arcgis_conda.fleet.fleet_files:
+    changes: "{{ step.changes }}"
+"""
+
+RETURN = r"""
+items:
+  description: Per change, C(op), C(path), C(changed) and C(backup_file).
+  returned: success
+  type: list
+  elements: dict
+"""

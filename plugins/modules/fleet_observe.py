@@ -1,0 +1,57 @@
+# Documentation stub: the work is done by the action plugin plugins/action/fleet_observe.py.
+
+DOCUMENTATION = r"""
+module: fleet_observe
+short_description: Read everything the fleet's roles need from a Windows workstation, in two module calls
+description:
+  - The first step of site.yml. It is M(arcgis_conda.fleet.arcgis_facts) (ArcGIS Desktop, Background
+    Geoprocessing, Pro and Server from the registry, and each ArcGIS Python measured by the probe script)
+    whose two read-only calls also read the state of everything the roles manage.
+  - Call 1 adds the Windows profiles, machine environment variables and the doi_cert role's record of an
+    earlier run. Call 2 adds, from the roles' own variables, every Miniconda prefix, the system condarc and
+    pip.ini, the certificate folder, each env under every Miniconda and the Pro clone root (conda-meta),
+    the startup bridge's files, with owners, ACLs, SHA-256 and the content of small configuration files.
+  - Sets C(ansible_facts.arcgis) (as arcgis_facts does) and C(ansible_facts.arcgis_conda_observed), the
+    snapshot M(arcgis_conda.fleet.fleet_plan) plans against. Both are kept by the fact cache.
+  - Both calls are the C(host_read) PowerShell of C(plugins/module_utils/fleet_host.py), sent through
+    M(ansible.windows.win_powershell); it changes nothing, so check mode gives the same answer.
+version_added: 0.2.0
+author: arcgis-conda fleet team
+attributes:
+  check_mode:
+    support: full
+  platform:
+    platforms: windows
+options:
+  packages:
+    description: Distribution names whose versions the probe reads in each ArcGIS Python.
+    type: list
+    elements: str
+    default: [numpy, matplotlib, scipy, pandas, python-dateutil, pyparsing, pytz, six]
+  require_arcgis:
+    description: Fail a host without ArcGIS instead of returning an empty list.
+    type: bool
+    default: false
+  probe_timeout:
+    description: Seconds each ArcGIS Python may take to answer the probe.
+    type: int
+    default: 120
+"""
+
+EXAMPLES = r"""
+- name: Observe each workstation in two reads
+  arcgis_conda.fleet.fleet_observe:
+"""
+
+RETURN = r"""
+ansible_facts:
+  description:
+    - C(arcgis), the ArcGIS Pythons, and C(arcgis_conda_observed), the snapshot (reads, env, store,
+      profiles, os_bits).
+  returned: always
+  type: dict
+module_calls:
+  description: WinRM module calls made (2, or 1 on a host without ArcGIS).
+  returned: always
+  type: int
+"""
