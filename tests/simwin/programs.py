@@ -81,6 +81,11 @@ def write_conda_record(
     host.mkdir(meta, actor, parents=True)
     record = {"name": name, "version": version, "build": build, "channel": channel, "files": []}
     host.write(f"{meta}\\{name}-{version}-{build}.json", json.dumps(record).encode(), actor)
+    # conda appends every transaction to conda-meta\history (conda/history.py); a prefix has one once
+    # anything is installed, which is how conda itself (and the roles) tell an env exists.
+    history = f"{meta}\\history"
+    old = host.node_bytes(host.node(history)) if host.is_file(history) else b"==> 2026-12-01 00:00:00 <==\n"
+    host.write(history, old + f"+{channel}::{name}-{version}-{build}\n".encode(), actor)
 
 
 def conda_records(host: H.Host, prefix: str) -> dict[str, dict[str, Any]]:
@@ -363,6 +368,12 @@ def run_python(
     host: H.Host, actor: H.Principal, exe: str, attrs: dict[str, Any], args: list[str], stdin: str | None
 ) -> Result:
     model = PythonModel(host, actor, exe, attrs)
+    # Interpreter options before the script (python -s - ...): -s leaves out the user site (modelled
+    # as no user site: the model has none unless PYTHONUSERBASE names one).
+    options = []
+    while args and args[0] in ("-s", "-S", "-E", "-u", "-B", "-I"):
+        options.append(args[0])
+        args = args[1:]
     if args[:1] == ["-c"] and len(args) >= 2:
         if args[1].strip() in ("import sys", "import sys;", "pass"):
             model.start("")
@@ -568,6 +579,12 @@ def run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: lis
                     records += parsed
                 _make_env(host, actor, prefix, records, bits)
                 return Result(0, "Preparing transaction: done\nExecuting transaction: done\n", changed=True)
+            if not positional:
+                return Result(
+                    1,
+                    "",
+                    "CondaValueError: too few arguments, must supply command line package specs or --file\n",
+                )
             return _install(host, actor, prefix, positional, opts, bits, create=True)
         if command == "install":
             if not prefix or not host.is_dir(ntpath.join(prefix, "conda-meta")):

@@ -43,10 +43,10 @@ _TESTS = str(Path(__file__).resolve().parents[2])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from simwin import host as H  # noqa: E402
-from simwin import modules as M  # noqa: E402
-from simwin import scripts as S  # noqa: E402
-from simwin.calls import log_call  # noqa: E402
+from simwin import host as H
+from simwin import modules as M
+from simwin import scripts as S
+from simwin.calls import log_call
 
 SEPARATOR = b"\n\0\0\0\0\n"
 

@@ -1,0 +1,423 @@
+"""The simulated workstation's model (tests/simwin): Windows behaviours, programs and host scripts.
+
+Fast tests: they drive the model directly (no ansible-playbook); test_simwin_playbooks.py drives it
+through the real connection plugin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_discovery as discovery
+from simwin import host as H
+from simwin import programs, scripts
+from simwin.modules import Ctx, run_module
+from simwin.scenario import create_host, scenario_names
+
+REPO = Path(__file__).resolve().parents[2]
+TEMP = "C:\\Users\\svc_fleet\\AppData\\Local\\Temp"
+EXPECTED_INSTALLS = {
+    "no_arcgis": [],
+    "desktop1041": [("desktop-10.4.1-32", "1.9.2", "1.4.3", "0.15.1")],
+    "pro33": [("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3")],
+    "reference": [
+        ("desktop-10.4.1-32", "1.9.2", "1.4.3", "0.15.1"),
+        ("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3"),
+    ],
+    "desktop1082_bgp_pro35": [
+        ("desktop-10.8.2-32", "1.9.3", "1.5.2", "0.17.0"),
+        ("desktop_bgp-10.8.2-64", "1.9.3", "1.5.2", "0.17.0"),
+        ("pro-3.5.0-64", "1.26.4", "3.9.4", "1.14.1"),
+    ],
+}
+
+
+@pytest.fixture
+def ref(tmp_path: Path) -> H.Host:
+    return create_host(tmp_path / "host", "reference")
+
+
+def ctx_for(host: H.Host, user: str | None = None, check: bool = False) -> Ctx:
+    return Ctx(host, host.principal(user), check, TEMP, "ansible.windows.win_powershell")
+
+
+def effective(host: H.Host, path: str, sid: str) -> int:
+    principal = H.Principal("probe", sid, False)
+    allow, _ = host._effective(host.node(path), principal)
+    return allow
+
+
+# --- default ACLs and ownership --------------------------------------------------------------------
+
+
+def test_new_folder_at_c_root_gives_authenticated_users_modify(ref: H.Host) -> None:
+    admin = ref.principal("svc_fleet")
+    ref.mkdir("C:\\Miniconda2", admin)
+    node = ref.node("c:/miniconda2")
+    assert node["owner"] == H.ADMINISTRATORS  # elevated admin token: Administrators own it
+    auth = [e for e in node["acl"] if e["sid"] == H.AUTHENTICATED_USERS and not e["inherit_only"]]
+    assert auth and auth[0]["rights"] == H.MODIFY and auth[0]["inherited"]
+    # ...so a plain user may plant a file in it (the CVE-2022-26526 situation)
+    assert ref.as_user("student1").write_file("C:\\Miniconda2\\python27.dll", b"evil")
+
+
+def test_student_creates_and_owns_files_in_programdata_subfolder(ref: H.Host) -> None:
+    ref.mkdir("C:\\ProgramData\\arcgis-conda", ref.principal("svc_fleet"))
+    student = ref.as_user("student1")
+    student.write_file("C:\\ProgramData\\arcgis-conda\\note.txt", "mine")
+    node = ref.node("C:\\ProgramData\\arcgis-conda\\note.txt")
+    sid = ref.users()["student1"]["sid"]
+    assert node["owner"] == sid
+    assert any(e["sid"] == sid and e["rights"] == H.FULL for e in node["acl"])  # CREATOR OWNER -> owner
+    # the other student may read it but not change it
+    with pytest.raises(H.WinError, match="is denied"):
+        ref.as_user("student2").write_file("C:\\ProgramData\\arcgis-conda\\note.txt", "theirs")
+    assert ref.as_user("student2").read_file("C:\\ProgramData\\arcgis-conda\\note.txt") == b"mine"
+
+
+def test_student_cannot_write_program_files_or_another_profile(ref: H.Host) -> None:
+    with pytest.raises(H.WinError, match=r"Access to the path 'C:\\Program Files\\x.txt' is denied"):
+        ref.as_user("student1").write_file("C:\\Program Files\\x.txt", "x")
+    with pytest.raises(H.WinError, match="is denied"):
+        ref.as_user("student1").write_file("C:\\Users\\student2\\Documents\\x.txt", "x")
+    assert ref.as_user("student1").write_file("C:\\Users\\student1\\Documents\\x.txt", "x")
+    assert ref.node("C:\\Users\\student1")["owner"] == ref.users()["student1"]["sid"]
+
+
+def test_missing_parent_and_file_in_use(ref: H.Host) -> None:
+    admin = ref.principal()
+    with pytest.raises(H.WinError, match=r"Could not find a part of the path 'C:\\nope\\a.txt'"):
+        ref.write("C:\\nope\\a.txt", b"a", admin)
+    ref.state["processes"] = [
+        {"name": "python.exe", "pid": 4242, "open_files": ["C:\\Python27\\ArcGIS10.4\\python.exe"]}
+    ]
+    with pytest.raises(H.WinError, match="being used by another process"):
+        ref.delete("C:\\Python27\\ArcGIS10.4", admin)
+    assert ref.exists("C:\\Python27\\ArcGIS10.4\\python.exe")
+
+
+def test_unc_needs_network_credentials(ref: H.Host) -> None:
+    share = "\\\\fileserver\\installers\\readme.txt"
+    with pytest.raises(H.WinError, match="no network credentials"):
+        ref.read_bytes(share, ref.session_principal(None))  # NTLM: no second hop
+    become = {"user": "svc_fleet", "logon_flags": ["netcredentials_only"], "password": True}
+    assert ref.read_bytes(share, ref.session_principal(become)) == b"lab installers share\n"
+    ref.session()["transport"] = "credssp"
+    assert ref.read_bytes(share, ref.session_principal(None))
+    ref.session()["transport"] = "kerberos"
+    assert not ref.session_has_network_credentials()  # without delegation
+
+
+def test_registry_views_and_profiles(ref: H.Host) -> None:
+    assert ref.reg_values("HKLM\\SOFTWARE\\ESRI\\Desktop10.4", "32")["RealVersion"][1] == "10.4.1"
+    assert ref.reg_values("HKLM\\SOFTWARE\\ESRI\\Desktop10.4", "64") is None
+    accounts = {p["account"] for p in scripts.profiles(ref)}
+    assert {"LABPC\\student1", "LABPC\\svc_fleet", "NT AUTHORITY\\SYSTEM"} <= accounts
+
+
+# --- probe imitation through the controller's own parser -------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_INSTALLS))
+def test_probe_imitation_parsed_by_arcgis_discovery(tmp_path: Path, scenario: str) -> None:
+    assert scenario in scenario_names()
+    host = create_host(tmp_path / scenario, scenario)
+    dump = discovery.parse_registry_dump(scripts.registry_dump(host))
+    installs, warnings = discovery.find_installs(dump)
+    assert warnings == []
+    probe = (REPO / "plugins/module_utils/arcgis_probe.py").read_text(encoding="utf-8")
+    packages = list(programs.PROBE_DEFAULT)
+    raw, _ = scripts.run_probe_script(
+        ctx_for(host),
+        {"ProbeScript": probe, "Pythons": discovery.probe_targets(installs), "Packages": packages},
+    )
+    facts = discovery.build_facts(installs, discovery.parse_runs(raw), packages)
+    got = [
+        (f["id"], f["packages"]["numpy"], f["packages"]["matplotlib"], f["packages"]["scipy"]) for f in facts
+    ]
+    assert got == EXPECTED_INSTALLS[scenario]
+    assert all(f["status"] == "ok" and f["problems"] == [] for f in facts)
+    assert not host.exists(f"{TEMP}\\arcgis_probe.py")  # the runner removes it
+
+
+def test_unrecognised_python_script_is_not_modelled(ref: H.Host) -> None:
+    admin = ref.principal()
+    ref.write(f"{TEMP}\\other.py", b"print('hi')\n", admin)
+    run = programs.run_program(ref, admin, ["C:\\Python27\\ArcGIS10.4\\python.exe", f"{TEMP}\\other.py"])
+    assert run.rc == 1 and "simwin: not modelled" in run.stderr
+    assert (
+        programs.run_program(ref, admin, ["C:\\Python27\\ArcGIS10.4\\python.exe", "-c", "import sys"]).rc == 0
+    )
+
+
+def test_bridge_verify_follows_pth_and_hook(ref: H.Host) -> None:
+    """A conda env with the repository's hook + .pth gains ArcGIS's folders; --arcpy then works."""
+    admin = ref.principal()
+    env = "C:\\ProgramData\\arcgis-conda\\envs\\arc1041"
+    ref.mkdir("C:\\ProgramData\\arcgis-conda\\envs", admin, parents=True)
+    lock = "@EXPLICIT\nhttps://repo.anaconda.com/pkgs/free/win-32/python-2.7.10-0.tar.bz2#0123\n"
+    ref.write(f"{TEMP}\\lock.txt", lock.encode(), admin)
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    assert (
+        programs.run_program(ref, admin, [conda, "create", "--prefix", env, "--file", f"{TEMP}\\lock.txt"]).rc
+        == 0
+    )
+    site = f"{env}\\Lib\\site-packages"
+    hook = (REPO / "roles/startup_bridge/files/arcgis_conda_bridge.py").read_bytes()
+    ref.write(f"{site}\\arcgis_conda_bridge.py", hook, admin)
+    data = {
+        "schema": 1,
+        "entries": [
+            {
+                "id": "desktop-10.4.1-32",
+                "match": {"python": "2.7", "bits": 32},  # create gave a 64-bit python: must not match
+                "site_dirs": ["C:\\Python27\\ArcGIS10.4\\Lib\\site-packages"],
+            }
+        ],
+    }
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as plan
+
+    ref.write(f"{site}\\arcgis_conda_bridge.json", json.dumps(data).encode(), admin)
+    ref.write(
+        f"{site}\\zzz_arcgis_conda_bridge.pth",
+        plan.pth_content(f"{site}\\arcgis_conda_bridge.json").encode(),
+        admin,
+    )
+    verify = (REPO / "roles/startup_bridge/files/arcgis_conda_bridge_verify.py").read_bytes()
+    ref.write(f"{TEMP}\\verify.py", verify, admin)
+    argv = [
+        f"{env}\\python.exe",
+        f"{TEMP}\\verify.py",
+        "--arcpy",
+        "--expect",
+        "C:\\Program Files (x86)\\ArcGIS\\Desktop10.4\\arcpy",
+    ]
+
+    def report() -> dict:
+        run = programs.run_program(ref, admin, argv)
+        assert run.rc == 0, run.stderr
+        return json.loads(run.stdout.split(programs.VERIFY_MARKER, 1)[1])
+
+    first = report()
+    assert first["bridge"]["runs"][0]["skipped"][0]["why"].startswith("bits 32 != 64")
+    assert first["arcpy"]["ok"] is False and first["expect"][0]["index"] is None
+    data["entries"][0]["match"]["bits"] = 64
+    ref.write(f"{site}\\arcgis_conda_bridge.json", json.dumps(data).encode(), admin)
+    second = report()
+    assert "C:\\Program Files (x86)\\ArcGIS\\Desktop10.4\\arcpy" in second["bridge"]["runs"][0]["added"]
+    assert second["expect"][0]["index"] is not None
+    # arcpy there is 32-bit; this env's python is 64-bit: the import fails as a DLL load would
+    assert second["arcpy"]["ok"] is False and "DLL load failed" in second["arcpy"]["error"]
+
+
+# --- conda, Miniconda ------------------------------------------------------------------------------
+
+
+def test_conda_clone_install_and_errors(ref: H.Host) -> None:
+    admin = ref.principal()
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    env = "C:\\ProgramData\\arcgis-conda\\envs\\arcpro33"
+    ref.mkdir("C:\\ProgramData\\arcgis-conda\\envs", admin, parents=True)
+    assert programs.run_program(ref, admin, [conda, "--version"]).stdout == "conda 23.7.4\n"
+    run = programs.run_program(
+        ref, admin, [conda, "create", "--clone", "arcgispro-py3", "--prefix", env, "--pinned", "--yes"]
+    )
+    assert run.rc == 0, run.stderr
+    assert ref.is_file(f"{env}\\conda-meta\\pinned") and ref.is_file(f"{env}\\python.exe")
+    again = programs.run_program(ref, admin, [conda, "create", "--clone", "arcgispro-py3", "--prefix", env])
+    assert again.rc == 1 and "prefix already exists" in again.stderr
+    ok = programs.run_program(
+        ref, admin, [conda, "install", "--prefix", env, "--yes", "ipython>=8", "spyder=5"]
+    )
+    assert ok.rc == 0, ok.stderr
+    listed = json.loads(programs.run_program(ref, admin, [conda, "list", "--prefix", env, "--json"]).stdout)
+    assert {"ipython", "spyder", "arcpy"} <= {p["name"] for p in listed}
+    bad = programs.run_program(ref, admin, [conda, "install", "--prefix", env, "numpy==9.9"])
+    assert bad.rc == 1 and "PackagesNotFoundError" in bad.stderr and "numpy==9.9" in bad.stderr
+    assert programs.run_program(ref, admin, [conda, "remove", "--prefix", env, "--all", "--yes"]).rc == 0
+    assert not ref.exists(env)
+
+
+def test_miniconda_installer_and_uninstaller(ref: H.Host) -> None:
+    admin = ref.principal()
+    url = "https://repo.anaconda.com/miniconda/Miniconda2-py27_4.8.3-Windows-x86.exe"
+    entry = ref.state["network"][url]
+    ref.write(f"{TEMP}\\mc.exe", None, admin, synthetic=entry)
+    args = ["/InstallationType=AllUsers", "/RegisterPython=0", "/AddToPath=0", "/S", "/D=C:\\Miniconda2"]
+    assert programs.run_program(ref, admin, [f"{TEMP}\\mc.exe", *args]).rc == 0
+    assert (
+        programs.run_program(ref, admin, ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"]).stdout
+        == "conda 4.8.3\n"
+    )
+    py = ref.node("C:\\Miniconda2\\python.exe")["attrs"]
+    assert (py["version"], py["bits"]) == ("2.7.18", 32)
+    assert (
+        ref.is_file("C:\\Miniconda2\\condabin\\conda.bat") and ref.machine_env("Path").count("Miniconda") == 0
+    )
+    ref.write("C:\\Miniconda2\\user-notes.txt", b"not the installer's", admin)
+    run = programs.run_program(
+        ref, admin, ["C:\\Miniconda2\\Uninstall-Miniconda2.exe", "/S", "_?=C:\\Miniconda2"]
+    )
+    assert run.rc == 0
+    assert not ref.exists("C:\\Miniconda2\\python.exe") and not ref.exists("C:\\Miniconda2\\Scripts")
+    assert ref.is_file("C:\\Miniconda2\\user-notes.txt")  # NSIS removes only what it installed
+
+
+def test_memory_quota_kills_a_program(ref: H.Host) -> None:
+    admin = ref.principal()
+    ref.state["faults"] = {"memory": [{"argv_contains": "install", "mb": 2048, "times": 1}]}
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    run = programs.run_program(ref, admin, [conda, "install", "--prefix", "C:\\x", "numpy"])
+    assert run.rc != 0 and "MaxMemoryPerShellMB 1024" in run.stderr
+    assert programs.run_program(ref, admin, [conda, "--version"]).rc == 0
+
+
+# --- host_read and apply_files contracts -----------------------------------------------------------
+
+
+def test_host_read_contract(ref: H.Host) -> None:
+    admin = ref.principal()
+    ref.mkdir("C:\\ProgramData\\conda", admin)
+    ref.write("C:\\ProgramData\\conda\\.condarc", b"channels: [defaults]\n", admin)
+    ref.store().append("ABCDEF")
+    params = {
+        "Arcgis": True,
+        "Profiles": True,
+        "EnvNames": ["OS", "CONDARC"],
+        "Thumbprints": ["abcdef", "123456"],
+        "Reads": [
+            {"path": "C:\\ProgramData\\conda\\.condarc", "kind": "file", "content": True},
+            {"path": "C:\\ProgramData\\conda", "kind": "dir", "content": False},
+            {"path": "C:\\Nope\\x.txt", "kind": "file", "content": True},
+            {"path": "C:\\Python27\\ArcGIS*\\python.exe", "kind": "glob", "content": False},
+        ],
+        "Runs": [
+            {
+                "id": "v",
+                "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "{script}"],
+                "script": (REPO / "roles/arcgis_env/files/arcgis_env_versions.py").read_text(),
+                "stdin": None,
+                "timeout": 60,
+            },
+            {
+                "id": "missing",
+                "argv": ["C:\\no\\python.exe", "-c", "import sys"],
+                "script": None,
+                "stdin": None,
+                "timeout": 5,
+            },
+        ],
+    }
+    out, changed = scripts.host_read(ctx_for(ref), params)
+    assert changed is False
+    assert discovery.find_installs(discovery.parse_registry_dump(out["arcgis"]))[0]
+    assert {p["path"] for p in out["profiles"]} >= {"C:\\Users\\student1", "C:\\Users\\svc_fleet"}
+    assert out["env"] == {"OS": "Windows_NT", "CONDARC": None}
+    assert out["store"] == {"abcdef": True, "123456": False}
+    condarc, folder, missing, glob = out["reads"]
+    assert base64.b64decode(condarc["content_b64"]) == b"channels: [defaults]\n"
+    assert (
+        condarc["sha256"] == H.sha256_hex(b"channels: [defaults]\n") and condarc["owner"] == H.ADMINISTRATORS
+    )
+    assert {
+        "sid": H.USERS,
+        "rights": H.READ_EXECUTE,
+        "type": "allow",
+        "inherited": True,
+        "inherit": "none",
+        "inherit_only": False,
+    } in condarc["acl"]
+    assert folder["type"] == "dir" and folder["children"] == [{"name": ".condarc", "dir": False}]
+    assert missing == {"path": "C:\\Nope\\x.txt", "type": "missing"}
+    assert glob["type"] == "glob" and [m["path"] for m in glob["matches"]] == [
+        "C:\\Python27\\ArcGIS10.4\\python.exe"
+    ]
+    assert "content_b64" not in glob["matches"][0] and glob["matches"][0]["size"] > 0
+    versions, absent = out["runs"]
+    assert versions["rc"] == 0 and json.loads(versions["stdout"])["packages"]["numpy"] == "1.9.2"
+    assert absent["rc"] is None and "cannot find the file" in absent["error"]
+
+
+def test_host_read_reports_access_denied_as_error(ref: H.Host) -> None:
+    out, _ = scripts.host_read(
+        ctx_for(ref, "student1"), {"Reads": [{"path": "C:\\Users\\student2", "kind": "dir"}]}
+    )
+    assert out["reads"][0]["type"] == "error" and "is denied" in out["reads"][0]["error"]
+
+
+def test_apply_files_contract(ref: H.Host) -> None:
+    root = "C:\\ProgramData\\arcgis-conda"
+    b64 = base64.b64encode
+    items = [
+        {"op": "mkdir", "path": root},
+        {"op": "write", "path": f"{root}\\a.txt", "content_b64": b64(b"one").decode(), "backup": True},
+        {"op": "copy", "src": f"{root}\\a.txt", "path": f"{root}\\b.txt", "force": False},
+        {"op": "secure", "path": root},
+    ]
+    out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
+    assert changed and [i["changed"] for i in out["items"]] == [True, True, True, True]
+    node = ref.node(root)
+    assert node["protected"] and node["owner"] == H.ADMINISTRATORS
+    assert [(e["sid"], e["rights"]) for e in node["acl"]] == [
+        (H.SYSTEM, H.FULL),
+        (H.ADMINISTRATORS, H.FULL),
+        (H.USERS, H.READ_EXECUTE),
+    ]
+    assert all(e["inherited"] for e in ref.node(f"{root}\\a.txt")["acl"])
+    # idempotent: same bytes, existing folder, copy without force, already secure
+    again, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
+    assert not changed and not any(i["changed"] for i in again["items"])
+    # a write with other bytes and backup keeps the old file
+    new = [{"op": "write", "path": f"{root}\\a.txt", "content_b64": b64(b"two").decode(), "backup": True}]
+    out, _ = scripts.apply_files(ctx_for(ref), {"Items": new})
+    backup = out["items"][0]["backup_file"]
+    assert (
+        backup.startswith(f"{root}\\a.txt.")
+        and backup.endswith(".bak")
+        and ref.read_bytes(backup, ref.principal()) == b"one"
+    )
+    # the first failure stops, naming the op, the path and the Windows error
+    bad = [
+        {"op": "rmdir_empty", "path": root},
+        {"op": "write", "path": "C:\\missing\\x", "content_b64": ""},
+        {"op": "delete", "path": root},
+    ]
+    with pytest.raises(
+        scripts.ScriptFail, match=r"write C:\\missing\\x failed: Could not find a part of the path"
+    ):
+        scripts.apply_files(ctx_for(ref), {"Items": bad})
+    assert ref.exists(root)  # rmdir_empty left the non-empty folder, delete never ran
+    out, changed = scripts.apply_files(
+        ctx_for(ref), {"Items": [{"op": "delete", "path": root}, {"op": "delete", "path": root}]}
+    )
+    assert [i["changed"] for i in out["items"]] == [True, False] and not ref.exists(root)
+
+
+def test_module_not_modelled_and_injected_failure(ref: H.Host) -> None:
+    admin = ref.principal()
+    assert run_module(ref, "community.windows.win_scheduled_task", {}, admin, TEMP)["msg"] == (
+        "simwin: module community.windows.win_scheduled_task not modelled"
+    )
+    ref.state["faults"] = {
+        "module_fails": [
+            {"module": "ansible.windows.win_command", "argv_contains": "create", "msg": "boom", "times": 1}
+        ]
+    }
+    argv = {
+        "argv": [
+            "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe",
+            "create",
+            "--prefix",
+            "C:\\e",
+        ]
+    }
+    assert run_module(ref, "ansible.windows.win_command", argv, admin, TEMP) == {
+        "failed": True,
+        "changed": False,
+        "msg": "boom",
+    }
+    second = run_module(ref, "ansible.windows.win_command", argv, admin, TEMP)  # consumed: conda runs now
+    assert second["rc"] == 1 and "too few arguments" in second["stderr"]

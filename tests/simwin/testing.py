@@ -1,0 +1,94 @@
+"""Helpers for tests that drive the simulated lab with real ansible-playbook runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import lab
+from .calls import calls, reset_calls
+from .host import Host
+
+
+@dataclass
+class Lab:
+    dir: Path
+    hosts: list[str]
+
+    def state(self, host: str | None = None) -> Path:
+        return self.dir / "state" / (host or self.hosts[0])
+
+    def host(self, host: str | None = None) -> Host:
+        return Host(self.state(host))
+
+    def calls(self, host: str | None = None) -> list[dict[str, Any]]:
+        return calls(self.state(host))
+
+    def reset_calls(self) -> None:
+        for name in self.hosts:
+            reset_calls(self.state(name))
+
+    def edit(self, host: str | None = None) -> Any:
+        """``with lab.edit() as h: ...`` changes a host's state under its lock."""
+        return Host.locked(self.state(host))
+
+    def playbook(
+        self, tasks: list[dict[str, Any]] | str, *extra: str, play: dict[str, Any] | None = None
+    ) -> Run:
+        """Run one play of tasks over windows_workstations; JSON results per task via the json callback."""
+        if isinstance(tasks, str):
+            tasks = yaml.safe_load(tasks)
+        body = {"hosts": "windows_workstations", "gather_facts": False, "tasks": tasks, **(play or {})}
+        path = self.dir / f"play-{len(list(self.dir.glob('play-*.yml')))}.yml"
+        path.write_text(yaml.safe_dump([body], sort_keys=False), encoding="utf-8")
+        env = lab.environment(self.dir)
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+        env["ANSIBLE_CALLBACKS_ENABLED"] = ""
+        proc = subprocess.run(
+            lab.command_line(self.dir, ["ansible-playbook", str(path), *extra]),
+            env=env,
+            cwd=lab.REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return Run(proc)
+
+
+@dataclass
+class Run:
+    proc: subprocess.CompletedProcess
+
+    @property
+    def data(self) -> dict[str, Any]:
+        out = self.proc.stdout
+        try:
+            return json.loads(out[out.index("{") :])
+        except ValueError as err:
+            raise AssertionError(f"no JSON from ansible-playbook:\n{out}\n{self.proc.stderr}") from err
+
+    def results(self, host: str | None = None) -> list[dict[str, Any]]:
+        """Each task's result for one host, in order."""
+        out = []
+        for play in self.data["plays"]:
+            for task in play["tasks"]:
+                hosts = task["hosts"]
+                name = host or next(iter(hosts), None)
+                if name in hosts:
+                    out.append(hosts[name])
+        return out
+
+    def stats(self, host: str | None = None) -> dict[str, int]:
+        stats = self.data["stats"]
+        return stats[host or next(iter(stats))]
+
+
+def make_lab(directory: Path, *scenarios: str, per: int = 1) -> Lab:
+    data = lab.init(directory, list(scenarios), per)
+    hosts = list(data["all"]["children"]["windows_workstations"]["children"][lab.LAB_GROUP]["hosts"])
+    return Lab(Path(directory).resolve(), hosts)
