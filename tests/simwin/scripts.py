@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 HEADER = re.compile(r"^\s*#\s*arcgis_conda\.fleet host script:\s*([A-Za-z0-9_]+)\s*$")
 SHOULD_PROCESS = re.compile(
-    r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]", re.I
+    r"\[CmdletBinding\([^)]*\bSupportsShouldProcess\b(?!\s*=\s*\$false)[^)]*\)\]", re.I
 )
 CONSTANTS = {
     "registry_dump": ("plugins/action/arcgis_facts.py", "REGISTRY_SCRIPT"),

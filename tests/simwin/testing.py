@@ -48,7 +48,6 @@ class Lab:
         path.write_text(yaml.safe_dump([body], sort_keys=False), encoding="utf-8")
         env = lab.environment(self.dir)
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
-        env["ANSIBLE_CALLBACKS_ENABLED"] = ""
         proc = subprocess.run(
             lab.command_line(self.dir, ["ansible-playbook", str(path), *extra]),
             env=env,
@@ -68,7 +67,7 @@ class Run:
     def data(self) -> dict[str, Any]:
         out = self.proc.stdout
         try:
-            return json.loads(out[out.index("{") :])
+            return json.JSONDecoder().raw_decode(out[out.index("{") :])[0]
         except ValueError as err:
             raise AssertionError(f"no JSON from ansible-playbook:\n{out}\n{self.proc.stderr}") from err
 

@@ -183,6 +183,7 @@ class Connection(ConnectionBase):
             drop = host.take_fault("drop_connection_after", module)
         record = _module_record(last, script_name, bool(result.get("changed")), bool(result.get("failed")))
         record["check_mode"] = bool(args.get("_ansible_check_mode"))
+        record["effects"] = effects_of(M.short_name(module), script_name, args, result)
         record["module"] = module
         record["user"] = principal.name
         return (1 if result.get("failed") else 0), json.dumps(result), "", record, drop
@@ -284,6 +285,33 @@ def fqcn(script: str) -> str:
         return ".".join(match.groups())
     match = re.match(r"^ansible\.modules\.(.+)$", name)
     return f"ansible.builtin.{match.group(1)}" if match else name
+
+
+def effects_of(
+    name: str, script: str | None, args: dict[str, Any], result: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """What a module call changed on the host, read from its own arguments and result (not from the
+    controller's plan), so a test can compare the plan with what really happened."""
+    if result.get("failed") or args.get("_ansible_check_mode"):
+        return []
+    if name == "win_powershell" and script == "apply_files":
+        items = (result.get("result") or {}).get("items") or []
+        return [{"op": i.get("op"), "path": i.get("path")} for i in items if i.get("changed")]
+    if not result.get("changed"):
+        return []
+    if name == "win_get_url":
+        return [{"op": "download", "path": args.get("dest")}]
+    if name == "win_package":
+        return [{"op": "uninstall" if args.get("state") == "absent" else "install", "path": args.get("path")}]
+    if name == "win_command":
+        return [{"op": "command", "argv": list(args.get("argv") or [])}]
+    if name == "win_copy":
+        return [{"op": "copy", "path": args.get("dest")}]
+    if name == "win_environment":
+        return [{"op": "env_var", "path": args.get("name")}]
+    if name == "win_certificate_store":
+        return [{"op": "cert", "path": args.get("thumbprint") or args.get("path")}]
+    return [{"op": name, "path": args.get("path") or args.get("dest")}]
 
 
 def _module_record(action: dict[str, Any], script: str | None, changed: bool, failed: bool) -> dict[str, Any]:
