@@ -313,3 +313,57 @@ def test_arcgis_facts_finds_each_scenarios_installs(tmp_path: Path) -> None:
         "sim-no-arcgis-01": [],
     }
     assert [len([c for c in lab.calls(h) if c["kind"] == "module"]) for h in lab.hosts] == [2, 2, 1]
+
+
+def test_folder_copy_registry_certificates_and_package_rc(lab: Lab) -> None:
+    tree = lab.dir / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "one.txt").write_text("1")
+    (tree / "sub" / "two.txt").write_text("2")
+    with lab.edit() as host:
+        host.write(
+            "C:\\Windows\\Temp\\fails.exe",
+            None,
+            host.principal(),
+            synthetic={"size": 10, "sha256": "ab" * 32, "attrs": {"program": "exit", "rc": 1603}},
+        )
+    cert = REPO / "files" / "demo-lab-root-ca.crt"
+    tasks = [
+        {"ansible.windows.win_copy": {"src": f"{tree}/", "dest": "C:\\ProgramData\\tree"}},
+        {
+            "ansible.windows.win_regedit": {
+                "path": "HKLM:\\SOFTWARE\\arcgis-conda",
+                "name": "Managed",
+                "data": 1,
+                "type": "dword",
+            }
+        },
+        {"ansible.windows.win_reg_stat": {"path": "HKLM:\\SOFTWARE\\arcgis-conda", "name": "Managed"}},
+        {"ansible.windows.win_copy": {"src": str(cert), "dest": "C:\\Windows\\Temp\\ca.crt"}},
+        {
+            "ansible.windows.win_certificate_store": {
+                "path": "C:\\Windows\\Temp\\ca.crt",
+                "store_location": "LocalMachine",
+                "store_name": "Root",
+            }
+        },
+        {
+            "ansible.windows.win_get_url": {
+                "url": "file://\\\\fileserver\\installers\\readme.txt",
+                "dest": "C:\\Windows\\Temp\\r.txt",
+            },
+            "ignore_errors": True,
+        },
+        {
+            "ansible.windows.win_package": {"path": "C:\\Windows\\Temp\\fails.exe", "arguments": ["/quiet"]},
+            "ignore_errors": True,
+        },
+    ]
+    results = lab.playbook(tasks).results()
+    host = lab.host()
+    assert host.read_bytes("C:\\ProgramData\\tree\\sub\\two.txt", host.principal()) == b"2"  # explode mode
+    assert results[2]["value"] == 1 and results[2]["type"] == "REG_DWORD"
+    assert results[4]["changed"] is True and host.store() == results[4]["thumbprints"]
+    assert results[5]["failed"] and "no network credentials" in results[5]["msg"]
+    assert results[6]["failed"] and results[6]["rc"] == 1603 and "unexpected rc" in results[6]["msg"]
+    assert modules_logged(lab).count("ansible.windows.win_copy") == 4  # query + explode, query + single

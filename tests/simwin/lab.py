@@ -62,7 +62,9 @@ def _copy_group_vars(dest: Path) -> None:
         if source.name.startswith("vault") or source.name == "winrm.yml":
             continue
         if source.suffix in (".yml", ".yaml"):
-            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+            # Paths the example builds from its own inventory_dir still point into the example.
+            text = source.read_text(encoding="utf-8").replace("{{ inventory_dir }}", str(EXAMPLE.parent))
+            data = yaml.safe_load(text)
             if isinstance(data, dict):
                 data = {
                     k: v for k, v in data.items() if k not in WINRM_KEYS and not k.startswith(WINRM_PREFIXES)

@@ -251,9 +251,13 @@ def win_copy(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         if not ctx.check:
             host.mkdir(dest, ctx.principal, parents=True)
         for info in archive.infolist():
-            rel = base64.b64decode(info.filename).decode("utf-8").replace("/", "\\")
+            # the action base64-encodes each relative path; zipfile adds "/" to folder entries
+            is_dir = info.filename.endswith("/")
+            rel = base64.b64decode(info.filename.rstrip("/")).decode("utf-8").replace("/", "\\")
             target = ntpath.join(dest, rel)
-            if info.filename.endswith("/") or rel.endswith("\\"):
+            if ctx.check:
+                continue
+            if is_dir:
                 host.mkdir(target, ctx.principal, parents=True)
                 continue
             host.mkdir(H.parent_of(target), ctx.principal, parents=True)

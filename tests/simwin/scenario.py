@@ -145,6 +145,12 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
     host.reg_set(
         f"{H.PROFILE_LIST}\\S-1-5-18", "ProfileImagePath", "%systemroot%\\system32\\config\\systemprofile"
     )
+    for value, folder in (
+        ("Default", "%SystemDrive%\\Users\\Default"),
+        ("ProfilesDirectory", "%SystemDrive%\\Users"),
+        ("Public", "%SystemDrive%\\Users\\Public"),
+    ):
+        host.reg_set(H.PROFILE_LIST, value, folder, "REG_EXPAND_SZ")
     for name, value in {
         "ComSpec": "%SystemRoot%\\system32\\cmd.exe",
         "OS": "Windows_NT",
