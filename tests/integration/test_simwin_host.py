@@ -293,6 +293,7 @@ def test_host_read_contract(ref: H.Host) -> None:
             {"path": "C:\\ProgramData\\conda", "kind": "dir", "content": False},
             {"path": "C:\\Nope\\x.txt", "kind": "file", "content": True},
             {"path": "C:\\Python27\\ArcGIS*\\python.exe", "kind": "glob", "content": False},
+            {"path": "C:\\Python27\\ArcGIS10.4", "kind": "dir", "content": False, "detail": False},
         ],
         "Runs": [
             {
@@ -317,7 +318,8 @@ def test_host_read_contract(ref: H.Host) -> None:
     assert {p["path"] for p in out["profiles"]} >= {"C:\\Users\\student1", "C:\\Users\\svc_fleet"}
     assert out["env"] == {"OS": "Windows_NT", "CONDARC": None}
     assert out["store"] == {"abcdef": True, "123456": False}
-    condarc, folder, missing, glob = out["reads"]
+    condarc, folder, missing, glob, brief = out["reads"]
+    assert brief == {"path": "C:\\Python27\\ArcGIS10.4", "type": "dir"}
     assert base64.b64decode(condarc["content_b64"]) == b"channels: [defaults]\n"
     assert (
         condarc["sha256"] == H.sha256_hex(b"channels: [defaults]\n") and condarc["owner"] == H.ADMINISTRATORS
@@ -339,6 +341,7 @@ def test_host_read_contract(ref: H.Host) -> None:
     versions, absent = out["runs"]
     assert versions["rc"] == 0 and json.loads(versions["stdout"])["packages"]["numpy"] == "1.9.2"
     assert absent["rc"] is None and "cannot find the file" in absent["error"]
+    assert not ref.exists(f"{TEMP}\\v.py")  # the run's script is removed after it ran
 
 
 def test_host_read_reports_access_denied_as_error(ref: H.Host) -> None:
@@ -385,9 +388,7 @@ def test_apply_files_contract(ref: H.Host) -> None:
         {"op": "write", "path": "C:\\missing\\x", "content_b64": ""},
         {"op": "delete", "path": root},
     ]
-    with pytest.raises(
-        scripts.ScriptFail, match=r"write C:\\missing\\x failed: Could not find a part of the path"
-    ):
+    with pytest.raises(scripts.ScriptFail, match=r"^write C:\\missing\\x: Could not find a part of the path"):
         scripts.apply_files(ctx_for(ref), {"Items": bad})
     assert ref.exists(root)  # rmdir_empty left the non-empty folder, delete never ran
     out, changed = scripts.apply_files(

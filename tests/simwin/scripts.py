@@ -200,7 +200,8 @@ def _acl(node: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def read_entry(ctx: Ctx, path: str, content: bool) -> dict[str, Any]:
+def read_entry(ctx: Ctx, path: str, content: bool, detail: bool = True) -> dict[str, Any]:
+    """One Reads entry; ``detail`` false gives only type (and size), as the script's Get-Entry does."""
     host = ctx.host
     try:
         node = host.read_node(path, ctx.principal)
@@ -208,6 +209,11 @@ def read_entry(ctx: Ctx, path: str, content: bool) -> dict[str, Any]:
         if err.kind in ("missing", "missing_parent"):
             return {"path": path, "type": "missing"}
         return {"path": path, "type": "error", "error": str(err)}
+    if not detail:
+        brief: dict[str, Any] = {"path": node["path"], "type": node["type"]}
+        if node["type"] == "file":
+            brief["size"] = node["size"]
+        return brief
     entry: dict[str, Any] = {
         "path": node["path"],
         "type": node["type"],
@@ -255,35 +261,37 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         out["arcgis"] = registry_dump(host)
     if params.get("Profiles"):
         out["profiles"] = profiles(host)
-    if params.get("EnvNames"):
-        out["env"] = {name: host.machine_env(name) for name in params["EnvNames"]}
-    if params.get("Thumbprints"):
-        store = host.store()
-        out["store"] = {t: t.upper() in store for t in params["Thumbprints"]}
-    if params.get("Reads") is not None:
-        reads = []
-        for item in params.get("Reads") or []:
-            path, kind, content = str(item.get("path")), item.get("kind", "file"), bool(item.get("content"))
-            if kind == "glob":
-                try:
-                    matches = [read_entry(ctx, p, content) for p in glob(host, path)]
-                    reads.append({"path": path, "type": "glob", "matches": matches})
-                except H.WinError as err:
-                    reads.append({"path": path, "type": "error", "error": str(err)})
-            else:
-                reads.append(read_entry(ctx, path, content))
-        out["reads"] = reads
-    if params.get("Runs") is not None:
-        runs = []
-        for item in params.get("Runs") or []:
-            argv = [str(a) for a in item.get("argv") or []]
-            if item.get("script") is not None:
-                script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
-                host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
-                argv = [script_path if a == "{script}" else a for a in argv]
+    out["env"] = {name: host.machine_env(name) for name in params.get("EnvNames") or []}
+    store = host.store()
+    out["store"] = {t: t.upper() in store for t in params.get("Thumbprints") or []}
+    reads = []
+    for item in params.get("Reads") or []:
+        path, kind, content = str(item.get("path")), item.get("kind", "file"), bool(item.get("content"))
+        detail = item.get("detail") is None or bool(item.get("detail"))
+        if kind == "glob":
+            try:
+                matches = [read_entry(ctx, p, content, detail) for p in glob(host, path)]
+                reads.append({"path": path, "type": "glob", "matches": matches})
+            except H.WinError as err:
+                reads.append({"path": path, "type": "error", "error": str(err)})
+        else:
+            reads.append(read_entry(ctx, path, content, detail))
+    out["reads"] = reads
+    runs = []
+    for item in params.get("Runs") or []:
+        argv = [str(a) for a in item.get("argv") or []]
+        script_path = None
+        if item.get("script"):
+            script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
+            host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
+            argv = [script_path if a == "{script}" else a for a in argv]
+        try:
             run = run_one(ctx, argv, item.get("stdin"))
-            runs.append({"id": item.get("id"), **run})
-        out["runs"] = runs
+        finally:
+            if script_path:
+                host.delete(script_path, ctx.principal)  # the script removes it after the run
+        runs.append({"id": item.get("id"), **run})
+    out["runs"] = runs
     return out, False
 
 
@@ -352,7 +360,7 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                 raise ScriptFail(f"apply_files: unknown op {op!r} for {path}", {"items": done})
         except H.WinError as err:
             raise ScriptFail(
-                f"apply_files: {op} {path} failed: {err}",
+                f"{op} {path}: {err}",
                 {"items": done, "changed": any(d["changed"] for d in done)},
             ) from err
         done.append(record)
