@@ -435,7 +435,10 @@ class FleetPlanner:
         observed = host.get("snapshot") is not None
         changes: list[dict[str, Any]] | None = None
         if observed and status == "ok":
-            changes = [c for role in self.roles if role in results for c in results[role].changes or []]
+            try:
+                changes = ff.host_changes(results, host["ctx"], self.roles)
+            except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
+                host["error"], status = self._error(exc), "failed"
         reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
         row: dict[str, Any] = {
             "host": item.host,
@@ -458,6 +461,7 @@ class FleetPlanner:
             "status": status,
             "error": row["error"] if status == "failed" else "",
             "changes": changes,
+            "planned": [fc.brief(c) for c in changes or []],
             "steps": fc.group_steps(changes or []),
             "summary": row["changes"],
             "verify": {

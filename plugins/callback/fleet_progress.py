@@ -86,6 +86,7 @@ REPORT_COLUMNS = (
     Column("arcgis", "ArcGIS installs"),
     Column("envs", "Conda envs"),
     Column("bridge_verified", "Bridge verified"),
+    Column("changes", "Planned changes"),
     Column("error", "First error"),
 )
 
@@ -212,9 +213,13 @@ class CallbackModule(CallbackBase):
         rows = []
         for host in sorted(self.lab):
             published = (custom.get(host) or {}).get("fleet_report") or {}
+            planned = published.get("planned") or []
             rows.append(
                 {
                     **published,
+                    "changes": [
+                        f"{c['role']}: {c['action']} {c['target']}" for c in planned if isinstance(c, dict)
+                    ],
                     "host": host,
                     "lab": self.lab[host],
                     "status": "failed" if self.status.get(host) else "ok",

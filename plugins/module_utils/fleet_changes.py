@@ -46,6 +46,11 @@ def change(role: str, step: str, action: str, target: str, reason: str, item: Ma
     }
 
 
+def brief(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A change without its payload (file bytes), for reports and check-mode output."""
+    return {**item, "item": {k: v for k, v in item["item"].items() if k != "content_b64"}}
+
+
 def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
@@ -53,12 +58,20 @@ def sha256(data: bytes | str) -> str:
 class Changes:
     """A role's change list, built against the snapshot; skips what the host already has."""
 
-    def __init__(self, role: str, snapshot: Snapshot, planned: dict[str, str]) -> None:
+    def __init__(
+        self, role: str, snapshot: Snapshot, planned: dict[str, str], gone: set[str] | None = None
+    ) -> None:
         self.role = role
         self.snapshot = snapshot
         self.items: list[dict[str, Any]] = []
         # lower path -> role: folders/files other roles of this run already plan (mkdir once, fleet-wide).
         self.planned = planned
+        # Paths this run deletes, whichever role deletes them: a folder is removed once all it holds is.
+        self.gone = gone if gone is not None else set()
+
+    def is_gone(self, path: str) -> bool:
+        k = fh.key(path)
+        return any(k == g or k.startswith(g + "\\") for g in self.gone)
 
     def _add(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
         self.items.append(change(self.role, step, action, target, reason, item))
@@ -87,17 +100,24 @@ class Changes:
         self._add("files", "copy", path, reason, {"op": "copy", "src": src, "path": path, "force": force})
 
     def delete(self, path: str, reason: str) -> None:
-        if not self.snapshot.exists(path):
+        if self.is_gone(path) or not self.snapshot.exists(path):
             return
+        self.gone.add(fh.key(path))
         self._add("files", "delete", path, reason, {"op": "delete", "path": path})
 
-    def rmdir_empty(self, path: str, reason: str, gone: Iterable[str] = ()) -> None:
-        """Remove a folder when it holds nothing after this run's deletions (``gone``)."""
+    def forget(self, path: str) -> None:
+        """A folder a program of this run removes (conda remove --all, an uninstaller)."""
+        self.gone.add(fh.key(path))
+
+    def rmdir_empty(self, path: str, reason: str) -> None:
+        """Remove a folder when it holds nothing once this run's deletions are done."""
+        if self.is_gone(path):
+            return
         listing = self.snapshot.listing(path)
         if listing is None:
             return
-        removed = {fh.key(p) for p in gone}
-        if all(fh.key(ntpath.join(path, name)) in removed for name in listing):
+        if all(self.is_gone(ntpath.join(path, name)) for name in listing):
+            self.gone.add(fh.key(path))
             self._add("files", "rmdir_empty", path, reason, {"op": "rmdir_empty", "path": path})
 
     def secure(self, path: str, reason: str) -> None:
@@ -108,6 +128,11 @@ class Changes:
 
     def other(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
         self._add(step, action, target, reason, item)
+
+    def creates(self, prefix: str, subdirs: Iterable[str] = ()) -> None:
+        """Folders an installer or conda will have made by the time later changes run."""
+        for path in (prefix, *(ntpath.join(prefix, sub) for sub in subdirs)):
+            self.planned.setdefault(fh.key(path), self.role)
 
 
 def is_admin_only(entry: fh.Entry) -> bool:
@@ -129,6 +154,10 @@ def group_steps(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- miniconda ----------------------------------------------------------------------------------------
+
+# What a Miniconda (constructor) install lays out; conda envs get the same but envs/, pkgs/ and Scripts/.
+MINICONDA_DIRS = ("Lib", "Lib\\site-packages", "conda-meta", "envs", "pkgs", "Scripts", "condabin", "DLLs")
+ENV_DIRS = ("Lib", "Lib\\site-packages", "conda-meta")
 
 
 def miniconda_reads(inputs: Any) -> list[Read]:
@@ -200,6 +229,7 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
                 "what the uninstaller leaves",
                 {"op": "delete", "path": removal["prefix"]},
             )
+            c.forget(removal["prefix"])
         c.delete(plan["download_dir"], "the installer folder this role owns")
         text = snap.text(condarc["path"])
         ours = text is None or mp.condarc_is_managed(text)
@@ -208,6 +238,13 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         if ours and snap.exists(condarc["original"]):
             c.copy(condarc["original"], condarc["path"], "put back the condarc from before this role")
             c.delete(condarc["original"], "the kept copy, now back in place")
+        elif ours:
+            c.rmdir_empty(
+                condarc["dir"], "the system-wide conda folder, empty once this role's files are gone"
+            )
+        root = ntpath.dirname(plan["download_dir"])
+        if root.count("\\") >= 2:  # never C:\ProgramData itself
+            c.rmdir_empty(root, "the fleet's own folder, empty once every role's files are gone")
         return
 
     if plan["installs"]:
@@ -279,6 +316,7 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
                 "state": "present",
             },
         )
+        c.creates(install["prefix"], MINICONDA_DIRS)
         marker = json.dumps(
             {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]},
             indent=4,
@@ -467,10 +505,8 @@ def doi_cert_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, manife
                 "state": "absent",
             },
         )
-    gone = []
     for path in plan["remove_files"]:
         c.delete(path, "written by an earlier run, no longer needed")
-        gone.append(path)
     for path in plan["remove_dirs"]:
         c.delete(path, "created by an earlier run, now empty of anything else")
     if plan.get("manifest_text") is not None:
@@ -581,34 +617,20 @@ def arcgis_env_changes(
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import env_change
 
     if state == "absent":
+        roots: list[str] = []
         for plan in plans:
             if env_exists(snap, plan["prefix"]):
-                c.other(
-                    "command",
-                    "remove env",
-                    plan["prefix"],
-                    f"env {plan['name']}",
-                    {
-                        "argv": [
-                            plan["conda_exe"],
-                            "remove",
-                            "--prefix",
-                            plan["prefix"],
-                            "--all",
-                            "--yes",
-                            "--quiet",
-                        ]
-                    },
-                )
-            if snap.exists(plan["prefix"]) or env_exists(snap, plan["prefix"]):
-                c.other(
-                    "files",
-                    "delete",
-                    plan["prefix"],
-                    "what conda left",
-                    {"op": "delete", "path": plan["prefix"]},
-                )
+                argv = [plan["conda_exe"], "remove", "--prefix", plan["prefix"], "--all", "--yes", "--quiet"]
+                c.other("command", "remove env", plan["prefix"], f"env {plan['name']}", {"argv": argv})
+                # conda removes the prefix; anything it leaves is deleted by the next run (no history).
+                c.forget(plan["prefix"])
+            elif snap.exists(plan["prefix"]):
+                c.delete(plan["prefix"], "an env folder without conda-meta\\history (what conda left)")
+            if plan["kind"] == "pro_clone" and ntpath.dirname(plan["prefix"]) not in roots:
+                roots.append(ntpath.dirname(plan["prefix"]))
         c.delete(host_dir, "the role's own folder (lock copies)")
+        for root in roots:
+            c.rmdir_empty(root, "the clone folder, empty once the clones are gone")
         return
 
     conda_plans = [p for p in plans if p["kind"] == "conda"]
@@ -637,6 +659,8 @@ def arcgis_env_changes(
                 decided["update_text"],
                 f"what differs from the lock in {plan['name']}",
             )
+        if decided["action"] == "create":
+            c.creates(plan["prefix"], ENV_DIRS)
         c.other(
             "command",
             "create env" if decided["action"] == "create" else "update env",
@@ -653,6 +677,7 @@ def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exis
     if not exists:
         decided = env_change(plan, [], None, False)
         c.other("command", "clone", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+        c.creates(plan["prefix"], ENV_DIRS)
         current = source_pinned if plan.get("clone_pinned_flag") else None
         # The clone has what arcgispro-py3 has: the tools it lacks are decided from the source's packages.
         installed = source_packages(snap, plan["clone_source"])
@@ -740,13 +765,10 @@ def startup_bridge_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) 
         )
     for item in plan["restores"]:
         c.copy(item["src"], item["dest"], "put the user's own usercustomize.py back")
-    gone = []
     for path in plan["removes"]:
         c.delete(path, "the bridge's file")
-        gone.append(path)
     for path in plan["remove_if_empty"]:
-        c.rmdir_empty(path, "a folder the bridge created", gone)
-        gone.append(path)
+        c.rmdir_empty(path, "a folder the bridge created")
 
 
 def startup_bridge_verify(plan: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -25,13 +25,15 @@ STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
 @dataclass
 class RoleResult:
     lines: list[str] = field(default_factory=list)
-    changes: list[dict[str, Any]] | None = None
     published: dict[str, Any] = field(default_factory=dict)
     verify_reads: list[Read] = field(default_factory=list)
     verify_runs: list[dict[str, Any]] = field(default_factory=list)
     # What judging the verify answers needs, kept with the host's plan (plain data).
     judge: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Compares the role's desired state with the snapshot; called in the order the playbook applies the
+    # roles (uninstall: reversed), so what one role deletes is known to the next (folders left empty).
+    make_changes: Callable[[fc.Changes], None] | None = None
 
 
 @dataclass
@@ -41,9 +43,10 @@ class RoleContext:
     snapshot: Snapshot | None
     planned: dict[str, str]  # paths planned by earlier roles on this host (see fleet_changes.Changes)
     read_file: Callable[[str], bytes]  # a controller file (certificates, locks)
+    gone: set[str] = field(default_factory=set)  # paths this run deletes, all roles together
 
     def changes(self, role: str) -> fc.Changes | None:
-        return None if self.snapshot is None else fc.Changes(role, self.snapshot, self.planned)
+        return None if self.snapshot is None else fc.Changes(role, self.snapshot, self.planned, self.gone)
 
 
 class HostPlanError(ValueError):
@@ -65,10 +68,7 @@ def plan_miniconda(args: Mapping[str, Any], ctx: RoleContext, os_bits: int | Non
     out.lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan.get("installs", [])]
     if plan["condarc"].get("manage"):
         out.lines.append(f"manage {plan['condarc']['path']}")
-    changes = ctx.changes("miniconda")
-    if changes is not None:
-        fc.miniconda_changes(plan, changes.snapshot, changes)
-        out.changes = changes.items
+    out.make_changes = lambda c: fc.miniconda_changes(plan, c.snapshot, c)
     out.verify_reads, out.verify_runs = fc.miniconda_verify(plan)
     out.judge = {"plan": {k: plan[k] for k in ("state", "installs", "arcgis_pythons")}}
     return out
@@ -138,10 +138,7 @@ def plan_doi_cert(
             "doi_cert_manage_user_condarc true, or fix the named files."
         )
     out.warnings += list(plan["warnings"]) + list(plan["report"])
-    changes = ctx.changes("doi_cert")
-    assert changes is not None
-    fc.doi_cert_changes(plan, ctx.snapshot, changes, settings.manifest_path)
-    out.changes = changes.items
+    out.make_changes = lambda c: fc.doi_cert_changes(plan, c.snapshot, c, settings.manifest_path)
     out.verify_reads = fc.doi_cert_verify(plan, settings)
     out.judge = {
         "plan": {"condarc_files": plan["condarc_files"]},
@@ -226,12 +223,9 @@ def plan_arcgis_env(
         kind = f"{plan['kind']}, {plan['platform']}, python {plan['python_major_minor']}"
         out.lines.append(f"{plan['name']} ({kind}): {pins}")
     out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
-    changes = ctx.changes("arcgis_env")
-    if changes is not None:
-        fc.arcgis_env_changes(
-            plans, locks, changes.snapshot, changes, args["state"], args["host_dir"], ctx.read_file
-        )
-        out.changes = changes.items
+    out.make_changes = lambda c: fc.arcgis_env_changes(
+        plans, locks, c.snapshot, c, args["state"], args["host_dir"], ctx.read_file
+    )
     out.verify_runs = fc.arcgis_env_verify(plans, args["state"])
     out.judge = {"plans": plans, "state": args["state"]}
     return out
@@ -294,10 +288,7 @@ def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult
         + [c["dest"] for c in plan["copies"]]
         + [c["dest"] for c in plan["contents"]]
     )
-    changes = ctx.changes("startup_bridge")
-    if changes is not None:
-        fc.startup_bridge_changes(plan, changes.snapshot, changes)
-        out.changes = changes.items
+    out.make_changes = lambda c: fc.startup_bridge_changes(plan, c.snapshot, c)
     out.verify_runs = fc.startup_bridge_verify(plan) if args["state"] == "present" else []
     out.judge = {"plan": {"verify": plan["verify"]}}
     return out
@@ -312,6 +303,19 @@ def startup_bridge_reads(
 
 
 # --- the host as a whole -------------------------------------------------------------------------------
+
+
+def host_changes(results: Mapping[str, RoleResult], ctx: RoleContext, roles: Sequence[str]) -> list[dict]:
+    """The host's change list, role by role in apply order (None-free: ctx has a snapshot)."""
+    changes: list[dict[str, Any]] = []
+    for role in roles:
+        result = results.get(role)
+        made = ctx.changes(role)
+        if result is None or result.make_changes is None or made is None:
+            continue
+        result.make_changes(made)
+        changes += made.items
+    return changes
 
 
 def summary_of(changes: Sequence[Mapping[str, Any]]) -> list[str]:

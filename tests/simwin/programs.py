@@ -133,6 +133,7 @@ def run_program(
     argv: list[str],
     stdin: str | None = None,
     memory_fault: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Result:
     """Run argv[0] (a path or a bare name) on the simulated host."""
     if not argv:
@@ -159,7 +160,7 @@ def run_program(
         )
     args = argv[1:]
     if program == "python":
-        return run_python(host, actor, exe, attrs, args, stdin)
+        return run_python(host, actor, exe, attrs, args, stdin, env or {})
     if program == "conda":
         return run_conda(host, actor, attrs, args)
     if program == "miniconda_installer":
@@ -193,7 +194,15 @@ def _resolve(host: H.Host, actor: H.Principal, exe: str) -> str | None:
 class PythonModel:
     """What sys.path and the importable packages of a simulated interpreter are."""
 
-    def __init__(self, host: H.Host, actor: H.Principal, exe: str, attrs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        host: H.Host,
+        actor: H.Principal,
+        exe: str,
+        attrs: dict[str, Any],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = {k.upper(): str(v) for k, v in (env or {}).items()}
         self.host, self.actor, self.exe = host, actor, H.norm_path(exe)
         self.version = str(attrs["version"])
         self.bits = int(attrs["bits"])
@@ -271,6 +280,15 @@ class PythonModel:
         if self.bridge is None:
             self.bridge = {"file": hook, "runs": []}
         self.bridge["runs"].append(record)
+        if self.env.get("ARCGIS_CONDA_BRIDGE_DISABLE", "").strip().lower() not in (
+            "",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
+            record["error"] = "disabled by ARCGIS_CONDA_BRIDGE_DISABLE"
+            return
         try:
             data = json.loads(_norm_text(self.host.node_bytes(self.host.node(data_path))))
             if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
@@ -365,9 +383,15 @@ class PythonModel:
 
 
 def run_python(
-    host: H.Host, actor: H.Principal, exe: str, attrs: dict[str, Any], args: list[str], stdin: str | None
+    host: H.Host,
+    actor: H.Principal,
+    exe: str,
+    attrs: dict[str, Any],
+    args: list[str],
+    stdin: str | None,
+    env: dict[str, str] | None = None,
 ) -> Result:
-    model = PythonModel(host, actor, exe, attrs)
+    model = PythonModel(host, actor, exe, attrs, env)
     # Interpreter options before the script (python -s - ...): -s leaves out the user site (modelled
     # as no user site: the model has none unless PYTHONUSERBASE names one).
     options = []

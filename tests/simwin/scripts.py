@@ -175,7 +175,7 @@ def run_one(ctx: Ctx, argv: list[str], stdin: str | None) -> dict[str, Any]:
                 f'specified" ({argv[0] if argv else ""})'
             ),
         }
-    run = programs.run_program(ctx.host, ctx.principal, argv, stdin)
+    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=ctx.env)
     return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
 
 

@@ -174,7 +174,8 @@ class Connection(ConnectionBase):
             host.mkdir(own_tmp, principal, parents=True)
             module_tmp = own_tmp
         try:
-            result = M.run_module(host, module, args, principal, module_tmp)
+            environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
+            result = M.run_module(host, module, args, principal, module_tmp, environment)
         finally:
             if own_tmp and host.exists(own_tmp):
                 host.delete(own_tmp, principal)

@@ -1,0 +1,187 @@
+"""site.yml end to end on simulated workstations (tests/simwin): observe → plan → apply → verify.
+
+Every run is a real ansible-playbook over the simwin connection plugin, so the real action plugins,
+exec-wrapper payloads and module arguments run; only the hosts' answers are simulated. The sequence:
+check mode predicts → the apply does exactly that → a re-run changes nothing in at most 5 module calls →
+failures mid-run (a conda create failing, the connection dropping after Miniconda) converge on a re-run →
+playbooks/uninstall.yml gives each host back its initial state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from simwin import lab as simlab
+from simwin.host import Host
+from simwin.testing import Lab, make_lab
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CERT = ROOT / "files" / "demo-lab-root-ca.crt"
+
+
+def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
+    """Run a playbook on the lab; return its exit code, output and the fleet_progress report rows."""
+    vars_file = lab.dir / "extra.json"
+    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
+    lab.reset_calls()
+    proc = simlab.run(
+        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
+    )
+    out = proc.stdout + proc.stderr
+    report = lab.dir / "reports" / "lab_sim.json"
+    rows = json.loads(report.read_text())["hosts"] if report.exists() else []
+    return proc.returncode, out, {row["host"]: row for row in rows}
+
+
+def effects(lab: Lab, host: str) -> list[dict[str, Any]]:
+    """What the host's module calls changed, as the simulator saw it (not as the plan said)."""
+    return [e for call in lab.calls(host) if call.get("kind") == "module" for e in call.get("effects") or []]
+
+
+def expected_effects(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The effect each planned change must have on the host, in the simulator's terms."""
+    out = []
+    for change in planned:
+        item, step = change["item"], change["step"]
+        if step == "files":
+            out.append({"op": item["op"], "path": item["path"]})
+        elif step == "download":
+            out.append({"op": "download", "path": item["dest"]})
+        elif step == "package":
+            out.append({"op": "uninstall" if item["state"] == "absent" else "install", "path": item["path"]})
+        elif step == "command":
+            out.append({"op": "command", "argv": item["argv"]})
+        elif step in ("host_copy", "upload"):
+            out.append({"op": "copy", "path": item["dest"]})
+    return out
+
+
+def module_calls(lab: Lab, host: str) -> int:
+    return sum(1 for call in lab.calls(host) if call.get("kind") == "module")
+
+
+def host_image(lab: Lab, host: str) -> dict[str, Any]:
+    """Files (bytes, owner, ACL), registry, environment and certificate store, for before/after."""
+    state = json.loads((lab.state(host) / "host.json").read_text())
+    files = {}
+    h = Host(lab.state(host))
+    for key, node in state["fs"].items():
+        if "\\temp\\" in key or "\\ansible-" in key:
+            continue  # the exec wrapper's own temp folders
+        if node.get("type") != "file":
+            data = None
+        elif node.get("synthetic"):
+            data = (node.get("size"), node.get("sha256"))
+        else:
+            data = h.node_bytes(node)
+        files[key] = (node.get("type"), data, node.get("owner"), json.dumps(node.get("acl"), sort_keys=True))
+    return {
+        "files": files,
+        "registry": state["registry"],
+        "certs": state["cert_store"],
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Lab:
+    return make_lab(tmp_path_factory.mktemp("ref"), "reference", per=2)
+
+
+def test_check_apply_rerun_uninstall_on_the_reference_host(reference: Lab) -> None:
+    lab = reference
+    hosts = lab.hosts
+    before = {h: host_image(lab, h) for h in hosts}
+
+    rc, out, check = run(lab, "site.yml", "--check")
+    assert rc == 0, out
+    for host in hosts:
+        assert effects(lab, host) == [], "check mode changed the host"
+        assert module_calls(lab, host) == 2  # observe only
+    predicted = {h: check[h]["planned"] for h in hosts}
+    assert all(predicted[h] for h in hosts)
+
+    rc, out, first = run(lab, "site.yml")
+    assert rc == 0, out
+    for host in hosts:
+        assert first[host]["planned"] == predicted[host], "the apply planned other changes than --check"
+        assert effects(lab, host) == expected_effects(predicted[host]), "the apply did not do the plan"
+        assert module_calls(lab, host) <= 25
+        assert first[host]["module_calls"] == module_calls(lab, host), "callback count is not the real count"
+        assert first[host]["bridge_verified"] is True
+
+    rc, out, again = run(lab, "site.yml")
+    assert rc == 0, out
+    assert "changed=0" in out and "changed=1" not in out
+    for host in hosts:
+        assert again[host]["planned"] == []
+        assert effects(lab, host) == []
+        assert module_calls(lab, host) <= 5
+        assert again[host]["module_calls"] == module_calls(lab, host)
+
+    rc, out, removed = run(lab, "playbooks/uninstall.yml")
+    assert rc == 0, out
+    for host in hosts:
+        assert effects(lab, host) == expected_effects(removed[host]["planned"])
+        after = host_image(lab, host)
+        assert after["registry"] == before[host]["registry"]
+        assert after["certs"] == before[host]["certs"]
+        added = sorted(set(after["files"]) - set(before[host]["files"]))
+        gone = sorted(set(before[host]["files"]) - set(after["files"]))
+        changed = sorted(
+            k
+            for k in before[host]["files"]
+            if k in after["files"] and after["files"][k] != before[host]["files"][k]
+        )
+        assert (added, gone, changed) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("fault", "needle"),
+    [
+        (
+            {
+                "module_fails": [
+                    {
+                        "module": "ansible.windows.win_command",
+                        "argv_contains": "create",
+                        "times": 1,
+                        "msg": "CondaHTTPError: HTTP 000 CONNECTION FAILED",
+                    }
+                ]
+            },
+            "CondaHTTPError",
+        ),
+        ({"drop_connection_after": {"module": "ansible.windows.win_package", "times": 1}}, "UNREACHABLE"),
+    ],
+    ids=["conda-create-fails", "connection-drops-after-miniconda"],
+)
+def test_a_failure_mid_run_converges_on_the_next_run(tmp_path: Path, fault: dict, needle: str) -> None:
+    lab = make_lab(tmp_path, "reference")
+    host = lab.hosts[0]
+    with lab.edit(host) as h:
+        h.state["faults"] = fault
+    rc, out, _ = run(lab, "site.yml")
+    assert rc != 0 and needle in out, out
+    rc, out, rerun = run(lab, "site.yml")
+    assert rc == 0, out
+    assert rerun[host]["planned"], "the re-run had nothing left to do"
+    rc, out, last = run(lab, "site.yml")
+    assert rc == 0 and last[host]["planned"] == [], out
+
+
+@pytest.mark.parametrize("scenario", ["desktop1041", "pro33", "desktop1082_bgp_pro35", "no_arcgis"])
+def test_every_scenario_converges_within_the_budget(tmp_path: Path, scenario: str) -> None:
+    lab = make_lab(tmp_path, scenario)
+    host = lab.hosts[0]
+    rc, out, _ = run(lab, "site.yml")
+    assert rc == 0, out
+    assert module_calls(lab, host) <= 25
+    rc, out, again = run(lab, "site.yml")
+    assert rc == 0, out
+    assert "changed=0" in out and again[host].get("planned", []) == []
+    assert module_calls(lab, host) <= (1 if scenario == "no_arcgis" else 5)
