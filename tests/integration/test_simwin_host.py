@@ -211,6 +211,11 @@ def test_bridge_verify_follows_pth_and_hook(ref: H.Host) -> None:
     assert second["expect"][0]["index"] is not None
     # arcpy there is 32-bit; this env's python is 64-bit: the import fails as a DLL load would
     assert second["arcpy"]["ok"] is False and "DLL load failed" in second["arcpy"]["error"]
+    # the task environment reaches the program: the hook's off switch
+    run = programs.run_program(ref, admin, argv, env={"ARCGIS_CONDA_BRIDGE_DISABLE": "1"})
+    off = json.loads(run.stdout.split(programs.VERIFY_MARKER, 1)[1])
+    assert off["bridge"]["runs"][0]["error"] == "disabled by ARCGIS_CONDA_BRIDGE_DISABLE"
+    assert off["expect"][0]["index"] is None
 
 
 # --- conda, Miniconda ------------------------------------------------------------------------------

@@ -358,10 +358,18 @@ def test_folder_copy_registry_certificates_and_package_rc(lab: Lab) -> None:
             "ansible.windows.win_package": {"path": "C:\\Windows\\Temp\\fails.exe", "arguments": ["/quiet"]},
             "ignore_errors": True,
         },
+        {
+            "ansible.builtin.fetch": {
+                "src": "C:\\ProgramData\\tree\\sub\\two.txt",
+                "dest": f"{lab.dir}/fetched/",
+                "flat": True,
+            }
+        },
     ]
     results = lab.playbook(tasks).results()
     host = lab.host()
     assert host.read_bytes("C:\\ProgramData\\tree\\sub\\two.txt", host.principal()) == b"2"  # explode mode
+    assert (lab.dir / "fetched" / "two.txt").read_bytes() == b"2"  # fetch_file
     assert results[2]["value"] == 1 and results[2]["type"] == "REG_DWORD"
     assert results[4]["changed"] is True and host.store() == results[4]["thumbprints"]
     assert results[5]["failed"] and "no network credentials" in results[5]["msg"]

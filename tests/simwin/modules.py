@@ -34,7 +34,12 @@ def short_name(module: str) -> str:
 
 
 def run_module(
-    host: H.Host, module: str, args: dict[str, Any], principal: H.Principal, tmpdir: str | None
+    host: H.Host,
+    module: str,
+    args: dict[str, Any],
+    principal: H.Principal,
+    tmpdir: str | None,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The module's JSON result (a dict), as the exec wrapper would print it."""
     name = short_name(module)
@@ -56,6 +61,7 @@ def run_module(
             "msg": fault.get("msg") or f"simwin: injected failure of {module}",
         }
     ctx = Ctx(host, principal, check, tmpdir, module)
+    ctx.env = dict(environment or {})
     try:
         result = handler(ctx, args)
     except ModuleFail as err:
@@ -92,6 +98,7 @@ class Ctx:
             tmpdir,
             module,
         )
+        self.env: dict[str, str] = {}  # the task's environment (module_wrapper's Environment)
 
     def path(self, value: Any) -> str:
         if not value:
@@ -457,7 +464,7 @@ def win_package(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     if ctx.check:
         return {**result, "changed": True}
     argv = [path, *split_args(args.get("arguments"))]
-    run = programs.run_program(host, ctx.principal, argv)
+    run = programs.run_program(host, ctx.principal, argv, env=ctx.env)
     expected = [int(x) for x in (args.get("expected_return_code") or [0, 3010])]
     result["rc"] = run.rc
     if run.rc not in expected:
@@ -484,7 +491,7 @@ def win_command(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         return {**result, "msg": f"skipped, since {args['creates']} exists", "skipped": True}
     if args.get("removes") and not host.exists(ctx.path(args["removes"])):
         return {**result, "msg": f"skipped, since {args['removes']} does not exist", "skipped": True}
-    run = programs.run_program(host, ctx.principal, argv, args.get("stdin"))
+    run = programs.run_program(host, ctx.principal, argv, args.get("stdin"), env=ctx.env)
     result.update(
         changed=True,
         rc=run.rc,
