@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -37,6 +38,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report im
     lab_of,
     write_lab_reports,
 )
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import SPECS, project_path
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -103,34 +105,6 @@ def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> d
     return result.validated_parameters
 
 
-def specs() -> dict[str, dict[str, Any]]:
-    from ansible_collections.arcgis_conda.fleet.plugins.action import arcgis_env_lock as ae
-    from ansible_collections.arcgis_conda.fleet.plugins.action import doi_cert_bundle as db
-    from ansible_collections.arcgis_conda.fleet.plugins.action import doi_cert_plan as dp
-    from ansible_collections.arcgis_conda.fleet.plugins.action import miniconda_plan as mp
-    from ansible_collections.arcgis_conda.fleet.plugins.action import startup_bridge_plan as sb
-
-    doi_plan = {
-        **dp.ARGUMENT_SPEC,
-        "harden_acl": {"type": "bool", "default": True},
-        "fail_on_override": {"type": "bool", "default": False},
-    }
-    env = {
-        **{k: v for k, v in ae.ARGUMENT_SPEC.items() if k not in ("hosts", "input_var")},
-        "facts": {"type": "list", "elements": "dict", "default": []},
-        "conda_installs": {"type": "list", "elements": "dict", "default": []},
-        "host_dir": {"type": "str", "required": True},
-    }
-    bridge = {**sb.ARGUMENT_SPEC, "verify": {"type": "bool", "default": True}}
-    return {
-        "miniconda": mp.ARGUMENT_SPEC,
-        "doi_cert.bundle": db.ARGUMENT_SPEC,
-        "doi_cert.plan": doi_plan,
-        "arcgis_env": env,
-        "startup_bridge": bridge,
-    }
-
-
 class RoleArgs:
     """Templates and validates each role's planner arguments for one host's variables."""
 
@@ -141,7 +115,7 @@ class RoleArgs:
         self.defaults: dict[str, Any] = {}
         for role in fc.ROLES:
             self.defaults.update(role_defaults(role))
-        self.specs = specs()
+        self.specs = SPECS
 
     def __call__(
         self, role: str, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
@@ -382,7 +356,6 @@ class FleetPlanner:
             host["published"].update(result.published)
 
     def _lock(self, pending: Mapping[str, set[str]], env_args: Mapping[str, Any]) -> dict[str, Any]:
-        from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_env_lock import project_path
         from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
             Locker,
             UnsatisfiableError,
@@ -395,12 +368,13 @@ class FleetPlanner:
             for k in ("cache_dir", "lock_dir", "timeout")
         }
         mirrors = (env_args.get("channel_mirrors") if live else None) or self.args["channel_mirrors"]
-        locker = Locker(project_path(opts["cache_dir"]), mirrors, float(opts["timeout"]))
+        config = C.CONFIG_FILE
+        locker = Locker(project_path(opts["cache_dir"], config), mirrors, float(opts["timeout"]))
         try:
             outcomes = lock_fleet(
                 {k: self.fleet_specs[k] for k in pending},
                 dict(pending),
-                project_path(opts["lock_dir"]),
+                project_path(opts["lock_dir"], config),
                 locker,
                 refresh=bool(env_args.get("refresh")) if live else False,
             )

@@ -944,3 +944,46 @@ def _plan_user_condarc(
             plan.report.append(f"user {user}: removed {'; '.join(removed)} from {setting.path} (backed up)")
     new.user_condarc = carried
     return edits
+
+
+# --- from the role's planner arguments (roles/doi_cert/vars/plan.yml) ---------------------------------
+
+
+def _readers(items: list[dict[str, Any]], kind: str) -> tuple[CondaReader, ...]:
+    """CondaReaders from miniconda_installs entries (prefix, flavour), ansible_facts.arcgis entries (id,
+    pro_conda_root) or plain {prefix, python_major_minor, label} dicts."""
+    readers = []
+    for index, item in enumerate(items, 1):
+        # An ArcGIS fact's prefix is the arcgispro-py3 env; the conda that reads condarc lives at its root.
+        prefix = item.get("pro_conda_root") or item.get("prefix")
+        label = item.get("label") or item.get("flavour") or item.get("id") or prefix or f"{kind} #{index}"
+        python = item.get("python_major_minor")
+        readers.append(
+            CondaReader(label=str(label), prefix=prefix, python_major_minor=str(python) if python else None)
+        )
+    return tuple(readers)
+
+
+def settings_from_args(args: dict[str, Any], host: str) -> PlanSettings:
+    return PlanSettings(
+        host=host,
+        state=args["state"],
+        cert_dir=args["cert_dir"],
+        bundle_filename=args["bundle_filename"],
+        roots_filename=args["roots_filename"],
+        manifest_path=args["manifest_path"],
+        users=tuple(args["users"]),
+        user_dirname=args["user_dirname"],
+        conda=args["conda"],
+        condarc_locations=tuple(args["condarc_locations"]),
+        conda_installs=_readers(args["conda_installs"], "conda install"),
+        other_conda_readers=_readers(args["other_conda_readers"], "conda"),
+        condarc_filename=args["condarc_filename"],
+        ssl_verify=args["ssl_verify"],
+        condarc_final=args["condarc_final"],
+        manage_user_condarc=args["manage_user_condarc"],
+        pip=args["pip"],
+        pip_ini=args["pip_ini"],
+        env_vars=tuple(args["env_vars"]),
+        windows_store=args["windows_store"],
+    )

@@ -87,7 +87,7 @@ def miniconda_reads(args: Mapping[str, Any]) -> list[Read]:
 
 
 def doi_cert_settings(args: Mapping[str, Any], host: str) -> Any:
-    from ansible_collections.arcgis_conda.fleet.plugins.action.doi_cert_plan import settings_from_args
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import settings_from_args
 
     return settings_from_args(args, host)
 
