@@ -105,6 +105,13 @@ def test_unc_needs_network_credentials(ref: H.Host) -> None:
         ref.read_bytes(share, ref.session_principal(None))  # NTLM: no second hop
     become = {"user": "svc_fleet", "logon_flags": ["netcredentials_only"], "password": True}
     assert ref.read_bytes(share, ref.session_principal(become)) == b"lab installers share\n"
+    assert not ref.session_principal({"user": "svc_fleet", "logon_type": "network", "password": True}).network
+    assert ref.session_principal({"user": "svc_fleet", "logon_type": "interactive", "password": True}).network
+    assert not ref.session_principal({"user": "SYSTEM"}).network  # S4U, no password
+    only = ref.session_principal(
+        {"user": "student1", "logon_flags": ["netcredentials_only"], "password": True}
+    )
+    assert only.name == "svc_fleet" and only.network  # local identity unchanged, credentials outbound
     ref.session()["transport"] = "credssp"
     assert ref.read_bytes(share, ref.session_principal(None))
     ref.session()["transport"] = "kerberos"

@@ -216,7 +216,7 @@ def test_unc_second_hop(lab: Lab) -> None:
         "become": True,
         "become_method": "runas",
         "become_user": "svc_fleet",
-        "become_flags": "logon_type=new_credentials logon_flags=netcredentials_only",
+        "become_flags": "logon_flags=netcredentials_only",
         "vars": {"ansible_become_password": "pw"},
     }
     tasks = [
@@ -226,6 +226,7 @@ def test_unc_second_hop(lab: Lab) -> None:
     results = lab.playbook(tasks).results()
     assert results[0]["failed"] and "no network credentials" in results[0]["msg"]
     assert results[1]["changed"] is True and not results[1].get("failed")
+    assert [c["user"] for c in lab.calls() if c["kind"] == "module"] == ["svc_fleet"] * 2
     assert (
         lab.host().read_bytes("C:\\ProgramData\\readme.txt", lab.host().principal())
         == b"lab installers share\n"

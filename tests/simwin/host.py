@@ -56,7 +56,9 @@ UNC paths and network credentials (the "second hop")
   https://docs.ansible.com/ansible/latest/os_guide/windows_winrm.html (credential delegation per
   transport), https://docs.ansible.com/ansible/latest/os_guide/become.html (runas, logon flags),
   https://github.com/ansible/ansible/issues/68086
-  Become without a password (S4U logon) has no network credentials (same Ansible become page).
+  Become without a password (S4U logon) has no network credentials (same Ansible become page); a
+  ``logon_type=network`` logon caches none, ``new_credentials`` uses them for outbound connections only:
+  https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-logonusera
 
 Session quota
   ``MaxMemoryPerShellMB`` (default 1024): WinRM terminates a shell's processes that exceed it.
@@ -388,12 +390,16 @@ class Host:
         if not become:
             return self.principal(None, network=network)
         flags = [str(f).lower() for f in (become.get("logon_flags") or [])]
+        logon_type = str(become.get("logon_type") or "interactive").lower().replace("_", "")
         has_password = bool(become.get("password"))
-        if "netcredentials_only" in flags:
-            base = self.principal(None, network=has_password or network)
-            return base
+        if "netcredentials_only" in flags or logon_type == "newcredentials":
+            # LOGON32_LOGON_NEW_CREDENTIALS / LOGON_NETCREDENTIALS_ONLY: same local identity, the become
+            # user's credentials for outbound connections.
+            return self.principal(None, network=has_password or network)
         user = become.get("user") or "SYSTEM"
-        return self.principal(user, network=has_password)
+        # A network logon caches no credentials (no further hop); interactive, batch, service and
+        # network_cleartext logons with a password do. Without a password (S4U) there are none.
+        return self.principal(user, network=has_password and logon_type != "network")
 
     def as_user(self, name: str) -> UserView:
         """Act as a lab user (tests): file operations check that user's rights and set that owner."""

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ from simwin import scripts as S
 from simwin.calls import log_call
 
 SEPARATOR = b"\n\0\0\0\0\n"
+# become_wrapper.ps1 parameter values -> the runas become_flags names (ansible/plugins/become/runas.py)
+LOGON_TYPES = {
+    "Interactive": "interactive",
+    "Network": "network",
+    "Batch": "batch",
+    "Service": "service",
+    "Unlock": "unlock",
+    "NetworkCleartext": "network_cleartext",
+    "NewCredentials": "new_credentials",
+}
+LOGON_FLAGS = {"None": "none", "WithProfile": "with_profile", "NetCredentialsOnly": "netcredentials_only"}
 
 
 class Connection(ConnectionBase):
@@ -125,8 +137,10 @@ class Connection(ConnectionBase):
                 flags = flags if isinstance(flags, list) else [flags]
                 become = {
                     "user": params.get("BecomeUser"),
-                    "logon_type": str(params.get("LogonType") or "Interactive").lower(),
-                    "logon_flags": [re.sub(r"(?<!^)([A-Z])", r"_\1", str(f)).lower() for f in flags],
+                    "logon_type": LOGON_TYPES.get(
+                        str(params.get("LogonType") or "Interactive"), "interactive"
+                    ),
+                    "logon_flags": [LOGON_FLAGS.get(str(f), str(f).lower()) for f in flags],
                     "password": bool((action.get("secure_params") or {}).get("BecomePassword")),
                 }
             elif action["name"] not in ("coverage_wrapper.ps1",):
@@ -175,7 +189,15 @@ class Connection(ConnectionBase):
             module_tmp = own_tmp
         try:
             environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
-            result = M.run_module(host, module, args, principal, module_tmp, environment)
+            try:
+                result = M.run_module(host, module, args, principal, module_tmp, environment)
+            except Exception as exc:  # a simulator bug: report it as the module's failure, visibly
+                result = {
+                    "failed": True,
+                    "changed": False,
+                    "msg": f"simwin: internal error in {module}: {exc!r}",
+                    "exception": traceback.format_exc(),
+                }
         finally:
             if own_tmp and host.exists(own_tmp):
                 host.delete(own_tmp, principal)
