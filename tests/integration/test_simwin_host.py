@@ -434,3 +434,19 @@ def test_module_not_modelled_and_injected_failure(ref: H.Host) -> None:
     }
     second = run_module(ref, "ansible.windows.win_command", argv, admin, TEMP)  # consumed: conda runs now
     assert second["rc"] == 1 and "too few arguments" in second["stderr"]
+
+
+def test_network_catalog_has_every_published_miniconda_installer(ref: H.Host) -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan
+
+    for installer in miniconda_plan.INSTALLERS:
+        if installer.sha256 is None:
+            continue
+        entry = ref.state["network"][miniconda_plan.OFFICIAL_ARCHIVE + installer.file]
+        assert entry["sha256"] == installer.sha256, installer.file
+        assert entry["attrs"]["program"] == "miniconda_installer"
+        assert entry["attrs"]["python"].startswith(installer.python_major_minor + ".")
+    for flavour, version in miniconda_plan.DEFAULT_VERSIONS.items():
+        chosen = miniconda_plan.lookup_installer(flavour, version)
+        if chosen is not None and chosen.sha256:
+            assert miniconda_plan.OFFICIAL_ARCHIVE + chosen.file in ref.state["network"]
