@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax pytest molecule-syntax molecule-lab bench clean
+.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax pytest molecule-syntax molecule-lab bench bench-calls clean
 
 ## setup: create the venv with pinned Ansible, collections, WinRM/PSRP clients and the dev tools.
 setup: $(VENV)/.installed
@@ -58,6 +58,10 @@ molecule-lab:
 bench:
 	python benchmarks/bench_fleet_plan.py
 	python benchmarks/bench_arcgis_env_lock.py
+
+## bench-calls: module calls per host for site.yml on every simulated scenario, first run and re-run.
+bench-calls:
+	python benchmarks/bench_calls.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
