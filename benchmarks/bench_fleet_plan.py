@@ -80,7 +80,14 @@ def main() -> int:
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
         return 1
-    summary = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["summary"]
+    out = proc.stdout
+    plays = json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["plays"]
+    summary = next(
+        task["hosts"]["localhost"]["summary"]
+        for play in plays
+        for task in play["tasks"]
+        if "summary" in task["hosts"].get("localhost", {})
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     statuses: dict[str, int] = {}
     for counts in summary["labs"].values():

@@ -240,6 +240,14 @@ class ActionModule(ActionBase):
         )
 
 
+def renamed(result: Any, first: fp.HostInput, item: fp.HostInput) -> Any:
+    """A copy of ``first``'s plan for ``item``: same input, so the same plan, under its own name and lab."""
+    text = json.dumps(result).replace(json.dumps(first.host)[1:-1], json.dumps(item.host)[1:-1])
+    copy = json.loads(text)
+    copy["row"]["host"], copy["row"]["lab"] = item.host, item.lab
+    return copy
+
+
 class FleetPlanner:
     """Plans hosts role by role, in site.yml's order; arcgis_env fleet-wide (one lock per stack)."""
 
@@ -258,13 +266,29 @@ class FleetPlanner:
         self.read_file = ff.lock_reader(ROOT)
 
     def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
+        """Plan each distinct input once (a lab of identical workstations, usually), then give every host
+        its copy, with its own name in the messages. The planners' output holds no other host detail."""
+        groups: dict[str, list[fp.HostInput]] = {}
+        for item in inputs:
+            key = json.dumps(
+                [item.facts, item.declared, item.variables, item.observed], sort_keys=True, default=repr
+            )
+            groups.setdefault(key, []).append(item)
+        self.memo = {key: members[0].host for key, members in groups.items()}
+        firsts = [members[0] for members in groups.values()]
         state: dict[str, dict[str, Any]] = {}
-        for item in inputs:
+        for item in firsts:
             state[item.host] = self._start(item)
-        self._arcgis_env(inputs, state)
-        for item in inputs:
+        self._arcgis_env(firsts, state)
+        for item in firsts:
             self._finish(item, state[item.host])
-        return {item.host: self._result(item, state[item.host]) for item in inputs}
+        planned = {item.host: self._result(item, state[item.host]) for item in firsts}
+        out: dict[str, dict[str, Any]] = {}
+        for members in groups.values():
+            first = planned[members[0].host]
+            for item in members:
+                out[item.host] = first if item is members[0] else renamed(first, members[0], item)
+        return {item.host: out[item.host] for item in inputs}
 
     def _start(self, item: fp.HostInput) -> dict[str, Any]:
         host: dict[str, Any] = {"results": {}, "published": {}, "error": "", "planned": {}}
@@ -427,6 +451,8 @@ class FleetPlanner:
                 for i in host["installs"]
             ],
             "changes": ff.summary_of(changes) if changes is not None else ["not observed yet"],
+            # The plan as data (role, step, action, target, reason; no file bytes), for scripts and tests.
+            "planned": [fc.brief(c) for c in changes] if changes is not None else None,
         }
         for role, result in results.items():
             row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
@@ -435,7 +461,7 @@ class FleetPlanner:
             "status": status,
             "error": row["error"] if status == "failed" else "",
             "changes": changes,
-            "planned": [fc.brief(c) for c in changes or []],
+            "planned": row["planned"] or [],
             "steps": fc.group_steps(changes or []),
             "summary": row["changes"],
             "verify": {

@@ -278,6 +278,12 @@ function Test-SameBytes([string] $Path, [byte[]] $Bytes) {
     $true
 }
 
+function Get-SecurityText([string] $Path) {
+    # The folder's and every child's security descriptor: equal text, nothing changed.
+    $items = @(Get-Item -LiteralPath $Path -Force) + @(Get-ChildItem -LiteralPath $Path -Recurse -Force)
+    ($items | ForEach-Object { '{0}={1}' -f $_.FullName, (Get-Acl -LiteralPath $_.FullName).Sddl }) -join "`n"
+}
+
 function Set-AdminOnly([string] $Path) {
     $acl = Get-Acl -LiteralPath $Path
     $acl.SetOwner($admins)
@@ -325,7 +331,9 @@ foreach ($item in $Items) {
                 }
             }
             'copy' {
-                if ($item.force -or -not (Test-Path -LiteralPath $item.path)) {
+                $exists = Test-Path -LiteralPath $item.path
+                if (($item.force -or -not $exists) -and
+                    -not (Test-SameBytes $item.path ([System.IO.File]::ReadAllBytes($item.src)))) {
                     [System.IO.File]::Copy($item.src, $item.path, $true)
                     $record.changed = $true
                 }
@@ -344,8 +352,9 @@ foreach ($item in $Items) {
                 }
             }
             'secure' {
+                $before = Get-SecurityText $item.path
                 Set-AdminOnly $item.path
-                $record.changed = $true
+                $record.changed = $before -ne (Get-SecurityText $item.path)
             }
             default { throw "unknown operation $($item.op)" }
         }

@@ -2,15 +2,15 @@
 
 Input per host: the probe's measured ``ansible_facts.arcgis`` from the fact cache when there is one, else
 the ArcGIS releases the inventory declares (``fleet_arcgis_releases``), turned into install records of the
-same shape through the release table. Each role contributes a *planner*: a pure function from a host's
-installs and variables to what the role would do, plus the variables it would publish for the roles after
-it (``miniconda_installs``, ``arcgis_env_envs``), as in a real run. No Ansible imports.
+same shape through the release table. The roles' planners (module_utils/fleet_flow.py) run in the
+action plugin ``fleet_plan``; this module supplies the host input records and the summary. No Ansible
+imports.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,6 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release 
     arcgis_stack,
 )
 
-# A role's planner: (host, installs, variables incl. earlier roles' outputs) -> (report lines, outputs).
-Planner = Callable[[str, list[dict[str, Any]], Mapping[str, Any]], tuple[list[str], dict[str, Any]]]
 STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
 # Where ArcGIS Pro installs its conda by default: a declared Pro is planned as if it sat there.
 PRO_DEFAULT_CONDA_ROOT = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
@@ -83,35 +81,6 @@ def host_installs(item: HostInput) -> tuple[str, list[dict[str, Any]]]:
         return "probe", [dict(i) for i in item.facts]
     installs = [declared_install(item.host, r) for r in item.declared]
     return ("declared" if installs else "none"), installs
-
-
-def plan_host(item: HostInput, planners: Mapping[str, Planner]) -> dict[str, Any]:
-    """One report row: the host's installs and each role's plan, or the error that stops it."""
-    row: dict[str, Any] = {"host": item.host, "lab": item.lab, "status": "ok", "error": ""}
-    try:
-        source, installs = host_installs(item)
-    except PlanError as exc:
-        return {**row, "status": "failed", "error": str(exc), "source": "declared", "arcgis": []}
-    row["source"] = source
-    row["arcgis"] = [
-        f"{i['id']} python {i.get('python_major_minor')} "
-        + " ".join(f"{p} {(i.get('packages') or {}).get(p)}" for p in STACK_PACKAGES)
-        for i in installs
-    ]
-    if not installs:
-        row["status"] = "skipped"
-        row["error"] = "no ArcGIS probed or declared (fleet_arcgis_releases)"
-        return row
-    published: dict[str, Any] = {}
-    for role, planner in planners.items():
-        try:
-            row[role], outputs = planner(item.host, installs, {**item.variables, **published})
-            published.update(outputs)
-        except (ValueError, KeyError, TypeError) as exc:
-            row["status"] = "failed"
-            row["error"] = f"{role}: {exc}"
-            break
-    return row
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
