@@ -68,6 +68,7 @@ class Changes:
         self.planned = planned
         # Paths this run deletes, whichever role deletes them: a folder is removed once all it holds is.
         self.gone = gone if gone is not None else set()
+        self.quarantined: list[str] = []
 
     def is_gone(self, path: str) -> bool:
         k = fh.key(path)
@@ -88,10 +89,36 @@ class Changes:
 
     def write(self, path: str, content: bytes | str, reason: str, backup: bool = False) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
-        if self.planned.get(fh.key(path)) is None and self.snapshot.sha256(path) == sha256(data):
-            return
-        self.planned[fh.key(path)] = self.role
+        k = fh.key(path)
+        if self.planned.get(k) is None and not self.is_gone(path):
+            entry = self.snapshot.entry(path)
+            if entry.type == "file" and not entry.trusted():
+                # Not written by an admin (a user planted or owns it): never trusted, moved aside first, so
+                # ours is a new file that inherits the folder's admin-only ACL (an overwrite keeps the owner).
+                self.quarantine(path, f"{reason}: the file there is not an administrator's")
+            elif self.snapshot.sha256(path) == sha256(data):
+                return
+        self.planned[k] = self.role
         self._add("files", "write", path, reason, fh.write_item(path, data, backup))
+
+    def _parent_trusted(self, path: str) -> bool:
+        parent = ntpath.dirname(path.rstrip("\\"))
+        if self.planned.get("secure:" + fh.key(parent)):
+            return True
+        if self.planned.get(fh.key(parent)) is not None:
+            return self._parent_trusted(parent)
+        try:
+            return self.snapshot.entry(parent).trusted()
+        except fh.NotObserved:
+            return False
+
+    def quarantine(self, path: str, reason: str) -> None:
+        """Move a file the admin run must not trust aside (``<path>.untrusted``), for an admin to inspect."""
+        aside = path + ".untrusted"
+        self._add("files", "copy", aside, reason, {"op": "copy", "src": path, "path": aside, "force": True})
+        self._add("files", "delete", path, reason, {"op": "delete", "path": path})
+        self.gone.add(fh.key(path))
+        self.quarantined.append(path)
 
     def copy(self, src: str, path: str, reason: str, force: bool = True) -> None:
         if not force and self.snapshot.exists(path):
@@ -121,9 +148,17 @@ class Changes:
             self._add("files", "rmdir_empty", path, reason, {"op": "rmdir_empty", "path": path})
 
     def secure(self, path: str, reason: str) -> None:
-        entry = self.snapshot.entry(path)
-        if entry.type == "dir" and is_admin_only(entry):
+        """Make a folder the admin run trusts admin-only (owner Administrators, no inheritance, SYSTEM and
+        Administrators full, Users read & execute), recursively; nothing when it already is."""
+        k = "secure:" + fh.key(path)
+        if self.planned.get(k) or self.is_gone(path):
             return
+        created = self.planned.get(fh.key(path)) is not None
+        if not created and self.snapshot.entry(path).trusted():
+            return
+        if created and self._parent_trusted(path):
+            return  # a new folder inherits its admin-only parent's ACL
+        self.planned[k] = self.role
         self._add("files", "secure", path, reason, {"op": "secure", "path": path})
 
     def other(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
@@ -133,11 +168,6 @@ class Changes:
         """Folders an installer or conda will have made by the time later changes run."""
         for path in (prefix, *(ntpath.join(prefix, sub) for sub in subdirs)):
             self.planned.setdefault(fh.key(path), self.role)
-
-
-def is_admin_only(entry: fh.Entry) -> bool:
-    """Owned by Administrators, inheriting nothing, and nobody but SYSTEM/Administrators may write."""
-    return entry.owner == "S-1-5-32-544" and entry.protected and not entry.writable_by_others()
 
 
 def group_steps(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -155,6 +185,7 @@ def group_steps(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 # --- miniconda ----------------------------------------------------------------------------------------
 
+TRUSTED = "the admin run executes or reads it: only administrators may change it"
 # What a Miniconda (constructor) install lays out; conda envs get the same but envs/, pkgs/ and Scripts/.
 MINICONDA_DIRS = ("Lib", "Lib\\site-packages", "conda-meta", "envs", "pkgs", "Scripts", "condabin", "DLLs")
 ENV_DIRS = ("Lib", "Lib\\site-packages", "conda-meta")
@@ -249,6 +280,8 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
 
     if plan["installs"]:
         c.mkdir(plan["download_dir"], "installer folder")
+        root = ntpath.dirname(plan["download_dir"])
+        c.secure(root if root.count("\\") >= 2 else plan["download_dir"], TRUSTED)
     for install in plan["installs"]:
         if snap.exists(install["conda_exe"]):
             continue
@@ -317,6 +350,7 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
             },
         )
         c.creates(install["prefix"], MINICONDA_DIRS)
+        c.secure(install["prefix"], TRUSTED)
         marker = json.dumps(
             {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]},
             indent=4,
@@ -324,9 +358,13 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         )
         c.write(install["marker"], marker, "mark the folder as installed by this role")
 
+    for install in plan["installs"]:
+        c.secure(install["prefix"], TRUSTED)  # an install found there, or made earlier: conda runs from it
     if condarc.get("manage"):
-        text = snap.text(condarc["path"])
+        entry = snap.entry(condarc["path"])
+        text = snap.text(condarc["path"]) if entry.trusted() else None
         c.mkdir(condarc["dir"], "system-wide conda settings")
+        c.secure(condarc["dir"], TRUSTED)
         if text is not None and not mp.condarc_is_managed(text):
             c.copy(
                 condarc["path"], condarc["original"], "keep the condarc from before this role", force=False
@@ -425,7 +463,9 @@ def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
 
     files: dict[str, str | None] = {}
     dirs: dict[str, list[str] | None] = {}
-    manifest_text = snap.text(params["ManifestPath"])
+    manifest_entry = snap.entry(params["ManifestPath"])
+    # A record a user wrote or can write would steer what the admin run deletes: never read it.
+    manifest_text = snap.text(params["ManifestPath"]) if manifest_entry.trusted() else None
     files[params["ManifestPath"]] = manifest_text
     prev, _ = Manifest.parse(manifest_text)
     wanted_files = list(params["Files"]) + sorted(prev.files) + list(prev.user_condarc or {})
@@ -439,28 +479,62 @@ def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
         if len(found) == 1:
             wanted_files += [ntpath.join(found[0]["path"], rel) for rel in params["UserFiles"]]
             wanted_dirs += [ntpath.join(found[0]["path"], rel) for rel in params["UserDirs"]]
+    homes = [fh.key(p["path"]) for found in profiles.values() for p in found]
+    untrusted: list[str] = []
+
+    def text(path: str) -> str | None:
+        """A machine-wide file's text only when an admin wrote it (a user's own profile files are theirs)."""
+        entry = snap.entry(path)
+        mine = any(fh.key(path).startswith(h + "\\") for h in homes)
+        if entry.type == "file" and not mine and not entry.trusted():
+            untrusted.append(path)
+            return None
+        return snap.text(path)
+
     for path in wanted_files:
         if path.lower().endswith(".json") and path != params["ManifestPath"]:
             files[path] = None if not snap.exists(path) else ""
         else:
-            files[path] = snap.text(path)
+            files[path] = text(path)
     for path in wanted_dirs:
         names = snap.listing(path)
         dirs[path] = names
         if names is not None and path.lower().endswith("condarc.d"):
             for name in names:
                 if name.lower().endswith((".yml", ".yaml")):
-                    files[ntpath.join(path, name)] = snap.text(ntpath.join(path, name))
+                    files[ntpath.join(path, name)] = text(ntpath.join(path, name))
+    untrusted_set = {fh.key(p) for p in untrusted}
+    for path in untrusted_set:
+        dirs_of = ntpath.dirname(path)
+        for d, names in dirs.items():
+            if fh.key(d) == dirs_of and names is not None:
+                dirs[d] = [n for n in names if fh.key(ntpath.join(d, n)) not in untrusted_set]
     env = {name: snap.env.get(name.upper()) for name in params["EnvNames"]}
     store = {t: snap.store.get(t.upper(), False) for t in list(params["Thumbprints"]) + sorted(prev.store)}
-    return {"files": files, "dirs": dirs, "profiles": profiles, "env": env, "store": store, "problems": []}
+    if manifest_entry.type == "file" and manifest_text is None:
+        untrusted.insert(0, params["ManifestPath"])
+    return {
+        "files": files,
+        "dirs": dirs,
+        "profiles": profiles,
+        "env": env,
+        "store": store,
+        "problems": [],
+        "untrusted": list(dict.fromkeys(untrusted)),
+    }
 
 
-def doi_cert_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, manifest_path: str) -> None:
+def doi_cert_changes(
+    plan: Mapping[str, Any], snap: Snapshot, c: Changes, manifest_path: str, untrusted: Sequence[str] = ()
+) -> None:
+    for path in untrusted:
+        c.quarantine(path, "not an administrator's: conda or pip would read it in the admin run")
+    profiles = [fh.key(u) for u in (plan.get("users") or {}).values()]
     for path in plan["create_dirs"]:
         c.mkdir(path, "certificates and settings")
-    for folder in plan["harden_dirs"]:
-        c.secure(folder["path"], "a trust store only administrators can change")
+    for path in plan["create_dirs"] if plan["harden_dirs"] else ():
+        if not any(fh.key(path).startswith(p + "\\") for p in profiles):
+            c.secure(path, TRUSTED)
     for item in plan["write_files"]:
         c.write(item["path"], item["content"], item["why"], backup=bool(item.get("backup")))
     for item in plan["store_import"]:
@@ -636,6 +710,7 @@ def arcgis_env_changes(
     conda_plans = [p for p in plans if p["kind"] == "conda"]
     if any(p["method"] == "lock" for p in conda_plans):
         c.mkdir(ntpath.dirname(conda_plans[0]["host_lock_path"]), "lock copies")
+        c.secure(host_dir, TRUSTED)
     for plan in conda_plans:
         if plan["method"] == "lock":
             c.write(
@@ -677,6 +752,7 @@ def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exis
     if not exists:
         decided = env_change(plan, [], None, False)
         c.other("command", "clone", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+        c.creates(ntpath.dirname(plan["prefix"]))
         c.creates(plan["prefix"], ENV_DIRS)
         current = source_pinned if plan.get("clone_pinned_flag") else None
         # The clone has what arcgispro-py3 has: the tools it lacks are decided from the source's packages.
@@ -685,6 +761,7 @@ def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exis
         pinned = ntpath.join(plan["prefix"], "conda-meta", "pinned")
         current = snap.text(pinned) if snap.exists(pinned) else None
         installed = installed_from_meta(snap, plan["prefix"])
+    c.secure(ntpath.dirname(plan["prefix"]), TRUSTED)
     base = current if current is not None else source_pinned
     c.write(
         ntpath.join(plan["prefix"], "conda-meta", "pinned"),
@@ -732,6 +809,7 @@ def startup_bridge_reads(
     reads = []
     for prefix in python_prefixes:
         site = ntpath.join(prefix, "Lib", "site-packages")
+        reads.append(Read(prefix, "dir"))
         reads.append(Read(site, "dir"))
         reads += [Read(ntpath.join(site, name)) for name in names]
     for root in env_roots:
@@ -752,7 +830,11 @@ def bridge_file(name: str) -> bytes:
     return (ROOT / "roles" / "startup_bridge" / "files" / name).read_bytes()
 
 
-def startup_bridge_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> None:
+def startup_bridge_changes(
+    plan: Mapping[str, Any], snap: Snapshot, c: Changes, secure: Sequence[str] = ()
+) -> None:
+    for path in secure:
+        c.secure(path, TRUSTED)
     for path in plan["dirs"]:
         c.mkdir(path, "user site folder for the bridge")
     for item in plan["backups"]:

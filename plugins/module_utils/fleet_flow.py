@@ -126,6 +126,7 @@ def plan_doi_cert(
     params = dp.scan_parameters(settings, thumbprints)
     try:
         raw = fc.doi_cert_scan(params, ctx.snapshot)
+        untrusted = raw.pop("untrusted")
         plan = dp.make_plan(settings, raw, bundle if present else None).as_dict()
     except dp.PlanError as exc:
         raise HostPlanError(str(exc)) from None
@@ -138,7 +139,10 @@ def plan_doi_cert(
             "doi_cert_manage_user_condarc true, or fix the named files."
         )
     out.warnings += list(plan["warnings"]) + list(plan["report"])
-    out.make_changes = lambda c: fc.doi_cert_changes(plan, c.snapshot, c, settings.manifest_path)
+    out.warnings += [
+        f"{p}: not an administrator's file, so not trusted; moved aside to {p}.untrusted" for p in untrusted
+    ]
+    out.make_changes = lambda c: fc.doi_cert_changes(plan, c.snapshot, c, settings.manifest_path, untrusted)
     out.verify_reads = fc.doi_cert_verify(plan, settings)
     out.judge = {
         "plan": {"condarc_files": plan["condarc_files"]},
@@ -288,7 +292,13 @@ def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult
         + [c["dest"] for c in plan["copies"]]
         + [c["dest"] for c in plan["contents"]]
     )
-    out.make_changes = lambda c: fc.startup_bridge_changes(plan, c.snapshot, c)
+    secure = []
+    if args["state"] == "present" and args.get("secure_pythons", True):
+        # The admin run starts these Pythons (probe, verify): a user who can write there runs code as admin.
+        secure = [
+            str(i["prefix"]) for i in args["arcgis"] or [] if i.get("prefix") and i.get("status") == "ok"
+        ]
+    out.make_changes = lambda c: fc.startup_bridge_changes(plan, c.snapshot, c, secure)
     out.verify_runs = fc.startup_bridge_verify(plan) if args["state"] == "present" else []
     out.judge = {"plan": {"verify": plan["verify"]}}
     return out

@@ -375,7 +375,17 @@ FILE_OPS = ("mkdir", "write", "copy", "delete", "rmdir_empty", "secure")
 WRITE_RIGHTS = (
     0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000
 )  # write/append/ea/attrs/del/dac/owner
-ADMIN_SIDS = frozenset({"S-1-5-18", "S-1-5-32-544", "S-1-3-0"})  # SYSTEM, Administrators, CREATOR OWNER
+# Principals a lab's trusted paths may be owned or written by: SYSTEM, Administrators, TrustedInstaller
+# (Program Files), and CREATOR OWNER (an inherit-only placeholder: it grants only what the creator of a
+# child already had the right to create).
+ADMIN_SIDS = frozenset(
+    {
+        "S-1-5-18",
+        "S-1-5-32-544",
+        "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464",
+        "S-1-3-0",
+    }
+)
 _GLOB = re.compile(r"[*?]")
 
 
@@ -456,6 +466,10 @@ class Entry:
         if self.content is not None:
             raw["content_b64"] = base64.b64encode(self.content).decode("ascii")
         return raw
+
+    def trusted(self) -> bool:
+        """Owned by an admin principal and writable by no one else: safe for the admin run to trust."""
+        return self.type in ("file", "dir") and (self.owner in ADMIN_SIDS) and not self.writable_by_others()
 
     def writable_by_others(self) -> list[str]:
         """SIDs other than SYSTEM/Administrators that may change this file or add to this folder."""

@@ -120,6 +120,7 @@ STARTUP_BRIDGE: dict[str, Any] = {
 }
 
 STARTUP_BRIDGE["verify"] = {"type": "bool", "default": True}
+STARTUP_BRIDGE["secure_pythons"] = {"type": "bool", "default": True}
 
 SPECS: dict[str, dict[str, Any]] = {
     "miniconda": MINICONDA,

@@ -137,7 +137,12 @@ def test_check_apply_rerun_uninstall_on_the_reference_host(reference: Lab) -> No
             for k in before[host]["files"]
             if k in after["files"] and after["files"][k] != before[host]["files"][k]
         )
-        assert (added, gone, changed) == ([], [], [])
+        assert (added, gone) == ([], [])
+        # The one documented leftover: the ArcGIS Python folder users could write stays admin-only
+        # (startup_bridge_secure_pythons); its files' bytes are unchanged, only owner and ACL differ.
+        leftover = "c:\\python27\\arcgis10.4"
+        assert [k for k in changed if not (k == leftover or k.startswith(leftover + "\\"))] == []
+        assert all(after["files"][k][:2] == before[host]["files"][k][:2] for k in changed)
 
 
 @pytest.mark.parametrize(
