@@ -83,7 +83,9 @@ class ActionModule(ActionBase):
         probe_runs = [
             {
                 "id": f"probe{index}",
-                "argv": [python, "{script}", *packages],
+                # -E: PYTHONPATH and friends cannot point the admin's probe at a user's code. The user site
+                # stays on: the probe measures it (a user can write only their own, never the admin's).
+                "argv": [python, "-E", "{script}", *packages],
                 "script": probe,
                 "timeout": args["probe_timeout"],
             }

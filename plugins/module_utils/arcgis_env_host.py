@@ -116,7 +116,9 @@ def env_change(
         if wanted:
             result.update(
                 action="update",
-                argv=_quiet([conda, "install", "--prefix", prefix, *wanted]),
+                argv=_quiet(
+                    [conda, "install", "--prefix", prefix, *_channel_args(plan["channels"]), *wanted]
+                ),
                 missing=wanted,
                 summary=f"add {' '.join(wanted)} to {prefix} (Esri's builds held by conda-meta\\pinned)",
             )

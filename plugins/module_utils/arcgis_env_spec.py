@@ -247,6 +247,10 @@ def default_env_name(product: str, version: str) -> str:
     return f"{prefix}{digits}{suffix}"
 
 
+# Esri's channel, which ArcGIS Pro's own conda lists first (Pro's arcgispro-py3 .condarc: esri, defaults).
+ESRI_CHANNEL = "https://conda.anaconda.org/esri"
+
+
 def default_channels(python: str, base: str) -> tuple[str, ...]:
     base = base.rstrip("/")
     if python in FREE_CHANNEL_LINES:
@@ -415,7 +419,12 @@ def plan_host(
                         conda_flavour="arcgis-pro",
                         spec_key="",
                         install_specs=(*tools, *extras),
-                        channels=(),
+                        # The tools go in from Esri's channel and the stack's own, named on the command
+                        # line (--override-channels): no condarc on the host chooses where they come from.
+                        channels=(
+                            ESRI_CHANNEL,
+                            *(settings.channels or default_channels(python, settings.channel_base)),
+                        ),
                         clone_source=ntpath.join(root, "envs", "arcgispro-py3"),
                         clone_pinned_flag=version_tuple(str(fact.get("version")), 2) >= PRO_PINNED_FLAG_SINCE,
                         pinned_lines=_pinned_lines(fact, pins),

@@ -186,6 +186,8 @@ def group_steps(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 # --- miniconda ----------------------------------------------------------------------------------------
 
 TRUSTED = "the admin run executes or reads it: only administrators may change it"
+# Every Python the admin run starts ignores PYTHON* variables (-E) and the user site (-s), on 2.7 and 3.x.
+ISOLATED = ("-E", "-s")
 # What a Miniconda (constructor) install lays out; conda envs get the same but envs/, pkgs/ and Scripts/.
 MINICONDA_DIRS = ("Lib", "Lib\\site-packages", "conda-meta", "envs", "pkgs", "Scripts", "condabin", "DLLs")
 ENV_DIRS = ("Lib", "Lib\\site-packages", "conda-meta")
@@ -386,7 +388,7 @@ def miniconda_verify(plan: Mapping[str, Any]) -> tuple[list[Read], list[dict[str
         for i in plan["installs"]
     ]
     runs += [
-        {"id": f"arcgis-{p['id']}", "argv": [p["python_exe"], "-c", "import sys"], "timeout": 120}
+        {"id": f"arcgis-{p['id']}", "argv": [p["python_exe"], *ISOLATED, "-c", "import sys"], "timeout": 120}
         for p in plan["arcgis_pythons"]
     ]
     return reads, runs
@@ -778,7 +780,12 @@ def arcgis_env_verify(plans: Sequence[Mapping[str, Any]], state: str) -> list[di
         return []
     script = (ROOT / "roles" / "arcgis_env" / "files" / "arcgis_env_versions.py").read_text(encoding="utf-8")
     return [
-        {"id": f"env-{p['name']}", "argv": [p["python_exe"], "{script}"], "script": script, "timeout": 300}
+        {
+            "id": f"env-{p['name']}",
+            "argv": [p["python_exe"], *ISOLATED, "{script}"],
+            "script": script,
+            "timeout": 300,
+        }
         for p in plans
     ]
 

@@ -613,7 +613,8 @@ def verify_runs(
     for interp in interps:
         if interp.key not in covered:
             continue
-        args = ["-s"] if scope == "machine" else []
+        # -E: no PYTHON* variable reaches the admin's run; scope user needs PYTHONUSERBASE, so not there.
+        args = ["-E", "-s"] if scope == "machine" else []
         args.append("-")
         for path in interp.expect:
             args.extend(["--expect", path])
