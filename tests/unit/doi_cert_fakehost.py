@@ -1,5 +1,6 @@
-"""A Windows host in memory for the doi_cert planner tests: answers the scan like the PowerShell in
-plugins/module_utils/doi_cert_scan.py and applies a plan the way roles/doi_cert/tasks/apply.yml does.
+"""A Windows host in memory for the doi_cert planner tests (module_utils/doi_cert_plan.py): answers the scan
+in the shape fleet_changes.doi_cert_scan builds from the observed snapshot, and applies a plan in the
+order of the changes fleet_changes.doi_cert_changes lists (the whole flow runs in tests/simwin instead).
 
 Paths are case-insensitive, as on NTFS. It is strict where Windows is: a file can only be written into
 an existing folder (the role creates folders first), a certificate can only be imported from an existing

@@ -164,11 +164,15 @@ def test_pro_clone_is_cloned_with_pinned_flag_then_only_missing_tools_installed(
         ("python", "3.11.8", "h1"), ("ipython", "8.12.0", "py311"), ("notebook", "6.5.4", "py311")
     )
     add = env_change(pro, [], installed, env_exists=True)
+    # Only the stack's channels (Esri's for Pro): a user's or the system condarc cannot add others.
     assert add["argv"] == [
         pro["conda_exe"],
         "install",
         "--prefix",
         pro["prefix"],
+        "--override-channels",
+        "--channel",
+        "https://repo.anaconda.com/pkgs/free",
         "spyder",
         "--yes",
         "--quiet",

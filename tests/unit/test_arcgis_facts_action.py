@@ -14,6 +14,7 @@ from unittest.mock import MagicMock
 import pytest
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.loader import action_loader
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_probe import DEFAULT_PACKAGES
 
 DATA = Path(__file__).parent / "data"
@@ -21,7 +22,8 @@ PROBE_FILE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / 
 
 
 class FakeHost:
-    """Answers win_powershell calls like the recorded host: registry dump, then one run per python asked."""
+    """Answers the host_read script (module_utils/fleet_host.py) like the recorded host: the registry
+    dump when asked for ArcGIS, then one run per probe asked for."""
 
     def __init__(self, scenario: str, registry_failure: str | None = None):
         data = json.loads((DATA / f"arcgis_host_{scenario}.json").read_text())
@@ -35,15 +37,22 @@ class FakeHost:
     ) -> dict:
         self.calls.append({"module_name": module_name, **module_args})
         assert module_name == "ansible.windows.win_powershell"
-        if "ProbeScript" not in module_args["parameters"]:
+        assert module_args["script"] == fh.HOST_READ_SCRIPT
+        params = module_args["parameters"]
+        answer: dict = {"reads": [], "runs": [], "env": {}, "store": {}}
+        if params["Arcgis"]:
             if self.registry_failure:
                 return {"failed": True, "changed": False, "error": [{"output": self.registry_failure}]}
-            return {"changed": False, "result": self.registry}
-        runs = []
-        for python in module_args["parameters"]["Pythons"]:
-            recorded = self.runs.get(python.lower())
-            runs.append(recorded or {"python": python, "rc": None, "error": "not on this host"})
-        return {"changed": False, "result": {"runs": runs}}
+            answer["arcgis"] = self.registry
+        for spec in params["Runs"]:
+            recorded = self.runs.get(spec["argv"][0].lower())
+            if recorded is None:
+                answer["runs"].append({"id": spec["id"], "rc": None, "error": "not on this host"})
+            else:
+                answer["runs"].append(
+                    {"id": spec["id"], **{k: v for k, v in recorded.items() if k != "python"}}
+                )
+        return {"changed": False, "result": answer}
 
 
 @pytest.fixture
@@ -90,16 +99,17 @@ def test_desktop_with_background_gp_takes_two_calls_in_both_modes(action_for, ch
     assert result.get("failed") is not True
     assert result["module_calls"] == len(host.calls) == 2
     registry_call, probe_call = host.calls
-    assert registry_call["parameters"] == {}
-    assert "SupportsShouldProcess" in registry_call["script"]  # win_powershell runs it in check mode
-    assert "Environmental Systems Research Institute, Inc." in registry_call["script"]
-    assert probe_call["parameters"] == {
-        "ProbeScript": PROBE_FILE.read_text(encoding="utf-8"),
-        "Pythons": [r"C:\Python27\ArcGIS10.4\python.exe", r"C:\Python27\ArcGISx6410.4\python.exe"],
-        "Packages": list(DEFAULT_PACKAGES),
-        "TimeoutSeconds": 120,
-    }
-    assert "SupportsShouldProcess" in probe_call["script"]
+    # One script, read-only (win_powershell runs it in check mode): registry first, then the probe runs.
+    assert "SupportsShouldProcess" in fh.HOST_READ_SCRIPT
+    assert registry_call["parameters"]["Arcgis"] is True and registry_call["parameters"]["Runs"] == []
+    assert probe_call["parameters"]["Arcgis"] is False
+    probe = PROBE_FILE.read_text(encoding="utf-8")
+    assert probe_call["parameters"]["Runs"] == [
+        {"id": f"probe{i}", "argv": [python, "-E", "{script}", *DEFAULT_PACKAGES], "script": probe, "timeout": 120}
+        for i, python in enumerate(
+            [r"C:\Python27\ArcGIS10.4\python.exe", r"C:\Python27\ArcGISx6410.4\python.exe"]
+        )
+    ]
     assert result["msg"] == (
         "gis101-ws01.lab.example.org: 2 ArcGIS Python(s): desktop-10.4.1-32, desktop_bgp-10.4.1-64"
     )
@@ -111,8 +121,8 @@ def test_calls_stay_two_however_many_installs_and_packages(action_for):
     result = action_for(host, args={"packages": packages}).run(task_vars=TASK_VARS)
     assert len(result["ansible_facts"]["arcgis"]) == 3
     assert len(host.calls) == 2
-    assert host.calls[1]["parameters"]["Packages"] == packages
-    assert len(host.calls[1]["parameters"]["Pythons"]) == 3
+    runs = host.calls[1]["parameters"]["Runs"]
+    assert len(runs) == 3 and all(run["argv"][3:] == packages for run in runs)
 
 
 def test_side_by_side_reports_drift_without_failing(action_for):

@@ -1,5 +1,6 @@
 """Every PowerShell script we send to Windows parses: there is no pwsh here, so a tree-sitter grammar of
-PowerShell checks the syntax of the probe's, doi_cert's and the roles' win_powershell scripts."""
+PowerShell checks the syntax of the host scripts of module_utils/fleet_host.py (host_read: observe and
+verify; apply_files: every file change) and of any win_powershell script in the YAML."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 import pytest
 import tree_sitter_powershell
 import yaml
-from ansible_collections.arcgis_conda.fleet.plugins.action.arcgis_facts import (
-    REGISTRY_SCRIPT,
-    RUN_PROBE_SCRIPT,
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import (
+    APPLY_FILES_SCRIPT,
+    HOST_READ_SCRIPT,
 )
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_scan import SCAN_SCRIPT
 from tree_sitter import Language, Node, Parser
 
 PARSER = Parser(Language(tree_sitter_powershell.language()))
@@ -35,11 +35,11 @@ def problems(script: str) -> list[str]:
     return found
 
 
-def yaml_scripts() -> list[tuple[str, str]]:
+def yaml_scripts(root: Path = ROOT) -> list[tuple[str, str]]:
     """(place, script) for every win_powershell task in roles/, playbooks/ and molecule/."""
     out = []
     for folder in ("roles", "playbooks", "molecule"):
-        for path in sorted((ROOT / folder).rglob("*.yml")):
+        for path in sorted((root / folder).rglob("*.yml")):
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
             stack = [data]
             while stack:
@@ -49,16 +49,15 @@ def yaml_scripts() -> list[tuple[str, str]]:
                 elif isinstance(item, dict):
                     for key, value in item.items():
                         if key.endswith("win_powershell") and isinstance(value, dict) and "script" in value:
-                            out.append((f"{path.relative_to(ROOT)}: {item.get('name')}", value["script"]))
+                            out.append((f"{path.relative_to(root)}: {item.get('name')}", value["script"]))
                         else:
                             stack.append(value)
     return out
 
 
 PLUGIN_SCRIPTS = [
-    ("arcgis_facts REGISTRY_SCRIPT", REGISTRY_SCRIPT),
-    ("arcgis_facts RUN_PROBE_SCRIPT", RUN_PROBE_SCRIPT),
-    ("doi_cert_scan SCAN_SCRIPT", SCAN_SCRIPT),
+    ("fleet_host HOST_READ_SCRIPT", HOST_READ_SCRIPT),
+    ("fleet_host APPLY_FILES_SCRIPT", APPLY_FILES_SCRIPT),
 ]
 
 
@@ -67,8 +66,19 @@ def test_script_parses(place, script):
     assert problems(script) == [], place
 
 
-def test_the_yaml_scripts_are_found():
-    assert any("startup_bridge" in place for place, _ in yaml_scripts())
+def test_the_host_scripts_say_which_contract_they_are():
+    # simwin (tests/simwin/scripts.py) and the reader of a WinRM trace rely on the first line.
+    assert HOST_READ_SCRIPT.startswith("# arcgis_conda.fleet host script: host_read\n")
+    assert APPLY_FILES_SCRIPT.startswith("# arcgis_conda.fleet host script: apply_files\n")
+
+
+def test_the_yaml_scan_finds_an_inline_script(tmp_path):
+    # The flow has no inline win_powershell today; the scan must still see one if a task adds it.
+    (tmp_path / "roles" / "demo" / "tasks").mkdir(parents=True)
+    (tmp_path / "roles" / "demo" / "tasks" / "main.yml").write_text(
+        "- name: Inline\n  ansible.windows.win_powershell:\n    script: \"Write-Output 1\"\n"
+    )
+    assert yaml_scripts(tmp_path) == [("roles/demo/tasks/main.yml: Inline", "Write-Output 1")]
 
 
 @pytest.mark.parametrize(

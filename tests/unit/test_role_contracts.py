@@ -3,10 +3,19 @@ and declared in meta/argument_specs.yml, and the spec declares nothing the defau
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
-ROLES = ("miniconda", "doi_cert", "arcgis_env", "startup_bridge")
+ROOT = Path(__file__).resolve().parents[2]
+# Every role of the repository, the internal flow role ``fleet`` included.
+ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+
+
+def test_every_role_is_checked():
+    assert set(ROLES) >= {"fleet", "miniconda", "doi_cert", "arcgis_env", "startup_bridge"}
+    assert sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == ROLES
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -25,3 +34,12 @@ def test_defaults_and_argument_specs_agree(repo_root, role):
     for name, option in options.items():
         assert option.get("description"), f"{role}: {name} has no description"
         assert option.get("type"), f"{role}: {name} has no type"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_spec_defaults_are_the_role_defaults(repo_root, role):
+    defaults = yaml.safe_load((repo_root / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+    specs = yaml.safe_load((repo_root / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    for name, option in specs["argument_specs"]["main"]["options"].items():
+        if "default" in option and name in defaults:
+            assert option["default"] == defaults[name], f"{role}: {name} defaults differ"

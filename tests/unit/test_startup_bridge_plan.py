@@ -186,7 +186,8 @@ def test_machine_scope_writes_into_each_pythons_own_site_packages():
     compile(code, "pth", "exec")
     argument = re.search(r"arcgis_conda_bridge\.run\((u\".*\")\)", code)
     assert argument and eval(argument.group(1)) == sp + "\\arcgis_conda_bridge.json"
-    assert [r["argv"][1] for r in plan.verify] == ["-s", "-s"]  # the machine hook alone, no user site
+    # The machine hook alone: no user site (-s), and no PYTHON* variable of the admin's session (-E).
+    assert [r["argv"][1:3] for r in plan.verify] == [["-E", "-s"], ["-E", "-s"]]
 
 
 def test_py_literal_reads_back_exactly():
@@ -333,4 +334,4 @@ def test_verify_runs_import_arcpy_only_from_envs_when_asked():
     assert "--arcpy" in by_side["env"]["argv"] and "--arcpy" not in by_side["arcgis"]["argv"]
     assert by_side["env"]["expect"] == ["C:\\Python27\\ArcGIS10.8\\lib\\site-packages"]
     assert by_side["arcgis"]["expect"] == ["C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages"]
-    assert by_side["env"]["argv"][:3] == ["C:\\Miniconda2\\envs\\arc1081\\python.exe", "-s", "-"]
+    assert by_side["env"]["argv"][:4] == ["C:\\Miniconda2\\envs\\arc1081\\python.exe", "-E", "-s", "-"]
