@@ -105,7 +105,12 @@ def test_desktop_with_background_gp_takes_two_calls_in_both_modes(action_for, ch
     assert probe_call["parameters"]["Arcgis"] is False
     probe = PROBE_FILE.read_text(encoding="utf-8")
     assert probe_call["parameters"]["Runs"] == [
-        {"id": f"probe{i}", "argv": [python, "-E", "{script}", *DEFAULT_PACKAGES], "script": probe, "timeout": 120}
+        {
+            "id": f"probe{i}",
+            "argv": [python, "-E", "{script}", *DEFAULT_PACKAGES],
+            "script": probe,
+            "timeout": 120,
+        }
         for i, python in enumerate(
             [r"C:\Python27\ArcGIS10.4\python.exe", r"C:\Python27\ArcGISx6410.4\python.exe"]
         )
