@@ -45,6 +45,14 @@ def merge_answers(answers: list[dict[str, Any]], os_64bit: bool) -> dict[str, An
 class ActionModule(arcgis_facts.ActionModule):
     """Observe a workstation for the fleet flow: the probe plus every role's current state."""
 
+    _secret = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        if self._secret:
+            result["_ansible_no_log"] = True
+        return result
+
     def _role_args(self, task_vars: dict[str, Any] | None, installs: list[dict[str, Any]]) -> RoleArgs:
         task_vars = task_vars or {}
         variables = {k: v for k, v in task_vars.items() if k.startswith(ROLE_PREFIXES)}
@@ -82,6 +90,8 @@ class ActionModule(arcgis_facts.ActionModule):
         reads: list[Read] = []
         mini = self._args(role_args, "miniconda", {})
         prefixes: list[str] = []
+        # The system condarc read back holds the proxy's password when it has one: hide this task's result.
+        self._secret = bool(mini and mp.proxy_has_credentials(mini.get("proxy") or None))
         if mini is not None:
             reads += ff.miniconda_reads(mini)
             try:

@@ -64,6 +64,7 @@ COLUMNS = (
     Column("arcgis_env", "Conda envs (pins, stack)"),
     Column("startup_bridge", "Startup bridge"),
     Column("changes", "Changes (against the last observation)"),
+    Column("security", "Trusted paths users can write (before the changes)"),
     Column("error", "Problem"),
 )
 ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_", "fleet_")
@@ -184,7 +185,11 @@ class ActionModule(ActionBase):
         if planner.lock_outcomes:
             summary["locks"] = planner.lock_outcomes
         if live:
+            secret = any(c.get("secret") for p in plans.values() for c in p["changes"] or [])
+            if secret:
+                result["_ansible_no_log"] = True  # a planned file holds a password (the proxy's)
             result.update(
+                no_log=secret,
                 changed=False,
                 hosts={h: {k: v for k, v in p.items() if k != "row"} for h, p in plans.items()},
                 summary=summary,
@@ -432,11 +437,13 @@ class FleetPlanner:
         status = "failed" if host["error"] else ("skipped" if not host["installs"] else "ok")
         observed = host.get("snapshot") is not None
         changes: list[dict[str, Any]] | None = None
+        findings: list[dict[str, Any]] = []
         if observed and status == "ok":
             try:
                 changes = ff.host_changes(results, host["ctx"], self.roles)
+                findings = fc.audit(host["snapshot"], host["ctx"].trusted)
             except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
-                host["error"], status = self._error(exc), "failed"
+                host["error"], status = f"{item.host}: {self._error(exc)}", "failed"
         reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
         row: dict[str, Any] = {
             "host": item.host,
@@ -453,6 +460,10 @@ class FleetPlanner:
             "changes": ff.summary_of(changes) if changes is not None else ["not observed yet"],
             # The plan as data (role, step, action, target, reason; no file bytes), for scripts and tests.
             "planned": [fc.brief(c) for c in changes] if changes is not None else None,
+            "security": [
+                f"{f['path']}: writable by {', '.join(f['writable_by']) or '-'}, owner {f['owner']}"
+                for f in findings
+            ],
         }
         for role, result in results.items():
             row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
@@ -462,6 +473,8 @@ class FleetPlanner:
             "error": row["error"] if status == "failed" else "",
             "changes": changes,
             "planned": row["planned"] or [],
+            # Paths the run trusts that a non-admin owns or can write, as observed before this run's changes.
+            "audit": findings,
             "steps": fc.group_steps(changes or []),
             "summary": row["changes"],
             "verify": {

@@ -35,6 +35,15 @@ ROLES = ("miniconda", "doi_cert", "arcgis_env", "startup_bridge")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class UntrustedPath(ValueError):
+    """A folder the run would install into or run code from exists and is not an administrator's."""
+
+
+# Files in a Python's site-packages that run code at every start of that Python (site.py reads .pth
+# files and imports sitecustomize/usercustomize): a user's copy there would run in the admin run.
+STARTUP_FILES = ("*.pth", "sitecustomize.py", "usercustomize.py")
+
+
 def change(role: str, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> dict:
     return {
         "role": role,
@@ -69,6 +78,8 @@ class Changes:
         # Paths this run deletes, whichever role deletes them: a folder is removed once all it holds is.
         self.gone = gone if gone is not None else set()
         self.quarantined: list[str] = []
+        # Every path this role makes the admin run trust (folders it secures, files it writes): the audit.
+        self.trusted_paths: list[str] = []
 
     def is_gone(self, path: str) -> bool:
         k = fh.key(path)
@@ -87,11 +98,16 @@ class Changes:
         self.planned[k] = self.role
         self._add("files", "mkdir", path, reason, {"op": "mkdir", "path": path})
 
-    def write(self, path: str, content: bytes | str, reason: str, backup: bool = False) -> None:
+    def write(
+        self, path: str, content: bytes | str, reason: str, backup: bool = False, secret: bool = False
+    ) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
         k = fh.key(path)
+        self.trusted_paths.append(path)
         if self.planned.get(k) is None and not self.is_gone(path):
             entry = self.snapshot.entry(path)
+            if entry.type == "file" and entry.owner is None:
+                raise fh.NotObserved(f"{path} (owner and ACL: read it with detail)")
             if entry.type == "file" and not entry.trusted():
                 # Not written by an admin (a user planted or owns it): never trusted, moved aside first, so
                 # ours is a new file that inherits the folder's admin-only ACL (an overwrite keeps the owner).
@@ -100,6 +116,32 @@ class Changes:
                 return
         self.planned[k] = self.role
         self._add("files", "write", path, reason, fh.write_item(path, data, backup))
+        if secret:
+            self.items[-1]["secret"] = True  # its bytes hold a password: every task that carries it hides it
+
+    def refuse_untrusted_folder(self, path: str, what: str) -> None:
+        """Stop before installing into or running from a folder a user made (its content is theirs)."""
+        entry = self.snapshot.entry(path)
+        if entry.type == "dir" and entry.owner not in fh.ADMIN_SIDS:
+            raise UntrustedPath(
+                f"{path} already exists and is owned by {entry.owner}, not an administrator, so {what} would "
+                "run whatever was put there. Fix: inspect it, delete it (or move it away), and run again."
+            )
+
+    def quarantine_startup_files(self, prefix: str) -> None:
+        """A user's .pth or *customize.py in site-packages: moved aside before the run trusts it."""
+        site = ntpath.join(prefix, "Lib", "site-packages")
+        for pattern in STARTUP_FILES:
+            try:
+                paths = self.snapshot.glob(ntpath.join(site, pattern))
+            except fh.NotObserved:
+                paths = []
+            for path in paths:
+                # By owner: a user's file is planted. An admin's file users could change (Esri's .pth in a
+                # folder Windows left writable) is kept; securing the folder stops further changes.
+                owner = self.snapshot.entry(path).owner
+                if owner is not None and owner not in fh.ADMIN_SIDS and not self.is_gone(path):
+                    self.quarantine(path, "runs at every start of this Python and is not an administrator's")
 
     def _parent_trusted(self, path: str) -> bool:
         parent = ntpath.dirname(path.rstrip("\\"))
@@ -151,6 +193,7 @@ class Changes:
         """Make a folder the admin run trusts admin-only (owner Administrators, no inheritance, SYSTEM and
         Administrators full, Users read & execute), recursively; nothing when it already is."""
         k = "secure:" + fh.key(path)
+        self.trusted_paths.append(path)
         if self.planned.get(k) or self.is_gone(path):
             return
         created = self.planned.get(fh.key(path)) is not None
@@ -287,6 +330,7 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
     for install in plan["installs"]:
         if snap.exists(install["conda_exe"]):
             continue
+        c.refuse_untrusted_folder(install["prefix"], f"installing {install['label']}")
         installer = install["installer"]
         dest = installer["dest"]
         have = snap.exists(dest)
@@ -376,6 +420,7 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
             render_condarc(condarc["marker"], condarc.get("settings") or {}),
             "channels, mirror, proxy and timeouts for every conda",
             backup=True,
+            secret=bool(condarc.get("secret")),
         )
 
 
@@ -818,9 +863,11 @@ def startup_bridge_reads(
         site = ntpath.join(prefix, "Lib", "site-packages")
         reads.append(Read(prefix, "dir"))
         reads.append(Read(site, "dir"))
+        reads += [Read(ntpath.join(site, pattern), "glob") for pattern in STARTUP_FILES]
         reads += [Read(ntpath.join(site, name)) for name in names]
     for root in env_roots:
         reads += [Read(ntpath.join(root, "*", "Lib", "site-packages", name), "glob") for name in names]
+        reads += [Read(ntpath.join(root, "*", "Lib", "site-packages", p), "glob") for p in STARTUP_FILES]
         reads.append(Read(ntpath.join(root, "*", "Lib", "site-packages"), "glob"))
     if scope == "user":
         reads.append(Read(profiles_dir, "dir"))
@@ -841,6 +888,7 @@ def startup_bridge_changes(
     plan: Mapping[str, Any], snap: Snapshot, c: Changes, secure: Sequence[str] = ()
 ) -> None:
     for path in secure:
+        c.quarantine_startup_files(path)
         c.secure(path, TRUSTED)
     for path in plan["dirs"]:
         c.mkdir(path, "user site folder for the bridge")
@@ -889,3 +937,22 @@ def judge_startup_bridge(plan: Mapping[str, Any], snap: Snapshot) -> dict[str, A
             }
         )
     return judge_results(results)
+
+
+def audit(snap: Snapshot, trusted: Sequence[str]) -> list[dict[str, Any]]:
+    """Every observed path under what the run trusts that a non-admin owns or can write, with who."""
+    roots = sorted({fh.key(p) for p in trusted})
+    findings = []
+    for k, entry in sorted(snap.entries.items()):
+        if entry.type not in ("file", "dir") or entry.owner is None or entry.trusted():
+            continue  # owner None: read without detail (a conda-meta listing), nothing to judge
+        if any(k == r or k.startswith(r + "\\") for r in roots):
+            findings.append(
+                {
+                    "path": entry.path,
+                    "owner": entry.owner,
+                    "writable_by": entry.writable_by_others(),
+                    "why": "the fleet's admin run executes or reads it",
+                }
+            )
+    return findings

@@ -44,9 +44,14 @@ class RoleContext:
     planned: dict[str, str]  # paths planned by earlier roles on this host (see fleet_changes.Changes)
     read_file: Callable[[str], bytes]  # a controller file (certificates, locks)
     gone: set[str] = field(default_factory=set)  # paths this run deletes, all roles together
+    trusted: list[str] = field(default_factory=list)  # paths the run trusts, all roles together (audit)
 
     def changes(self, role: str) -> fc.Changes | None:
-        return None if self.snapshot is None else fc.Changes(role, self.snapshot, self.planned, self.gone)
+        if self.snapshot is None:
+            return None
+        made = fc.Changes(role, self.snapshot, self.planned, self.gone)
+        made.trusted_paths = self.trusted
+        return made
 
 
 class HostPlanError(ValueError):
@@ -161,7 +166,9 @@ def doi_cert_reads(args: Mapping[str, Any], host: str, manifest: str | None, pro
     except dp.PlanError:
         return []
     # Thumbprints are looked up in the store in call 2 by the plan's own list; paths do not depend on them.
-    return fc.doi_cert_reads(dp.scan_parameters(settings, []), manifest, profiles)
+    reads = fc.doi_cert_reads(dp.scan_parameters(settings, []), manifest, profiles)
+    # What it writes there, with owners and ACLs: a file a user put in its place is never trusted.
+    return [*reads, Read(ntpath.join(settings.cert_dir, "*"), "glob")]
 
 
 def judge_doi_cert(judge: Mapping[str, Any], host: str, snap: Snapshot) -> list[str]:

