@@ -88,7 +88,7 @@ def test_the_run_never_follows_a_planted_file_and_leaves_nothing_writable(plante
     for path, text in PLANTED.items():
         assert host.exists(path + ".untrusted"), f"{path} was not moved aside"
         if host.exists(path):
-            assert host.node_bytes(host.node(path)) != text.encode(), f"{path} still holds the planted content"
+            assert host.node_bytes(host.node(path)) != text.encode(), f"{path} still holds what was planted"
     assert not host.exists("C:\\Python27\\ArcGIS10.4\\Lib\\site-packages\\evil.pth")
     assert "pwned" not in json.dumps(host.state.get("users"))
     pip = host.node_bytes(host.node("C:\\ProgramData\\pip\\pip.ini")).decode()
