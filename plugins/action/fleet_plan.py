@@ -312,7 +312,9 @@ class FleetPlanner:
         try:
             args = self.role_args("miniconda", item.variables, host["installs"], host["published"])
             host["results"]["miniconda"] = ff.plan_miniconda(args, ctx, host["os_bits"])
-            host["published"].update(host["results"]["miniconda"].published)
+            host["published"].update(
+                self._available(host["results"]["miniconda"].published, ctx, "miniconda")
+            )
             doi = self.role_args("doi_cert", item.variables, host["installs"], host["published"])
             key = json.dumps(doi["bundle"], sort_keys=True, default=str)
             if doi["plan"]["state"] == "present" and key not in self.bundles:
@@ -382,7 +384,7 @@ class FleetPlanner:
                 host["error"] = self._error(exc)
                 continue
             host["results"]["arcgis_env"] = result
-            host["published"].update(result.published)
+            host["published"].update(self._available(result.published, host["ctx"], "arcgis_env"))
 
     def _lock(self, pending: Mapping[str, set[str]], env_args: Mapping[str, Any]) -> dict[str, Any]:
         from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
@@ -425,6 +427,23 @@ class FleetPlanner:
             host["results"]["startup_bridge"] = ff.plan_startup_bridge(args, host["ctx"])
         except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved) as exc:
             host["error"] = self._error(exc)
+
+    def _available(self, published: dict[str, Any], ctx: ff.RoleContext, role: str) -> dict[str, Any]:
+        """What a role publishes for the roles after it, limited, when the role does not apply in this run
+        (``--tags``), to what already exists: later roles never plan into a Miniconda or env not there."""
+        if role in self.roles or ctx.snapshot is None:
+            return published
+        out = {}
+        for name, records in published.items():
+            kept = []
+            for record in records:
+                try:
+                    if ctx.snapshot.exists(str(record["prefix"])):
+                        kept.append(record)
+                except NotObserved:
+                    kept.append(record)
+            out[name] = kept
+        return out
 
     @staticmethod
     def _error(exc: Exception) -> str:

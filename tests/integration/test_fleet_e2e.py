@@ -190,3 +190,22 @@ def test_every_scenario_converges_within_the_budget(tmp_path: Path, scenario: st
     assert rc == 0, out
     assert "changed=0" in out and again[host].get("planned", []) == []
     assert module_calls(lab, host) <= (1 if scenario == "no_arcgis" else 5)
+
+
+def test_tags_apply_one_role_and_a_full_run_completes_it(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, "reference")
+    host = lab.hosts[0]
+    rc, out, only = run(lab, "site.yml", "--tags", "doi_cert")
+    assert rc == 0, out
+    assert only[host]["planned"] and {c["role"] for c in only[host]["planned"]} == {"doi_cert"}
+    assert effects(lab, host) == expected_effects(only[host]["planned"])
+    rc, out, full = run(lab, "site.yml")
+    assert rc == 0, out
+    assert {c["role"] for c in full[host]["planned"]} == {
+        "miniconda",
+        "doi_cert",
+        "arcgis_env",
+        "startup_bridge",
+    }
+    rc, out, again = run(lab, "site.yml")
+    assert rc == 0 and again[host]["planned"] == [], out
