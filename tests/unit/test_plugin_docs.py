@@ -39,3 +39,51 @@ def test_ansible_doc_parses_every_plugin(repo_root, kind):
         if kind == "module":
             assert entry.get("examples"), f"{name} has no EXAMPLES"
             assert entry.get("return") is not None, f"{name} has no RETURN"
+
+
+def action_specs() -> dict[str, dict]:
+    """ARGUMENT_SPEC of every action plugin that declares one, by plugin name."""
+    import importlib
+    import sys
+
+    from conftest import ROOT
+
+    specs = {}
+    for path in sorted((ROOT / "plugins" / "action").glob("*.py")):
+        module = importlib.import_module(f"ansible_collections.arcgis_conda.fleet.plugins.action.{path.stem}")
+        # A subclass (fleet_observe) validates with the spec of the plugin it extends (arcgis_facts).
+        for cls in module.ActionModule.__mro__:
+            spec = getattr(sys.modules[cls.__module__], "ARGUMENT_SPEC", None)
+            if spec is not None:
+                specs[path.stem] = spec
+                break
+    return specs
+
+
+def test_every_action_plugin_with_a_spec_has_a_doc_stub_that_matches_it(repo_root):
+    """The doc stub is what ansible-doc and tools/module_argcheck.py check callers against: it must say
+    exactly what the plugin's validate_argument_spec accepts (names, types, required, choices, defaults)."""
+    specs = action_specs()
+    assert {"fleet_observe", "fleet_plan", "fleet_files", "fleet_verify", "arcgis_facts"} <= set(specs)
+    proc = subprocess.run(
+        ["ansible-doc", "--json", "-t", "module", *(f"{FQCN}.{n}" for n in specs)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    docs = json.loads(proc.stdout)
+    for name, spec in specs.items():
+        options = docs[f"{FQCN}.{name}"]["doc"].get("options") or {}
+        assert sorted(options) == sorted(spec), name
+        for option, want in spec.items():
+            doc = options[option]
+            where = f"{name}.{option}"
+            assert doc.get("type", "str") == want.get("type", "str"), where
+            assert bool(doc.get("required")) == bool(want.get("required")), where
+            assert doc.get("choices") == want.get("choices"), where
+            if "default" in want:
+                assert doc.get("default") == want["default"], where
+            if want.get("elements"):
+                assert doc.get("elements") == want["elements"], where
