@@ -1,8 +1,10 @@
-"""Per-lab fleet reports: one self-contained HTML table, a CSV and a JSON file per lab.
+"""Fleet reports: per lab a readable HTML page, a CSV and a JSON file; across labs ``index.html``.
 
 Rows are plain dicts (one per host); columns name the keys to show. Nested values (lists of installs,
 env plans) are flattened to readable text for HTML and CSV and kept as-is in JSON, so the JSON is the
 machine-readable record and the HTML is what an admin opens from a file share (no external assets).
+The pages themselves are composed in ``fleet_dashboard``; this module writes the files, and removes the
+lab files an earlier report set wrote (named in its ``index.json``) for labs no longer in the set.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 
 NO_LAB = "ungrouped"
 _STYLE = """
@@ -85,22 +90,26 @@ def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> 
     return out.getvalue()
 
 
-def render_html(
-    title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], notes: Sequence[str] = ()
-) -> str:
-    """One self-contained HTML page: inline style, no scripts, no external links."""
+def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    """The raw table: one row per host, one cell per column, every value escaped."""
     head = "".join(f"<th>{html.escape(c.heading)}</th>" for c in columns)
     body = []
     for row in rows:
-        css = "failed" if row.get("status") == "failed" else "ok"
+        css = "failed" if row.get("status") in ("failed", "unreachable") else "ok"
         cells = "".join(f"<td><pre>{html.escape(as_text(row.get(c.key)))}</pre></td>" for c in columns)
         body.append(f'<tr class="{css}">{cells}</tr>')
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_html(
+    title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], notes: Sequence[str] = ()
+) -> str:
+    """One self-contained HTML page holding only the raw table: inline style, no scripts, no links."""
     summary = "".join(f"<p class='summary'>{html.escape(n)}</p>" for n in notes)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{summary}"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<h1>{html.escape(title)}</h1>{summary}{render_table(rows, columns)}"
         "</body></html>\n"
     )
 
@@ -111,24 +120,103 @@ def write_lab_reports(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[Column],
     notes: Mapping[str, Sequence[str]] | None = None,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    kind: str | None = None,
+    now: datetime | None = None,
 ) -> list[LabReport]:
-    """Write ``<lab>.html``, ``<lab>.csv`` and ``<lab>.json`` for every lab; return what was written."""
+    """Write ``<lab>.html``, ``<lab>.csv`` and ``<lab>.json`` for every lab, then ``index.html`` and
+    ``index.json`` across them; remove the files of labs the previous ``index.json`` listed and this set
+    does not. Return what was written per lab.
+
+    ``meta`` is context for the pages (e.g. ``{"inventory": ..., "playbook": ..., "mode": ...}``; empty
+    values are left out); ``kind`` is ``"plan"`` or ``"run"`` (default: ``"run"`` when rows carry
+    ``module_calls``), which names a host with changes "would change" or "changed"; ``now`` the date shown.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    by_lab = group_by_lab(rows)
+    all_rows = [r for lab_rows in by_lab.values() for r in lab_rows]
+    kind = kind or dash.kind_of(all_rows, title)
+    when = (now or datetime.now(UTC).astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     reports = []
-    for lab, lab_rows in group_by_lab(rows).items():
+    for lab, lab_rows in by_lab.items():
         report = LabReport(lab, lab_rows)
         base = out_dir / safe_name(lab)
         lab_notes = list((notes or {}).get(lab, ()))
+        page = dash.render_lab_page(
+            title,
+            lab,
+            lab_rows,
+            columns,
+            kind=kind,
+            notes=lab_notes,
+            when=when,
+            meta=meta,
+            table=render_table(lab_rows, columns),
+        )
         files = {
-            "html": (base.with_suffix(".html"), render_html(f"{title}: {lab}", lab_rows, columns, lab_notes)),
+            "html": (base.with_suffix(".html"), page),
             "csv": (base.with_suffix(".csv"), render_csv(lab_rows, columns)),
             "json": (base.with_suffix(".json"), json.dumps({"lab": lab, "hosts": lab_rows}, indent=2) + "\n"),
         }
-        for kind, (path, text) in files.items():
+        for file_kind, (path, text) in files.items():
             path.write_text(text, encoding="utf-8")
-            report.files[kind] = str(path)
+            report.files[file_kind] = str(path)
         reports.append(report)
+    write_index(out_dir, title, reports, kind=kind, when=when, meta=meta)
     return reports
+
+
+INDEX_JSON = "index.json"
+
+
+def _previous_files(out_dir: Path) -> set[str]:
+    """The lab file names the previous report set wrote here, from its ``index.json``."""
+    try:
+        data = json.loads((out_dir / INDEX_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    labs = data.get("labs") if isinstance(data, dict) else None
+    names: set[str] = set()
+    for lab in labs if isinstance(labs, list) else []:
+        files = lab.get("files") if isinstance(lab, dict) else None
+        for name in (files or {}).values() if isinstance(files, dict) else []:
+            # Only bare names this module could have written: never a path out of the folder.
+            bare = isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
+            if bare and Path(name).suffix in (".html", ".csv", ".json") and name != INDEX_JSON:
+                names.add(name)
+    return names
+
+
+def write_index(
+    out_dir: Path,
+    title: str,
+    reports: Sequence[LabReport],
+    *,
+    kind: str,
+    when: str = "",
+    meta: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``index.html`` and ``index.json`` for these labs; remove stale labs' files; return the page."""
+    current = {Path(p).name for r in reports for p in r.files.values()}
+    for name in sorted(_previous_files(out_dir) - current):
+        (out_dir / name).unlink(missing_ok=True)
+    counts = {r.lab: dash.count_outcomes(r.rows, kind) for r in reports}
+    pages = {r.lab: Path(r.files["html"]).name for r in reports if "html" in r.files}
+    index = out_dir / "index.html"
+    index.write_text(dash.render_index(title, counts, pages, when=when, meta=meta), encoding="utf-8")
+    record = {
+        "title": title,
+        "kind": kind,
+        "date": when,
+        "meta": dict(meta or {}),
+        "labs": [
+            {"lab": r.lab, "counts": counts[r.lab], "files": {k: Path(p).name for k, p in r.files.items()}}
+            for r in reports
+        ],
+    }
+    (out_dir / INDEX_JSON).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return index
 
 
 def write_retry_file(out_dir: Path, failed_hosts: Iterable[str]) -> Path | None:
