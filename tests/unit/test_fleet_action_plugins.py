@@ -146,9 +146,7 @@ JUDGE = {"miniconda": {"plan": PLAN}}
 
 def host_answer(missing: tuple[str, ...] = (), version: str = "conda 23.5.2\r\n", rc: int = 0) -> dict:
     """host_read's result for the verify spec: each read file, each run."""
-    reads = [
-        {"path": r.path, "type": "missing" if r.path in missing else "file", "size": 1} for r in READS
-    ]
+    reads = [{"path": r.path, "type": "missing" if r.path in missing else "file", "size": 1} for r in READS]
     runs = [{"id": run["id"], "rc": rc, "stdout": version, "stderr": ""} for run in RUNS]
     return {"changed": False, "result": {"reads": reads, "runs": runs, "env": {}, "store": {}}}
 

@@ -76,7 +76,7 @@ def test_the_yaml_scan_finds_an_inline_script(tmp_path):
     # The flow has no inline win_powershell today; the scan must still see one if a task adds it.
     (tmp_path / "roles" / "demo" / "tasks").mkdir(parents=True)
     (tmp_path / "roles" / "demo" / "tasks" / "main.yml").write_text(
-        "- name: Inline\n  ansible.windows.win_powershell:\n    script: \"Write-Output 1\"\n"
+        '- name: Inline\n  ansible.windows.win_powershell:\n    script: "Write-Output 1"\n'
     )
     assert yaml_scripts(tmp_path) == [("roles/demo/tasks/main.yml: Inline", "Write-Output 1")]
 
