@@ -70,7 +70,7 @@ table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #bbb;padding:3px 5px;vertical-align:top;text-align:left;font-size:.8em}
 th{background:#eee}tr.failed td{background:#fde2e2}
 pre{margin:0;white-space:pre-wrap}
-table.counts td,table.counts th{font-size:.9em;text-align:right}
+table.counts{width:auto}table.counts td,table.counts th{font-size:.9em;text-align:right;padding:3px 10px}
 table.counts td:first-child,table.counts th:first-child{text-align:left}
 """
 
