@@ -106,6 +106,30 @@ def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> d
     return result.validated_parameters
 
 
+# fleet_* variables the playbooks read outside any role (play keywords, plan.yml's options, inventories).
+PLAYBOOK_VARIABLES = frozenset(
+    {
+        "fleet_serial",
+        "fleet_max_fail_percentage",
+        "fleet_arcgis_releases",
+        "fleet_plan_live",
+        "fleet_plan_group",
+        "fleet_plan_report_dir",
+        "fleet_plan_lock",
+        "fleet_plan_lock_dir",
+    }
+)
+
+
+def public_specs() -> dict[str, dict[str, Any]]:
+    """Each role's public variables as its meta/argument_specs.yml declares them (the contract of record)."""
+    out = {}
+    for role in (*fc.ROLES, "fleet"):
+        path = ROOT / "roles" / role / "meta" / "argument_specs.yml"
+        out[role] = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
+    return out
+
+
 class RoleArgs:
     """Templates and validates each role's planner arguments for one host's variables."""
 
@@ -117,6 +141,43 @@ class RoleArgs:
         for role in fc.ROLES:
             self.defaults.update(role_defaults(role))
         self.specs = SPECS
+        self.public = public_specs()
+        self.declared = {name for options in self.public.values() for name in options} | PLAYBOOK_VARIABLES
+
+    def check_public(self, variables: Mapping[str, Any], installs: list[dict[str, Any]]) -> tuple[list, list]:
+        """(errors, warnings) for the host's role variables against the roles' argument_specs: every bad
+        value at once, each naming the public variable; an unknown ``<role>_*`` name gets the nearest one."""
+        import difflib
+
+        warnings = []
+        for name in sorted(variables):
+            if name.startswith("__") or name in self.declared:
+                continue
+            near = difflib.get_close_matches(name, sorted(self.declared), n=1, cutoff=0.75)
+            warnings.append(
+                f"{name} is not a variable of any role (ignored)"
+                + (f": did you mean {near[0]}?" if near else "")
+            )
+        errors = []
+        self.templar.available_variables = {
+            **self.defaults,
+            **variables,
+            "ansible_facts": {"arcgis": installs},
+            "omit": self.omit,
+        }
+        for role, options in self.public.items():
+            given = {k: variables[k] for k in options if k in variables}
+            if not given:
+                continue
+            try:
+                values = self.templar.template(given)
+            except AnsibleError as exc:
+                errors.append(f"cannot template the {role} variables: {exc}")
+                continue
+            spec = {k: {key: v for key, v in o.items() if key != "description"} for k, o in options.items()}
+            result = ArgumentSpecValidator(spec).validate(values)
+            errors += [f"{msg} (role {role})" for msg in result.error_messages]
+        return errors, warnings
 
     def __call__(
         self, role: str, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
@@ -309,6 +370,16 @@ class FleetPlanner:
             return host
         ctx = ff.RoleContext(item.host, host["installs"], host["snapshot"], host["planned"], self.read_file)
         host["ctx"] = ctx
+        errors, host["warnings"] = self.role_args.check_public(item.variables, host["installs"])
+        if errors:
+            host["error"] = (
+                f"{item.host}: {len(errors)} bad variable value(s): "
+                + "; ".join(errors)
+                + ". Fix them in the "
+                "inventory (group_vars/host_vars) or on the command line (-e), then run again."
+                + "".join(f" Also: {w}." for w in host["warnings"])
+            )
+            return host
         try:
             args = self.role_args("miniconda", item.variables, host["installs"], host["published"])
             host["results"]["miniconda"] = ff.plan_miniconda(args, ctx, host["os_bits"])
@@ -502,5 +573,5 @@ class FleetPlanner:
             },
             "judge": {role: results[role].judge for role in results if role in self.roles},
             "published": host["published"],
-            "warnings": [w for r in results.values() for w in r.warnings],
+            "warnings": list(host.get("warnings") or []) + [w for r in results.values() for w in r.warnings],
         }

@@ -116,6 +116,71 @@ def calls_in(action: str, delegated_to: str | None, result: dict[str, Any], chec
     return 1
 
 
+# What an unreachable host's connection error most likely means, and what to do (pywinrm/pypsrp/urllib3
+# texts); the raw text follows the hint.
+UNREACHABLE_HINTS = (
+    (
+        ("name or service not known", "getaddrinfo", "nodename nor servname", "no address associated"),
+        "DNS: the name does not resolve. Fix: check ansible_host / the inventory name and the lab's DNS.",
+    ),
+    (
+        ("connection refused",),
+        "nothing listens on the WinRM port (5986 for HTTPS). Fix: enable the HTTPS listener "
+        "(winrm quickconfig -transport:https) and open the firewall for it.",
+    ),
+    (
+        ("certificate verify failed", "certificate_verify_failed", "sslerror", "ssl:"),
+        "TLS: the host's WinRM certificate is not trusted or does not match its name. Fix: set "
+        "ansible_winrm_ca_trust_path to your lab CA; never turn validation off.",
+    ),
+    (
+        ("401", "unauthorized", "credentials were rejected", "logon failure", "authentication"),
+        "authentication: the account or password was refused. Fix: check ansible_user, the vault password "
+        "and that the account is a local administrator.",
+    ),
+    (
+        ("timed out", "timeout", "max retries exceeded", "no route to host", "network is unreachable"),
+        "no answer: the host is off, asleep or firewalled. Fix: wake it or check the network path; the "
+        "inventory's ansible_winrm_operation_timeout_sec/read_timeout_sec bound the wait.",
+    ),
+)
+
+
+def unreachable_hint(text: str) -> str:
+    lower = text.lower()
+    for needles, hint in UNREACHABLE_HINTS:
+        if any(n in lower for n in needles):
+            return f"unreachable, {hint} ({text.strip()[:300]})"
+    return f"unreachable: {text.strip()[:300]}"
+
+
+def retry_command(playbook: str | None, args: Any, retry: Path) -> str:
+    """The same playbook, inventory and options, limited to the failed hosts."""
+    import os
+    import shlex
+
+    if playbook and os.path.isabs(playbook) and playbook.startswith(os.getcwd() + os.sep):
+        playbook = os.path.relpath(playbook)
+    words = ["ansible-playbook", playbook or "site.yml"]
+    for inventory in (args or {}).get("inventory") or ():
+        if inventory:
+            words += ["-i", inventory]
+    for extra in (args or {}).get("extra_vars") or ():
+        words += ["-e", extra]
+    tags = [t for t in (args or {}).get("tags") or () if t != "all"]
+    if tags:
+        words += ["--tags", ",".join(tags)]
+    if (args or {}).get("skip_tags"):
+        words += ["--skip-tags", ",".join(args["skip_tags"])]
+    if (args or {}).get("check"):
+        words.append("--check")
+    if (args or {}).get("ask_vault_pass"):
+        words.append("--ask-vault-password")
+    for vault_id in (args or {}).get("vault_ids") or ():
+        words += ["--vault-id", vault_id]
+    return " ".join(shlex.quote(w) for w in [*words, "--limit", f"@{retry}"])
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -132,6 +197,8 @@ class CallbackModule(CallbackBase):
         self.batch: set[str] = set()
         self.done: set[str] = set()
         self.shown: dict[str, tuple[int, int]] = {}
+        self._changed: dict[str, bool] = {}
+        self._playbook: str | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
@@ -164,21 +231,32 @@ class CallbackModule(CallbackBase):
     def _progress(self) -> None:
         for lab in sorted({self.lab[h] for h in self.done}):
             members = [h for h in self.done if self.lab[h] == lab]
-            failed = sum(1 for h in members if self.status.get(h) in ("failed", "unreachable"))
-            state = (len(members), failed)
+            failed = sum(1 for h in members if self.status.get(h) == "failed")
+            unreachable = sum(1 for h in members if self.status.get(h) == "unreachable")
+            state = (len(members), failed + unreachable)
             if self.shown.get(lab) == state:
                 continue
             self.shown[lab] = state
             total = self.lab_total.get(lab, len([h for h in self.lab if self.lab[h] == lab]))
-            self._display.display(f"[fleet] {lab}: {len(members)}/{total} hosts done, {failed} failed")
+            self._display.display(
+                f"[fleet] {lab}: {len(members)}/{total} hosts done, {failed} failed"
+                + (f", {unreachable} unreachable" if unreachable else "")
+            )
 
     def _fail(self, result: Any, status: str) -> None:
-        name = self._count(result)
+        name = self._count(result) if status != "unreachable" else self._see_host(result._host)
         if name is None:
             return
         self.status[name] = status
         if name not in self.error:
             msg = result._result.get("msg") or result._result.get("stderr") or "failed"
+            items = [i for i in result._result.get("results") or [] if isinstance(i, dict)]
+            broken = [i for i in items if i.get("failed") or i.get("unreachable")] or items[-1:]
+            if broken and msg in ("All items completed", "One or more items failed"):
+                # The loop item that failed says why.
+                msg = broken[0].get("msg") or broken[0].get("stderr") or msg
+            if status == "unreachable":
+                msg = unreachable_hint(str(msg))
             self.error[name] = f"{result._task.get_name()}: {msg}"
         self._finish({name})
 
@@ -188,8 +266,13 @@ class CallbackModule(CallbackBase):
         self._finish(set(self.batch))
         self.batch = set()
 
+    def v2_playbook_on_start(self, playbook: Any) -> None:
+        self._playbook = getattr(playbook, "_file_name", None)
+
     def v2_runner_on_ok(self, result: Any) -> None:
-        self._count(result)
+        name = self._count(result)
+        if name and result._result.get("changed"):
+            self._changed[name] = True
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._see_host(result._host)
@@ -222,7 +305,7 @@ class CallbackModule(CallbackBase):
                     ],
                     "host": host,
                     "lab": self.lab[host],
-                    "status": "failed" if self.status.get(host) else "ok",
+                    "status": self.status.get(host) or "ok",
                     "error": self.error.get(host, ""),
                     "module_calls": self.calls.get(host, 0),
                     "module_calls_previous": previous.get(host),
@@ -236,9 +319,24 @@ class CallbackModule(CallbackBase):
             f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
             f"max {counts[-1]}; reports: {', '.join(r.files['html'] for r in reports)}"
         )
+        for lab in sorted(set(self.lab.values())):
+            members = [h for h in self.lab if self.lab[h] == lab]
+            from ansible import context
+
+            changed = "would change" if (context.CLIARGS or {}).get("check") else "changed"
+            counts = {
+                "ok": sum(1 for h in members if not self.status.get(h) and not self._changed.get(h)),
+                changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),
+                "failed": sum(1 for h in members if self.status.get(h) == "failed"),
+                "unreachable": sum(1 for h in members if self.status.get(h) == "unreachable"),
+            }
+            self._display.display(f"[fleet] {lab}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
         if retry:
+            from ansible import context
+
             self._display.display(
-                f"[fleet] retry only the failed hosts: ansible-playbook site.yml --limit @{retry}"
+                "[fleet] retry only the failed hosts: "
+                + retry_command(self._playbook, context.CLIARGS, retry)
             )
 
     @staticmethod

@@ -20,6 +20,8 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_ch
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
 
 STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
+# SHA-256 of files/demo-lab-root-ca.crt, the example inventory's throw-away CA (its key was discarded).
+DEMO_CA_SHA256 = "cc433e11eb2fcadc815385a27f3c69ca33d35b26a80af3e9e3b9ef0fb22538f4"
 
 
 @dataclass
@@ -117,6 +119,13 @@ def plan_doi_cert(
     except (dp.PlanError, ValueError) as exc:
         raise HostPlanError(f"{ctx.host}: doi_cert: {exc}") from None
     out = RoleResult(warnings=list(warnings) + list((bundle or {}).get("warnings") or []))
+    if present and any(
+        str(c.get("sha256", "")).lower() == DEMO_CA_SHA256 for c in (bundle or {}).get("certificates") or []
+    ):
+        out.warnings.append(
+            "doi_cert trusts the example inventory's DEMO CA (files/demo-lab-root-ca.crt), not your "
+            "organisation's: set doi_cert_certificates (and doi_cert_fingerprints) to your root CA"
+        )
     if present and bundle:
         out.lines = [
             f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"

@@ -101,9 +101,6 @@ def init(directory: str | Path, scenarios: list[str], per: int = 1) -> dict[str,
         }
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    (group_vars / f"{LAB_GROUP}.yml").write_text(
-        yaml.safe_dump({"fleet_lab_name": "Simulated lab"}, sort_keys=False), encoding="utf-8"
-    )
     return data
 
 

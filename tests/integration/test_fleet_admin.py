@@ -1,0 +1,94 @@
+"""The admin's view on simulated workstations: bad variables stop a host before any change, naming every
+public variable at once; a misspelled one is pointed at the nearest; unreachable is not failed; the
+retry hint repeats the playbook, inventory and options; plan.yml exits non-zero when a host cannot be
+planned."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from simwin import lab as simlab
+from simwin.testing import Lab, make_lab
+
+pytestmark = pytest.mark.slow
+
+CERT = Path(__file__).resolve().parents[2] / "files" / "demo-lab-root-ca.crt"
+
+
+def run(lab: Lab, playbook: str, variables: dict, *extra: str) -> tuple[int, str]:
+    vars_file = lab.dir / "extra.json"
+    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}], **variables}))
+    lab.reset_calls()
+    proc = simlab.run(
+        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def rows(lab: Lab, folder: str = "reports") -> dict:
+    data = json.loads((lab.dir / folder / "lab_sim.json").read_text())
+    return {row["host"]: row for row in data["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Lab:
+    return make_lab(tmp_path_factory.mktemp("admin"), "reference", "pro33")
+
+
+def test_bad_values_stop_every_host_before_any_change_naming_each_public_variable(lab: Lab) -> None:
+    bad = {
+        "startup_bridge_scope": "everyone",
+        "miniconda_remote_max_retries": "lots",
+        "miniconda_stat": "absent",
+    }
+    rc, _out = run(lab, "site.yml", bad)
+    assert rc != 0
+    for host in lab.hosts:
+        error = rows(lab)[host]["error"]
+        assert "startup_bridge_scope must be one of: machine, user, got: everyone" in error
+        assert "miniconda_remote_max_retries" in error
+        assert "did you mean miniconda_state?" in error
+        assert [e for c in lab.calls(host) for e in c.get("effects") or []] == []
+
+
+def test_plan_exits_non_zero_when_a_host_cannot_be_planned(lab: Lab) -> None:
+    rc, out = run(
+        lab,
+        "playbooks/plan.yml",
+        {"startup_bridge_scope": "everyone"},
+        "-e",
+        f"fleet_plan_report_dir={lab.dir}/plan",
+    )
+    assert rc != 0, out
+    assert "cannot be planned" in out
+    assert all(row["status"] == "failed" for row in rows(lab, "plan").values())
+
+
+def test_unreachable_is_not_failed_and_the_retry_hint_repeats_the_run(lab: Lab) -> None:
+    unreachable, failed = lab.hosts
+    with lab.edit(unreachable) as host:
+        host.state["faults"] = {
+            "drop_connection_after": {"module": "ansible.windows.win_package", "times": 1}
+        }
+    with lab.edit(failed) as host:
+        host.state["faults"] = {
+            "module_fails": [
+                {"module": "ansible.windows.win_command", "argv_contains": "clone", "msg": "boom"}
+            ]
+        }
+    rc, out = run(lab, "site.yml", {}, "--tags", "miniconda,arcgis_env")
+    assert rc != 0
+    report = rows(lab)
+    assert report[unreachable]["status"] == "unreachable" and "unreachable" in report[unreachable]["error"]
+    assert report[failed]["status"] == "failed" and "boom" in report[failed]["error"]
+    assert "[fleet] lab_sim: 2/2 hosts done, 1 failed, 1 unreachable" in out
+    assert "[fleet] lab_sim: 0 ok, 0 changed, 1 failed, 1 unreachable" in out
+    hint = next(line for line in out.splitlines() if "retry only the failed hosts" in line)
+    words = shlex.split(hint.split(": ", 1)[1])
+    assert words[:2] == ["ansible-playbook", "site.yml"]
+    assert words[words.index("-i") + 1] == str(lab.dir / "inventory")
+    assert sorted(words[words.index("--tags") + 1].split(",")) == ["arcgis_env", "miniconda"]
+    assert words[-2] == "--limit" and Path(words[-1][1:]).read_text().split() == sorted(lab.hosts)
