@@ -35,9 +35,8 @@ CHART_WIDTH = 360  # pixels for the largest lab's bar
 WORDS = {
     "pro_clone": "Pro clone",
     "desktop_bgp": "Desktop Background Geoprocessing",
-    "None": "unknown",
-    "null": "unknown",
 }
+UNKNOWN = ("None", "null", "none", "unknown")  # a whole value that says nothing is known
 _WORD_RE = re.compile(r"\b(" + "|".join(map(re.escape, WORDS)) + r")\b")
 # Keys a host card shows in its own way; the rest of the report's columns go under "Details".
 _OWN_KEYS = {"host", "lab", "status", "error", "changes", "planned", "security", "module_calls"}
@@ -85,7 +84,7 @@ def css_name(outcome_name: str) -> str:
 
 def human(value: Any) -> str:
     """An admin's reading of a raw value: ``None`` is "unknown", tokens spelled out, lists joined."""
-    if value is None:
+    if value is None or (isinstance(value, str) and value.strip() in UNKNOWN):
         return "unknown"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -251,7 +250,7 @@ def render_card(row: Mapping[str, Any], kind: str, detail_keys: Sequence[tuple[s
     error = row.get("error")
     if error:
         first = error[0] if isinstance(error, list) and error else error
-        parts.append(f"<div class='error'>{esc(human(first))}</div>")
+        parts.append(f"<div class='error'>{esc(first)}</div>")  # as given: it names the fix
     if kind == RUN and "module_calls" in row:
         previous = row.get("module_calls_previous")
         was = f" (previous run: {esc(human(previous))})" if previous is not None else " (no previous run)"

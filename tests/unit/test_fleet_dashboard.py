@@ -155,13 +155,13 @@ def test_lab_page_lists_failed_and_unreachable_first(fleet, tmp_path):
 
 
 def test_a_script_in_an_error_is_escaped(tmp_path):
-    evil = host("ws<1>", status="failed", error="<script>alert('x')</script> & more")
+    evil = host("ws<1>", status="failed", error="<script>alert('x')</script> & more None")
     write_lab_reports(tmp_path, "fleet plan", [evil], COLUMNS, now=NOW, meta={"inventory": "<b>inv</b>"})
     for name in ("lab_a.html", "index.html"):
         text = (tmp_path / name).read_text()
         assert "<script" not in text and "<b>inv" not in text
     lab = (tmp_path / "lab_a.html").read_text()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in lab
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more None" in lab  # as given
     assert "ws&lt;1&gt;" in lab
 
 
@@ -196,6 +196,7 @@ def test_changes_read_as_plain_words(planned, expected):
         ([], "none"),
         (True, "yes"),
         ({"scope": None}, "scope: unknown"),
+        (r"C:\None\null.txt", r"C:\None\null.txt"),
     ],
 )
 def test_human_strings(value, expected):
