@@ -209,3 +209,26 @@ def test_tags_apply_one_role_and_a_full_run_completes_it(tmp_path: Path) -> None
     }
     rc, out, again = run(lab, "site.yml")
     assert rc == 0 and again[host]["planned"] == [], out
+
+
+def test_installers_from_a_share_are_read_with_network_credentials_over_ntlm(tmp_path: Path) -> None:
+    """The second hop: over NTLM the session has no network credentials, so the share is read through
+    runas new_credentials/netcredentials_only; the simulated host refuses a UNC read without them."""
+    lab = make_lab(tmp_path, "desktop1041")
+    host = lab.hosts[0]
+    share = "\\\\fileserver\\installers"
+    with lab.edit(host) as h:
+        assert h.session()["transport"] == "ntlm"
+        url = next(u for u in h.state["network"] if u.endswith("Miniconda2-py27_4.8.3-Windows-x86.exe"))
+        h.write(
+            f"{share}\\Miniconda2-py27_4.8.3-Windows-x86.exe",
+            None,
+            h.principal("SYSTEM", network=True),
+            synthetic=h.state["network"][url],
+        )
+    account = {"fleet_share_user": "LAB\\svc_fleet", "fleet_share_password": "not-a-real-password"}
+    rc, out, first = run(lab, "site.yml", "-e", json.dumps({"miniconda_source": share, **account}))
+    assert rc == 0, out
+    copies = [c for c in first[host]["planned"] if c["step"] == "host_copy"]
+    assert [c["item"]["src"] for c in copies] == [f"{share}\\Miniconda2-py27_4.8.3-Windows-x86.exe"]
+    assert any(c.get("become") for c in lab.calls(host) if c.get("module") == "ansible.windows.win_copy")

@@ -209,6 +209,7 @@ class Connection(ConnectionBase):
         record["effects"] = effects_of(M.short_name(module), script_name, args, result)
         record["module"] = module
         record["user"] = principal.name
+        record["become"] = become is not None
         return (1 if result.get("failed") else 0), json.dumps(result), "", record, drop
 
     def _raw(self, host: H.Host, cmd: str) -> tuple[int, str, str, dict[str, Any]]:
