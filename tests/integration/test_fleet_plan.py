@@ -170,7 +170,9 @@ def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
         " doi_cert_certificates: []}\n"
     )
     proc, _ = run_plan(repo_root, tmp_path, "-i", str(inventory))
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    # The plan exits non-zero when any host cannot be planned, after planning (and reporting) all of them.
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "2 workstation(s) cannot be planned: nocert, typo" in proc.stdout
     rows = {r["host"]: r for r in plan_result(proc)["hosts"]}
     assert rows["good"]["status"] == "ok"
     assert rows["typo"]["status"] == "failed"
