@@ -258,10 +258,20 @@ class ActionModule(ActionBase):
             )
             return result
         reports = write_lab_reports(
-            Path(args["report_dir"]), "arcgis-conda fleet plan", [p["row"] for p in plans.values()], COLUMNS
+            Path(args["report_dir"]),
+            "arcgis-conda fleet plan",
+            [p["row"] for p in plans.values()],
+            COLUMNS,
+            kind="plan",
+            meta={
+                "inventory": ", ".join(task_vars.get("ansible_inventory_sources") or []),
+                "playbook": "playbooks/plan.yml",
+                "mode": "offline (last observation or declared releases)",
+            },
         )
         summary["distinct_plans"] = len(planner.memo)
         summary["reports"] = [r.files["html"] for r in reports]
+        summary["index"] = str(Path(args["report_dir"]) / "index.html")
         result.update(
             changed=False,
             summary=summary,

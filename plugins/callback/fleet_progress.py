@@ -41,6 +41,7 @@ requirements:
 """
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -311,13 +312,27 @@ class CallbackModule(CallbackBase):
                     "module_calls_previous": previous.get(host),
                 }
             )
-        reports = write_lab_reports(out_dir, "arcgis-conda fleet run", rows, REPORT_COLUMNS)
+        from ansible import context
+
+        args = context.CLIARGS or {}
+        write_lab_reports(
+            out_dir,
+            "arcgis-conda fleet run",
+            rows,
+            REPORT_COLUMNS,
+            kind="run",
+            meta={
+                "inventory": ", ".join(args.get("inventory") or ()),
+                "playbook": os.path.basename(self._playbook or ""),
+                "mode": "check" if args.get("check") else "apply",
+            },
+        )
         (out_dir / "module_calls.json").write_text(json.dumps(self.calls, indent=2, sort_keys=True) + "\n")
         retry = write_retry_file(out_dir, [h for h in self.lab if self.status.get(h)])
         counts = sorted(self.calls.values())
         self._display.display(
             f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
-            f"max {counts[-1]}; reports: {', '.join(r.files['html'] for r in reports)}"
+            f"max {counts[-1]}; reports: {out_dir / 'index.html'}"
         )
         for lab in sorted(set(self.lab.values())):
             members = [h for h in self.lab if self.lab[h] == lab]
