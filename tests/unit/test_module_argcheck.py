@@ -209,3 +209,35 @@ def test_set_fact_takes_any_variable_name(tmp_path):
         """,
     )
     assert found == []
+
+
+def test_the_flow_actions_are_checked_against_their_doc_stubs(tmp_path):
+    # fleet_* are action plugins with doc-only module files: the check reads those stubs.
+    found = findings_for(
+        tmp_path,
+        """
+        - name: Observe
+          arcgis_conda.fleet.fleet_observe:
+            require_arcgis: true
+            probe_timeoutt: 5
+        - name: Plan
+          arcgis_conda.fleet.fleet_plan:
+            mode: bogus
+        - name: Apply files
+          arcgis_conda.fleet.fleet_files:
+            changez: []
+        - name: Verify
+          arcgis_conda.fleet.fleet_verify:
+            verify: {}
+        - name: A templated value is not judged
+          arcgis_conda.fleet.fleet_plan:
+            mode: "{{ fleet_mode }}"
+        """,
+    )
+    assert [f.split(": ", 3)[-1] for f in found] == [
+        "unknown option 'probe_timeoutt'; the module accepts: packages, probe_timeout, require_arcgis",
+        "option 'mode' has value 'bogus', not one of the allowed values: offline, live",
+        "required option 'changes' is missing",
+        "unknown option 'changez'; the module accepts: changes",
+        "required option 'judge' is missing",
+    ]
