@@ -85,7 +85,8 @@ class ActionModule(ActionBase):
                 "id": f"probe{index}",
                 # -E: PYTHONPATH and friends cannot point the admin's probe at a user's code. The user site
                 # stays on: the probe measures it (a user can write only their own, never the admin's).
-                "argv": [python, "-E", "{script}", *packages],
+                # -S: site.py would run .pth/sitecustomize code users can plant in site-packages, as admin.
+                "argv": [python, "-E", "-S", "{script}", *packages],
                 "script": probe,
                 "timeout": args["probe_timeout"],
             }
