@@ -12,6 +12,7 @@ gives the same answer. Documentation: plugins/modules/fleet_observe.py.
 from __future__ import annotations
 
 import ntpath
+from pathlib import Path
 from typing import Any
 
 from ansible.template import Templar
@@ -24,6 +25,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan i
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Read, Snapshot
 
 MANIFEST_DEFAULT = "C:\\ProgramData\\arcgis-conda\\doi_cert-state.json"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def python_prefix(install: discovery.Install) -> str | None:
@@ -102,14 +104,13 @@ class ActionModule(arcgis_facts.ActionModule):
         readers = [{"flavour": ntpath.basename(p), "prefix": p} for p in prefixes]
         pro_roots = [i.pro_conda_root for i in installs if i.pro_conda_root]
         doi = self._args(role_args, "doi_cert", {"miniconda_installs": readers})
+        thumbprints: list[str] = []
         if doi is not None:
             manifest = Snapshot(first).text(self.__manifest) if self.__manifest else None
-            reads += ff.doi_cert_reads(
-                doi["plan"],
-                str(task_vars and task_vars.get("inventory_hostname")),
-                manifest,
-                first.get("profiles") or [],
-            )
+            host = str((task_vars or {}).get("inventory_hostname"))
+            reads += ff.doi_cert_reads(doi["plan"], host, manifest, first.get("profiles") or [])
+            # The organisation roots' and an earlier run's Root-store entries: the plan imports or removes.
+            thumbprints = ff.doi_cert_thumbprints(doi, manifest, ff.lock_reader(ROOT))
         env = self._args(role_args, "arcgis_env", {"miniconda_installs": readers})
         env_roots = [ntpath.join(p, "envs") for p in prefixes]
         if env is not None:
@@ -119,7 +120,7 @@ class ActionModule(arcgis_facts.ActionModule):
         if bridge is not None:
             pythons = [p for p in (python_prefix(i) for i in installs) if p]
             reads += ff.startup_bridge_reads(bridge, pythons, [r for r in env_roots if r])
-        return {"reads": reads}
+        return {"reads": reads, "thumbprints": thumbprints}
 
     def _facts(self, facts: list[dict[str, Any]], answers: list[dict[str, Any]], dump: Any) -> dict[str, Any]:
         return {"arcgis": facts, "arcgis_conda_observed": merge_answers(answers, bool(dump.os_64bit))}

@@ -9,6 +9,7 @@ and reported, and ``changes`` is None: nothing can be said about what differs. N
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ntpath
 from collections.abc import Callable, Mapping, Sequence
@@ -178,6 +179,20 @@ def doi_cert_reads(args: Mapping[str, Any], host: str, manifest: str | None, pro
     reads = fc.doi_cert_reads(dp.scan_parameters(settings, []), manifest, profiles)
     # What it writes there, with owners and ACLs: a file a user put in its place is never trusted.
     return [*reads, Read(ntpath.join(settings.cert_dir, "*"), "glob")]
+
+
+def doi_cert_thumbprints(args: Mapping[str, Any], manifest: str | None, read: Callable[[str], bytes]) -> list:
+    """The Root-store thumbprints the plan asks about: the organisation roots now, and those an earlier run
+    imported (its record). A bad certificate input yields none here; the plan reports it."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
+
+    found: list[str] = []
+    if args["plan"].get("state") == "present":
+        with contextlib.suppress(ValueError, OSError):
+            found += [str(c["sha1"]).upper() for c in build_bundle(args["bundle"], read)["certificates"]]
+    prev, _ = Manifest.parse(manifest)
+    found += [str(t).upper() for t in sorted(prev.store)]
+    return list(dict.fromkeys(found))
 
 
 def judge_doi_cert(judge: Mapping[str, Any], host: str, snap: Snapshot) -> list[str]:

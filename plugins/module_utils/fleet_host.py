@@ -392,6 +392,9 @@ _GLOB = re.compile(r"[*?]")
 class NotObserved(KeyError):
     """A planner asked about a path the observe step did not read: a bug in the observe spec."""
 
+    def __str__(self) -> str:  # KeyError's own str() is the repr of its argument (doubled backslashes)
+        return str(self.args[0]) if self.args else ""
+
 
 def key(path: str) -> str:
     """Windows paths compare case-insensitively and without a trailing separator."""

@@ -22,6 +22,7 @@ import ntpath
 import posixpath
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Flavour = Literal["windows", "posix"]
@@ -41,6 +42,9 @@ DEFAULT_PROFILE = "Default"
 # these checksums is ours; any other usercustomize.py is the user's and is backed up, never overwritten.
 # When the shim changes, ADD its new sha1 here (tests/unit/test_startup_bridge_plan.py insists).
 SHIM_SHA1S = frozenset({"5476941e133acf620bafa25c1902b26ee289be47"})
+# The fleet's observe step hashes with SHA-256: the shipped shim's, read from the role's own file.
+_SHIM_FILE = Path(__file__).resolve().parents[2] / "roles" / "startup_bridge" / "files" / "usercustomize.py"
+SHIM_SHA256S = frozenset({hashlib.sha256(_SHIM_FILE.read_bytes()).hexdigest()} if _SHIM_FILE.exists() else ())
 
 # Esri's layout of the folders arcpy needs, per product: the plan adds them (when they exist) even when
 # the install's .pth files do not name them, e.g. Pro 2.x/3.x, whose ArcGISPro.pth only runs an import.
@@ -544,7 +548,7 @@ def build_plan(
         shim_sha, backup_sha = (
             _classify_shim(folder.path, existing, flavour) if scope == "user" else (None, None)
         )
-        ours = shim_sha in SHIM_SHA1S
+        ours = shim_sha in SHIM_SHA1S or shim_sha in SHIM_SHA256S
         if state == "present":
             if scope == "user":
                 plan.dirs.append(folder.path)

@@ -190,6 +190,9 @@ def test_every_scenario_converges_within_the_budget(tmp_path: Path, scenario: st
     assert rc == 0, out
     assert "changed=0" in out and again[host].get("planned", []) == []
     assert module_calls(lab, host) <= (1 if scenario == "no_arcgis" else 5)
+    rc, out, audited = run(lab, "playbooks/audit.yml")
+    assert rc == 0, out  # nothing the admin run trusts is writable by a lab user
+    assert audited[host].get("audit", []) == []
 
 
 def test_tags_apply_one_role_and_a_full_run_completes_it(tmp_path: Path) -> None:

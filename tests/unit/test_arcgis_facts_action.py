@@ -107,7 +107,7 @@ def test_desktop_with_background_gp_takes_two_calls_in_both_modes(action_for, ch
     assert probe_call["parameters"]["Runs"] == [
         {
             "id": f"probe{i}",
-            "argv": [python, "-E", "{script}", *DEFAULT_PACKAGES],
+            "argv": [python, "-E", "-S", "{script}", *DEFAULT_PACKAGES],
             "script": probe,
             "timeout": 120,
         }
