@@ -171,13 +171,6 @@ def test_doi_cert_rotates_the_bundle_to_a_new_root_then_drops_the_old(rotation: 
     assert len(third["bundle"]) == len(first["bundle"])
 
 
-@pytest.mark.xfail(
-    reason="fleet_observe never asks host_read for the Root store (no Thumbprints in either call, although "
-    "fleet_flow.doi_cert_reads says call 2 does): the plan sees an empty store, so it re-imports every "
-    "root on every run and never removes one (neither on rotation nor on state absent)",
-    strict=True,
-    raises=AssertionError,
-)
 def test_doi_cert_rotates_the_root_store_too(rotation: dict[str, Any]) -> None:
     old, new = rotation["old"].sha1, rotation["new"].sha1
     first, second, third = rotation["runs"]
@@ -246,13 +239,6 @@ def test_site_keeps_what_the_workstation_already_had(owned: dict[str, Any]) -> N
     assert read(lab, STUDENT_SITE + "\\usercustomize.py") == shim
 
 
-@pytest.mark.xfail(
-    reason="fleet_flow.plan_startup_bridge hands startup_bridge_plan SHA-256 checksums (snap.sha256) where "
-    "it compares SHA-1s (SHIM_SHA1S): the shim is never recognised as the bridge's, so the second run "
-    "with scope user takes it for a user's file and fails (or backs the shim up onto itself)",
-    strict=True,
-    raises=AssertionError,
-)
 def test_a_second_site_run_with_a_users_usercustomize_changes_nothing(owned: dict[str, Any]) -> None:
     lab = owned["lab"]
     rc, out, rows = run(lab, "site.yml", USER_SCOPE)
@@ -271,12 +257,6 @@ def test_uninstall_puts_the_admins_condarc_and_pip_ini_back(owned: dict[str, Any
     assert read(lab, BUNDLE) is None
 
 
-@pytest.mark.xfail(
-    reason="same SHA-1/SHA-256 mix-up: state absent does not recognise the bridge's shim, so it leaves it "
-    "and the backup in place instead of putting the student's usercustomize.py back",
-    strict=True,
-    raises=AssertionError,
-)
 def test_uninstall_gives_the_student_their_usercustomize_back(owned: dict[str, Any]) -> None:
     lab = owned["lab"]
     assert read(lab, STUDENT_SITE + "\\usercustomize.py") == USER_SHIM

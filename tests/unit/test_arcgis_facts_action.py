@@ -127,7 +127,9 @@ def test_calls_stay_two_however_many_installs_and_packages(action_for):
     assert len(result["ansible_facts"]["arcgis"]) == 3
     assert len(host.calls) == 2
     runs = host.calls[1]["parameters"]["Runs"]
-    assert len(runs) == 3 and all(run["argv"][3:] == packages for run in runs)
+    assert len(runs) == 3 and all(
+        run["argv"][run["argv"].index("{script}") + 1 :] == packages for run in runs
+    )
 
 
 def test_side_by_side_reports_drift_without_failing(action_for):

@@ -181,11 +181,6 @@ def test_a_path_verify_did_not_read_is_reported_as_a_plan_bug(action_for):
     assert problem.startswith(f"{HOST}: verify did not read ") and problem.endswith(": a bug in the plan")
 
 
-@pytest.mark.xfail(
-    reason="fleet_flow.judge_host formats NotObserved (a KeyError) with str(), which is its repr: the "
-    "admin reads 'C:\\\\Miniconda3\\\\python.exe' with doubled backslashes instead of the path",
-    strict=True,
-)
 def test_the_unread_path_is_named_as_written(action_for):
     answer = host_answer()
     answer["result"]["reads"] = answer["result"]["reads"][1:]
