@@ -81,6 +81,11 @@ class Changes:
         # Every path this role makes the admin run trust (folders it secures, files it writes): the audit.
         self.trusted_paths: list[str] = []
 
+    def in_profile(self, path: str) -> bool:
+        k = fh.key(path)
+        homes = [fh.key(str(p.get("path"))) for p in self.snapshot.profiles if p.get("path")]
+        return any(k.startswith(h + "\\") for h in homes)
+
     def is_gone(self, path: str) -> bool:
         k = fh.key(path)
         return any(k == g or k.startswith(g + "\\") for g in self.gone)
@@ -103,12 +108,14 @@ class Changes:
     ) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
         k = fh.key(path)
-        self.trusted_paths.append(path)
+        mine = self.in_profile(path)  # a user's own profile: theirs to change, never the admin run's trust
+        if not mine:
+            self.trusted_paths.append(path)
         if self.planned.get(k) is None and not self.is_gone(path):
             entry = self.snapshot.entry(path)
-            if entry.type == "file" and entry.owner is None:
+            if not mine and entry.type == "file" and entry.owner is None:
                 raise fh.NotObserved(f"{path} (owner and ACL: read it with detail)")
-            if entry.type == "file" and not entry.trusted():
+            if not mine and entry.type == "file" and not entry.trusted():
                 # Not written by an admin (a user planted or owns it): never trusted, moved aside first, so
                 # ours is a new file that inherits the folder's admin-only ACL (an overwrite keeps the owner).
                 self.quarantine(path, f"{reason}: the file there is not an administrator's")

@@ -545,15 +545,25 @@ class Snapshot:
         found = self.entries.get(k)
         if found is not None:
             return found
-        parent = self.entries.get(key(ntpath.dirname(k)))
-        if parent is not None and parent.type == "missing":
-            return Entry(path=path, type="missing")
-        if parent is not None and parent.children is not None:
-            name = ntpath.basename(k)
-            for child in parent.children:
-                if str(child.get("name", "")).lower() == name:
+        # The nearest ancestor that was read decides: missing, or listed without the next name, means missing.
+        below, up = ntpath.basename(k), ntpath.dirname(k)
+        while up and up != k:
+            ancestor = self.entries.get(up)
+            if ancestor is not None:
+                if ancestor.type == "missing":
+                    return Entry(path=path, type="missing")
+                if ancestor.children is None:
+                    break
+                child = next((c for c in ancestor.children if str(c.get("name", "")).lower() == below), None)
+                if child is None:
+                    return Entry(path=path, type="missing")
+                if up == ntpath.dirname(k):
                     return Entry(path=path, type="dir" if child.get("dir") else "file")
-            return Entry(path=path, type="missing")
+                break
+            below, k2 = ntpath.basename(up), ntpath.dirname(up)
+            if k2 == up:
+                break
+            up = k2
         if self._covered_by_glob(path):
             return Entry(path=path, type="missing")
         raise NotObserved(path)
