@@ -101,6 +101,12 @@ def init(directory: str | Path, scenarios: list[str], per: int = 1) -> dict[str,
         }
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    # Locks and the solver's cache stay in the lab, never in the working tree's .cache.
+    lab_vars = {
+        "arcgis_env_lock_dir": str(Path(directory) / "locks"),
+        "arcgis_env_cache_dir": str(Path(directory) / "rattler"),
+    }
+    (group_vars / f"{LAB_GROUP}.yml").write_text(yaml.safe_dump(lab_vars, sort_keys=False), encoding="utf-8")
     return data
 
 
