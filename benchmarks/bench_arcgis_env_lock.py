@@ -6,11 +6,11 @@ small), gives every host a Desktop (10.4.1 or 10.6.1) and a Pro (2.2, 2.8 or 3.3
 install, every fifth host also 64-bit Background Geoprocessing, then plans and locks the fleet with the
 real py-rattler solver and prints: distinct stacks, solves, envs, wall times and peak memory.
 
-With ``--ansible`` it also runs the same fleet through a real ``ansible-playbook`` (controller-only
-hosts, ansible.cfg's forks): the role's share / lock / keep steps, timed by the profile_tasks callback.
+The same fleet through a real ``ansible-playbook`` is ``benchmarks/bench_fleet_plan.py`` (every role's
+plan, each distinct stack locked once).
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/bench_arcgis_env_lock.py [--hosts 1000] [--ansible]
+    .venv/bin/python benchmarks/bench_arcgis_env_lock.py [--hosts 1000]
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ import copy
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -60,71 +57,6 @@ def fleet_inputs(n_hosts: int) -> dict[str, dict]:
             "conda_installs": [MINICONDA2_X86, MINICONDA3_X64],
         }
     return hosts
-
-
-PLAY = """
-- name: The arcgis_env role's controller-side steps for a generated fleet
-  hosts: lab
-  gather_facts: false
-  tasks:
-    - name: share
-      ansible.builtin.set_fact:
-        __arcgis_env_host_input: {arcgis: "{{ bench_arcgis }}", conda_installs: "{{ bench_installs }}"}
-    - name: lock
-      arcgis_conda.fleet.arcgis_env_lock:
-        settings: {channels: "{{ bench_channels }}", pro_mode: conda, products: [desktop, desktop_bgp, pro]}
-        lock_dir: "{{ bench_out }}/locks"
-        cache_dir: "{{ bench_out }}/cache"
-      run_once: true
-      register: __arcgis_env_lock
-    - name: keep
-      ansible.builtin.set_fact:
-        __arcgis_env_plans: "{{ __arcgis_env_lock.plans[inventory_hostname] | default([]) }}"
-        __arcgis_env_locks: "{{ __arcgis_env_lock.locks }}"
-    - name: summary
-      ansible.builtin.debug:
-        msg: "{{ __arcgis_env_lock.msg }}"
-      run_once: true
-"""
-
-
-def run_ansible(work: Path, inputs: dict[str, dict], channel_url: str) -> None:
-    """Time the same fleet through ansible-playbook (controller-only hosts)."""
-    hosts = {h: {"bench_arcgis": d["arcgis"]} for h, d in inputs.items()}
-    group_vars = {
-        "ansible_connection": "local",
-        "bench_installs": [MINICONDA2_X86, MINICONDA3_X64],
-        "bench_channels": [channel_url],
-        "bench_out": str(work / "ansible"),
-    }
-    (work / "hosts.yml").write_text(yaml.safe_dump({"lab": {"hosts": hosts, "vars": group_vars}}))
-    (work / "play.yml").write_text(PLAY)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.memory",
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.profile_tasks",
-    }
-    started = time.perf_counter()
-    run = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "hosts.yml", "play.yml"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if run.returncode != 0:
-        print(run.stdout[-2000:], run.stderr[-2000:])
-        raise SystemExit("ansible-playbook failed")
-    for line in run.stdout.splitlines():
-        if line.startswith(("share ", "lock ", "keep ")) and "--" in line:
-            name, _, seconds = line.partition(" ")
-            print(f"ansible-playbook {name:<10}{seconds.strip(' -')}")
-        if "msg:" in line:
-            print(f"ansible-playbook result    {line.split('msg:', 1)[1].strip()}")
-    print(f"ansible-playbook wall      {wall:.1f} s (forks from ansible.cfg)")
 
 
 def rss_mb() -> float:
@@ -166,7 +98,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--filler", type=int, default=5000, help="unrelated repodata records per subdir")
-    parser.add_argument("--ansible", action="store_true", help="also time a real ansible-playbook run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-arcgis-env-") as tmp:
@@ -203,8 +134,6 @@ def main() -> int:
         )
         ok = timed["solves"] == timed["stacks"] and timed["total"] < 10 and rss_mb() < 500
         print(f"target (1 solve/stack, <10 s, <500 MB): {'met' if ok else 'NOT met'}")
-        if args.ansible:
-            run_ansible(work, inputs, channel.url)
         return 0 if ok else 1
 
 

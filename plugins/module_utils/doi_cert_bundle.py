@@ -1,7 +1,7 @@
 """Validate organisation CA certificates (the DOI root) and build the CA bundle conda and pip trust.
 
 Pure functions on the controller, no Ansible imports: bytes and settings in, plain data out. The
-``arcgis_conda.fleet.doi_cert_bundle`` action plugin reads the files and calls ``prepare_bundle``.
+fleet plan step (``fleet_flow.build_bundle``) reads the files and calls ``prepare_bundle``.
 
 The bundle is the public roots (by default the controller's pinned ``certifi`` bundle) plus the
 organisation's root(s), so conda and pip keep working off the agency network as well as behind its

@@ -601,7 +601,7 @@ def make_plan(
     present = s.state == "present"
     if present and not bundle:
         raise PlanError(
-            f"host {s.host}: no bundle was built. Fix: run arcgis_conda.fleet.doi_cert_bundle first."
+            f"host {s.host}: no bundle was built. Fix: set doi_cert_certificates (the plan builds it)."
         )
     users, notes = resolve_users(s, host)
     plan.users = users

@@ -267,7 +267,7 @@ def render_condarc(marker: str, settings: Mapping[str, Any]) -> str:
     JSON, which YAML reads back exactly."""
     lines = [
         f"{marker} Local edits are overwritten on the next run.",
-        "# Decided by arcgis_conda.fleet.miniconda_plan. SSL settings are not here: role doi_cert keeps "
+        "# Decided by arcgis_conda.fleet (role miniconda). SSL settings are not here: role doi_cert keeps "
         "them in",
         "# C:\\ProgramData\\conda\\condarc.d\\. CRLF line ends, which YAML and conda read as line breaks.",
     ]

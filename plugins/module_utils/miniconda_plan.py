@@ -4,10 +4,9 @@ Which Miniconda each ArcGIS Python gets (flavour), where it goes (prefix), which
 SHA-256 verify it, the installer's command line, where the installer comes from, what the system-wide
 ``C:\\ProgramData\\conda\\.condarc`` says, and, after the run, whether an install is complete.
 
-Called by the action plugin ``arcgis_conda.fleet.miniconda_plan`` (planning) and the filters in
-``plugins/filter/miniconda.py`` (judging results). No Ansible imports: unit-tested as plain Python.
-Errors are :class:`PlanError` with a message naming the variable, the bad value and the fix; the action
-plugin prefixes the host name.
+Called by the fleet's plan step (``arcgis_conda.fleet.fleet_plan``, through ``fleet_flow``) and its verify
+judge (``judge_install``). No Ansible imports: unit-tested as plain Python. Errors are :class:`PlanError`
+with a message naming the variable, the bad value and the fix; the plan prefixes the host name.
 """
 
 from __future__ import annotations
