@@ -17,7 +17,18 @@ description:
   - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
     (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file).
+  - While a task waits on hosts for longer than O(wait_interval) seconds, says which, every interval (a
+    firewalled host otherwise waits out its WinRM timeouts in silence).
 options:
+  wait_interval:
+    description: Seconds a task may wait on hosts before a "still waiting" line; 0 turns it off.
+    default: 30
+    env:
+      - name: ARCGIS_FLEET_WAIT_INTERVAL
+    ini:
+      - section: arcgis_fleet
+        key: wait_interval
+    type: float
   report_dir:
     description: Folder for the after-run report; the previous run's figures are read from it first.
     default: reports/last-run
@@ -42,6 +53,7 @@ requirements:
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +212,9 @@ class CallbackModule(CallbackBase):
         self.shown: dict[str, tuple[int, int]] = {}
         self._changed: dict[str, bool] = {}
         self._playbook: str | None = None
+        self._timer: threading.Timer | None = None
+        self._pending: set[str] = set()
+        self._task_name = ""
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
@@ -267,27 +282,65 @@ class CallbackModule(CallbackBase):
         self._finish(set(self.batch))
         self.batch = set()
 
+    # -- waiting on hosts ----------------------------------------------------------------------------
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self._stop_waiting()
+        self._task_name = task.get_name()
+        self._pending = set()
+        interval = float(self.get_option("wait_interval") or 0)
+        if interval > 0:
+            self._timer = threading.Timer(interval, self._still_waiting, args=(interval,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def v2_runner_on_start(self, host: Any, task: Any) -> None:
+        self._pending.add(host.get_name())
+
+    def _answered(self, result: Any) -> None:
+        self._pending.discard(result._host.get_name())
+
+    def _still_waiting(self, interval: float) -> None:
+        waiting = sorted(self._pending)
+        if waiting:
+            shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+            self._display.display(
+                f"[fleet] still waiting on {len(waiting)} host(s) for '{self._task_name}': {shown}"
+            )
+            self._timer = threading.Timer(interval, self._still_waiting, args=(interval,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _stop_waiting(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def v2_playbook_on_start(self, playbook: Any) -> None:
         self._playbook = getattr(playbook, "_file_name", None)
 
     def v2_runner_on_ok(self, result: Any) -> None:
+        self._answered(result)
         name = self._count(result)
         if name and result._result.get("changed"):
             self._changed[name] = True
 
     def v2_runner_on_skipped(self, result: Any) -> None:
+        self._answered(result)
         self._see_host(result._host)
 
     def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._answered(result)
         if ignore_errors:
             self._count(result)
         else:
             self._fail(result, "failed")
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._answered(result)
         self._fail(result, "unreachable")
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
+        self._stop_waiting()
         self._finish(set(self.batch))
         if not self.lab:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,24 @@ def test_unreachable_is_not_failed_and_the_retry_hint_repeats_the_run(lab: Lab) 
     assert words[words.index("-i") + 1] == str(lab.dir / "inventory")
     assert sorted(words[words.index("--tags") + 1].split(",")) == ["arcgis_env", "miniconda"]
     assert words[-2] == "--limit" and Path(words[-1][1:]).read_text().split() == sorted(lab.hosts)
+
+
+def test_a_host_that_keeps_a_task_waiting_is_named_while_it_waits(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, "pro33")
+    with lab.edit() as host:
+        host.state["faults"] = {
+            "delay": {"module": "ansible.windows.win_powershell", "seconds": 2.5, "times": 1}
+        }
+    env = simlab.environment(lab.dir)
+    env["ARCGIS_FLEET_WAIT_INTERVAL"] = "1"
+    proc = subprocess.run(
+        simlab.command_line(lab.dir, ["ansible-playbook", "playbooks/probe.yml"]),
+        env=env,
+        cwd=simlab.REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout
+    task = "Find every ArcGIS install and measure its Python"
+    assert f"[fleet] still waiting on 1 host(s) for '{task}': {lab.hosts[0]}" in proc.stdout

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,9 @@ class Connection(ConnectionBase):
         try:
             environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
             try:
+                delay = host.take_fault("delay", module)
+                if delay:  # a slow or firewalled host: the module answers only after this long
+                    time.sleep(float(delay.get("seconds", 1)))
                 result = M.run_module(host, module, args, principal, module_tmp, environment)
             except Exception as exc:  # a simulator bug: report it as the module's failure, visibly
                 result = {
