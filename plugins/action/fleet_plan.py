@@ -117,6 +117,7 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_plan_report_dir",
         "fleet_plan_lock",
         "fleet_plan_lock_dir",
+        "fleet_plan_cache_dir",
     }
 )
 

@@ -200,6 +200,7 @@ def test_plan_locks_each_distinct_stack_once(repo_root, tmp_path):
                 "arcgis_env_channels": [channel.url],
                 "fleet_plan_lock": True,
                 "fleet_plan_lock_dir": str(lock_dir),
+                "fleet_plan_cache_dir": str(tmp_path / "rattler"),
             }
         ),
     )
