@@ -55,26 +55,24 @@ class ActionModule(arcgis_facts.ActionModule):
             result["_ansible_no_log"] = True
         return result
 
-    def _role_args(self, task_vars: dict[str, Any] | None, installs: list[dict[str, Any]]) -> RoleArgs:
-        task_vars = task_vars or {}
-        variables = {k: v for k, v in task_vars.items() if k.startswith(ROLE_PREFIXES)}
-        for name in ("playbook_dir", "inventory_dir", "inventory_hostname", "group_names", "groups"):
-            if name in task_vars:
-                variables[name] = task_vars[name]
-        role_args = RoleArgs(Templar(loader=self._loader, variables=task_vars), task_vars.get("omit"))
-        self.__variables = variables
-        self.__installs = installs
-        return role_args
-
-    def _args(self, role_args: RoleArgs, role: str, published: dict[str, Any]) -> dict[str, Any] | None:
+    def _args(
+        self, role: str, installs: list[dict[str, Any]], published: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A role's planner arguments here, or None when bad (the plan names the variable)."""
         try:
-            return role_args(role, self.__variables, self.__installs, published)
+            return self._role_args(role, self._variables, installs, published)
         except (ff.HostPlanError, ValueError, KeyError, TypeError):
-            return None  # the plan reports the bad input, naming the variable
+            return None
 
     def _first_read(self, task_vars: dict[str, Any] | None) -> dict[str, Any]:
-        role_args = self._role_args(task_vars, [])
-        doi = self._args(role_args, "doi_cert", {"miniconda_installs": []})
+        task_vars = task_vars or {}
+        self._variables = {k: v for k, v in task_vars.items() if k.startswith(ROLE_PREFIXES)}
+        for name in ("playbook_dir", "inventory_dir", "inventory_hostname", "group_names", "groups"):
+            if name in task_vars:
+                self._variables[name] = task_vars[name]
+        # Built once for both calls: it loads every role's defaults, planner wiring and argument specs.
+        self._role_args = RoleArgs(Templar(loader=self._loader, variables=task_vars), task_vars.get("omit"))
+        doi = self._args("doi_cert", [], {"miniconda_installs": []})
         manifest = (doi or {}).get("plan", {}).get("manifest_path") or MANIFEST_DEFAULT
         self.__manifest = manifest
         return {
@@ -88,9 +86,8 @@ class ActionModule(arcgis_facts.ActionModule):
         self, task_vars: dict[str, Any] | None, installs: list[discovery.Install], first: dict[str, Any]
     ) -> dict[str, Any]:
         facts = discovery.build_facts(installs, {}, [])
-        role_args = self._role_args(task_vars, facts)
         reads: list[Read] = []
-        mini = self._args(role_args, "miniconda", {})
+        mini = self._args("miniconda", facts, {})
         prefixes: list[str] = []
         # The system condarc read back holds the proxy's password when it has one: hide this task's result.
         self._secret = bool(mini and mp.proxy_has_credentials(mini.get("proxy") or None))
@@ -103,7 +100,7 @@ class ActionModule(arcgis_facts.ActionModule):
         # Every Miniconda prefix may hold a conda that reads condarc.d, as may Pro's own conda root.
         readers = [{"flavour": ntpath.basename(p), "prefix": p} for p in prefixes]
         pro_roots = [i.pro_conda_root for i in installs if i.pro_conda_root]
-        doi = self._args(role_args, "doi_cert", {"miniconda_installs": readers})
+        doi = self._args("doi_cert", facts, {"miniconda_installs": readers})
         thumbprints: list[str] = []
         if doi is not None:
             manifest = Snapshot(first).text(self.__manifest) if self.__manifest else None
@@ -111,12 +108,12 @@ class ActionModule(arcgis_facts.ActionModule):
             reads += ff.doi_cert_reads(doi["plan"], host, manifest, first.get("profiles") or [])
             # The organisation roots' and an earlier run's Root-store entries: the plan imports or removes.
             thumbprints = ff.doi_cert_thumbprints(doi, manifest, ff.lock_reader(ROOT))
-        env = self._args(role_args, "arcgis_env", {"miniconda_installs": readers})
+        env = self._args("arcgis_env", facts, {"miniconda_installs": readers})
         env_roots = [ntpath.join(p, "envs") for p in prefixes]
         if env is not None:
             reads += ff.arcgis_env_reads(env, prefixes, pro_roots)
             env_roots.append(str(env["settings"].get("prefix_root") or ""))
-        bridge = self._args(role_args, "startup_bridge", {"arcgis_env_envs": []})
+        bridge = self._args("startup_bridge", facts, {"arcgis_env_envs": []})
         if bridge is not None:
             pythons = [p for p in (python_prefix(i) for i in installs) if p]
             reads += ff.startup_bridge_reads(bridge, pythons, [r for r in env_roots if r])

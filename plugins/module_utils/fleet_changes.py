@@ -68,7 +68,12 @@ class Changes:
     """A role's change list, built against the snapshot; skips what the host already has."""
 
     def __init__(
-        self, role: str, snapshot: Snapshot, planned: dict[str, str], gone: set[str] | None = None
+        self,
+        role: str,
+        snapshot: Snapshot,
+        planned: dict[str, str],
+        gone: set[str] | None = None,
+        trusted: list[str] | None = None,
     ) -> None:
         self.role = role
         self.snapshot = snapshot
@@ -78,8 +83,8 @@ class Changes:
         # Paths this run deletes, whichever role deletes them: a folder is removed once all it holds is.
         self.gone = gone if gone is not None else set()
         self.quarantined: list[str] = []
-        # Every path this role makes the admin run trust (folders it secures, files it writes): the audit.
-        self.trusted_paths: list[str] = []
+        # Every path the run makes the admin trust (folders secured, files written), all roles: the audit.
+        self.trusted_paths = trusted if trusted is not None else []
 
     def in_profile(self, path: str) -> bool:
         k = fh.key(path)
@@ -471,23 +476,32 @@ def judge_miniconda(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[
 # --- doi_cert ------------------------------------------------------------------------------------------
 
 
-def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profiles: Sequence[Mapping]) -> list:
-    """Reads for the doi_cert scan parameters (``doi_cert_plan.scan_parameters``), the previous run's
-    record and the listed users' profiles, which call 1 of observe has already read."""
+def doi_cert_paths(
+    params: Mapping[str, Any], manifest_text: str | None, profiles: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str], dict[str, list[dict[str, Any]]]]:
+    """(files, folders, profiles per listed user) the doi_cert plan looks at: the scan parameters
+    (``doi_cert_plan.scan_parameters``), what the previous run's record names, and the files of each
+    listed user whose profile is unambiguous. Observe reads them; the plan's scan then uses them."""
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
 
-    files = list(params["Files"])
-    dirs = list(params["Dirs"])
     prev, _ = Manifest.parse(manifest_text)
-    dirs += sorted(prev.dirs)
-    files += sorted(prev.files)
+    files = list(params["Files"]) + sorted(prev.files) + list(prev.user_condarc or {})
     if prev.pip_ini and isinstance(prev.pip_ini, Mapping) and prev.pip_ini.get("path"):
         files.append(str(prev.pip_ini["path"]))
-    files += list(prev.user_condarc or {})
+    dirs = list(params["Dirs"]) + sorted(prev.dirs)
+    by_user: dict[str, list[dict[str, Any]]] = {}
     for user in params["Users"]:
-        for profile in match_profiles(profiles, user):
-            files += [ntpath.join(profile["path"], rel) for rel in params["UserFiles"]]
-            dirs += [ntpath.join(profile["path"], rel) for rel in params["UserDirs"]]
+        found = by_user[user] = match_profiles(profiles, user)
+        if len(found) == 1:  # several: the plan stops on the ambiguity, naming the profiles
+            files += [ntpath.join(found[0]["path"], rel) for rel in params["UserFiles"]]
+            dirs += [ntpath.join(found[0]["path"], rel) for rel in params["UserDirs"]]
+    return files, dirs, by_user
+
+
+def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profiles: Sequence[Mapping]) -> list:
+    """Reads for what the doi_cert plan looks at (:func:`doi_cert_paths`; call 1 of observe has already
+    read the previous run's record and the profiles)."""
+    files, dirs, _ = doi_cert_paths(params, manifest_text, profiles)
     reads = [Read(params["ManifestPath"], content=True)]
     reads += [Read(f, content=True) for f in files]
     for d in dirs:
@@ -522,17 +536,7 @@ def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
     manifest_text = snap.text(params["ManifestPath"]) if manifest_entry.trusted() else None
     files[params["ManifestPath"]] = manifest_text
     prev, _ = Manifest.parse(manifest_text)
-    wanted_files = list(params["Files"]) + sorted(prev.files) + list(prev.user_condarc or {})
-    if prev.pip_ini and isinstance(prev.pip_ini, Mapping) and prev.pip_ini.get("path"):
-        wanted_files.append(str(prev.pip_ini["path"]))
-    wanted_dirs = list(params["Dirs"]) + sorted(prev.dirs)
-    profiles: dict[str, list[dict[str, Any]]] = {}
-    for user in params["Users"]:
-        found = match_profiles(snap.profiles, user)
-        profiles[user] = found
-        if len(found) == 1:
-            wanted_files += [ntpath.join(found[0]["path"], rel) for rel in params["UserFiles"]]
-            wanted_dirs += [ntpath.join(found[0]["path"], rel) for rel in params["UserDirs"]]
+    wanted_files, wanted_dirs, profiles = doi_cert_paths(params, manifest_text, snap.profiles)
     homes = [fh.key(p["path"]) for found in profiles.values() for p in found]
     untrusted: list[str] = []
 
@@ -684,29 +688,32 @@ def arcgis_env_reads(
     return reads
 
 
-def installed_from_meta(snap: Snapshot, prefix: str) -> list[dict[str, str]]:
-    """What ``conda list --json`` would say, from the env's ``conda-meta\\<name>-<version>-<build>.json``."""
+def env_meta(snap: Snapshot, prefix: str, name: str) -> list[str]:
+    """Observed ``conda-meta\\<name>`` paths (a glob pattern) of the env at ``prefix``, one of the envs
+    observe globbed together under the same root (``<root>\\*\\conda-meta\\...``)."""
+    pattern = ntpath.join(ntpath.dirname(prefix), "*", "conda-meta", name)
+    return [p for p in snap.glob(pattern) if fh.key(ntpath.dirname(ntpath.dirname(p))) == fh.key(prefix)]
+
+
+def meta_records(paths: Iterable[str]) -> list[dict[str, str]]:
+    """What ``conda list --json`` would say, from ``conda-meta\\<name>-<version>-<build>.json`` names."""
     records = []
-    for path in snap.glob(ntpath.join(ntpath.dirname(prefix), "*", "conda-meta", "*.json")):
-        if fh.key(ntpath.dirname(ntpath.dirname(path))) != fh.key(prefix):
-            continue
+    for path in paths:
         match = META_NAME.match(ntpath.basename(path))
         if match:
             records.append(
                 {"name": match["name"], "version": match["version"], "build_string": match["build"]}
             )
     return records
+
+
+def installed_from_meta(snap: Snapshot, prefix: str) -> list[dict[str, str]]:
+    return meta_records(env_meta(snap, prefix, "*.json"))
 
 
 def source_packages(snap: Snapshot, clone_source: str) -> list[dict[str, str]]:
-    records = []
-    for path in snap.glob(ntpath.join(clone_source, "conda-meta", "*.json")):
-        match = META_NAME.match(ntpath.basename(path))
-        if match:
-            records.append(
-                {"name": match["name"], "version": match["version"], "build_string": match["build"]}
-            )
-    return records
+    """arcgispro-py3's packages (observe globs its conda-meta on its own)."""
+    return meta_records(snap.glob(ntpath.join(clone_source, "conda-meta", "*.json")))
 
 
 def merge_pinned(text: str | None, lines: Sequence[str]) -> str:
@@ -724,13 +731,8 @@ def merge_pinned(text: str | None, lines: Sequence[str]) -> str:
 
 
 def env_exists(snap: Snapshot, prefix: str) -> bool:
-    return bool(
-        [
-            p
-            for p in snap.glob(ntpath.join(ntpath.dirname(prefix), "*", "conda-meta", "history"))
-            if fh.key(ntpath.dirname(ntpath.dirname(p))) == fh.key(prefix)
-        ]
-    )
+    """conda writes ``conda-meta\\history`` with an env's first transaction: conda's own test of an env."""
+    return bool(env_meta(snap, prefix, "history"))
 
 
 def arcgis_env_changes(

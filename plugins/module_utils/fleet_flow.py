@@ -52,9 +52,7 @@ class RoleContext:
     def changes(self, role: str) -> fc.Changes | None:
         if self.snapshot is None:
             return None
-        made = fc.Changes(role, self.snapshot, self.planned, self.gone)
-        made.trusted_paths = self.trusted
-        return made
+        return fc.Changes(role, self.snapshot, self.planned, self.gone, self.trusted)
 
 
 class HostPlanError(ValueError):
