@@ -118,26 +118,28 @@ def sample_rows(hosts: int, kind: str) -> list[dict[str, Any]]:
     return rows
 
 
+def chromium_argv(page: Path, profile: Path | str, *args: str) -> list[str]:
+    """Headless Chromium on a local page, with a fresh profile and nothing that reaches the network."""
+    return [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+        *args,
+        page.resolve().as_uri(),
+    ]
+
+
 def screenshot(page: Path, png: Path) -> None:
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                f"--screenshot={png}",
-                "--window-size=1280,900",
-                page.resolve().as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
+            chromium_argv(page, profile, f"--screenshot={png}"), check=True, capture_output=True, timeout=120
         )
 
 

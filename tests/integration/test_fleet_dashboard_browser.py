@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import Column, write_lab_reports
-from dashboard_sample import sample_rows  # tools/, on sys.path through conftest
+from dashboard_sample import CHROMIUM, chromium_argv, sample_rows  # tools/, on sys.path through conftest
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (Debian package chromium)"
 )
@@ -23,20 +22,7 @@ def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProc
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
     return subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--window-size=1280,900",
-            *args,
-            page.resolve().as_uri(),
-        ],
+        chromium_argv(page, profile, *args),
         capture_output=True,
         text=True,
         timeout=120,
