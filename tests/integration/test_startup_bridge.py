@@ -602,3 +602,19 @@ def test_hook_and_shim_are_valid_python_2_7_and_3(lab):
         proc = run(lab.arcgis_exe, f"compile(open({str(path)!r}).read(), {name!r}, 'exec')", lab.nobody, "-S")
         assert proc.returncode == 0, proc.stderr
         assert path.read_bytes().isascii()
+
+
+@pytest.mark.parametrize("scope", ["machine", "user"])
+def test_a_data_file_saved_with_a_bom_still_works(lab, scope):
+    """Notepad saves UTF-8 with a BOM. Under Python 2.7 a "\\ufeff" literal is six bytes, so a hook that
+    compares with it keeps the BOM, json.loads fails and the bridge silently adds nothing."""
+    plan = plan_for(lab, scope, "present")
+    apply(plan)
+    for item in plan.contents:
+        if item["dest"].endswith(bp.DATA_NAME):
+            Path(item["dest"]).write_bytes(b"\xef\xbb\xbf" + item["content"].encode("utf-8"))
+    base = lab.nobody if scope == "machine" else userbase(lab, "Default")
+    for exe, own in ((lab.arcgis_exe, lab.arcgis_sp), (lab.env_exe, lab.env_sp)):
+        seen = show(exe, base)
+        assert [run["error"] for run in seen["runs"]] == [None], seen["runs"]
+        assert_added_last(seen, own)

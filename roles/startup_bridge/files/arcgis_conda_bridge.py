@@ -186,9 +186,9 @@ def load(data_path):
     """Read the data file; raise ValueError with a reason when it is not usable."""
     with open(data_path, "rb") as handle:
         raw = handle.read()
-    text = raw.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    # utf-8-sig drops a BOM (Notepad writes one). Not a "\ufeff" literal: without unicode_literals,
+    # Python 2.7 reads it as six bytes, the BOM stays and json.loads fails.
+    text = raw.decode("utf-8-sig")
     data = json.loads(text)
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise ValueError("no list of entries")
