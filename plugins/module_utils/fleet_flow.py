@@ -320,12 +320,20 @@ def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult
         [f"scope {args['scope']}"]
         + [c["dest"] for c in plan["copies"]]
         + [c["dest"] for c in plan["contents"]]
+        + [
+            f"verify only: {v['label']} (a clone of arcgispro-py3 imports arcpy itself)"
+            for v in plan["verify"]
+            if v.get("verify_only")
+        ]
     )
     secure = []
     if args["state"] == "present" and args.get("secure_pythons", True):
         # The admin run starts these Pythons (probe, verify): a user who can write there runs code as admin.
+        # Not Pro's arcgispro-py3: the fleet never changes Esri's env (audit.yml reports it if unsafe).
         secure = [
-            str(i["prefix"]) for i in args["arcgis"] or [] if i.get("prefix") and i.get("status") == "ok"
+            str(i["prefix"])
+            for i in args["arcgis"] or []
+            if i.get("prefix") and i.get("status") == "ok" and i.get("product") != "pro"
         ]
     out.make_changes = lambda c: fc.startup_bridge_changes(plan, c.snapshot, c, secure)
     out.verify_runs = fc.startup_bridge_verify(plan) if args["state"] == "present" else []

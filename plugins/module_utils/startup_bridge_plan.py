@@ -82,6 +82,13 @@ class Skip:
     why: str
 
 
+# Anaconda-built Python 3.8 and 3.9 ignore os.add_dll_directory unless this variable is 1 when an
+# extension module loads (conda/conda#10897; numpy/numpy#23254 review; conda-forge fixed its own builds
+# later, python-feedstock#444). The hook sets it, only when unset, for an entry with dll_dirs on those.
+DLL_SEARCH_VAR = "CONDA_DLL_SEARCH_MODIFICATION_ENABLE"
+DLL_SEARCH_PYTHONS = frozenset({"3.8", "3.9"})
+
+
 @dataclass
 class Entry:
     """One data-file entry: when the running interpreter matches, append these folders."""
@@ -91,6 +98,7 @@ class Entry:
     site_dirs: list[str]
     paths: list[str] = field(default_factory=list)
     dll_dirs: list[str] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,6 +119,11 @@ class Interpreter:
     arcgis_ids: list[str]
     envs: list[str]
     product: str | None = None
+    # A Pro clone: it imports arcpy on its own (arcgispro-py3's ArcGISPro.pth came with the clone), so the
+    # bridge writes nothing for it and only verifies it. ArcGIS's side of a Pro pair is never an
+    # Interpreter: the bridge never writes into arcgispro-py3 (Esri: modifying it "is not advisable";
+    # files conda does not track there would be copied into every later clone).
+    verify_only: bool = False
 
 
 def main_site_packages(paths: list[str] | None, prefix: str, flavour: Flavour) -> str:
@@ -132,9 +145,12 @@ def arcpy_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
     return [mod.join(root, *parts) for parts in ARCPY_FOLDERS.get(install.get("product") or "", ())]
 
 
-def dll_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
-    """Pro's arcpy needs its bin and its Python's Library\\bin DLL folders (add_dll_directory on 3.8+)."""
-    if install.get("product") != "pro":
+def dll_folders(install: dict[str, Any], env: dict[str, Any], flavour: Flavour) -> list[str]:
+    """The DLL folders a plain conda env needs for Pro's arcpy: Pro's bin and arcgispro-py3's Library\\bin.
+
+    None for a clone (kind ``pro_clone``): it has its own copy of arcgispro-py3's Library\\bin, and a
+    second one beside it would leave which DLL loads first unspecified. None for ArcMap's Python 2.7."""
+    if install.get("product") != "pro" or env.get("kind") == "pro_clone":
         return []
     mod = pathmod(flavour)
     folders = []
@@ -214,8 +230,9 @@ def interpreters(
         python, bits = str(install["python_major_minor"]), int(install["bits"])
         arcgis_sp = main_site_packages(install.get("site_packages"), install["prefix"], flavour)
         env_sp = main_site_packages(env.get("site_packages"), env["prefix"], flavour)
+        pro = install.get("product") == "pro"
         arcgis_key = f"arcgis:{install['id']}"
-        if arcgis_key not in result:
+        if not pro and arcgis_key not in result:
             result[arcgis_key] = Interpreter(
                 key=arcgis_key,
                 side="arcgis",
@@ -232,18 +249,35 @@ def interpreters(
                 envs=[],
                 product=install.get("product"),
             )
-        arcgis = result[arcgis_key]
-        # ArcGIS's Python gets the env's site-packages last; never DLL folders: ArcGIS's own must win.
-        arcgis.entries.append(
-            Entry(
-                id=f"{install['id']}<-{env['name']}",
-                match={"python": python, "bits": bits, "prefix": install["prefix"]},
-                site_dirs=[env_sp],
+        if not pro:
+            arcgis = result[arcgis_key]
+            # ArcGIS's Python gets the env's site-packages last; never DLL folders: ArcGIS's own must win.
+            arcgis.entries.append(
+                Entry(
+                    id=f"{install['id']}<-{env['name']}",
+                    match={"python": python, "bits": bits, "prefix": install["prefix"]},
+                    site_dirs=[env_sp],
+                )
             )
-        )
-        arcgis.expect.append(env_sp)
-        arcgis.envs.append(str(env["name"]))
+            arcgis.expect.append(env_sp)
+            arcgis.envs.append(str(env["name"]))
         env_key = f"env:{install['id']}:{env['name']}"
+        clone = pro and env.get("kind") == "pro_clone"
+        dlls = dll_folders(install, env, flavour)
+        entries = (
+            []
+            if clone
+            else [
+                Entry(
+                    id=f"{env['name']}<-{install['id']}",
+                    match={"python": python, "bits": bits, "prefix": env["prefix"]},
+                    site_dirs=[arcgis_sp],
+                    paths=arcpy_folders(install, flavour),
+                    dll_dirs=dlls,
+                    environ={DLL_SEARCH_VAR: "1"} if dlls and python in DLL_SEARCH_PYTHONS else {},
+                )
+            ]
+        )
         result[env_key] = Interpreter(
             key=env_key,
             side="env",
@@ -254,19 +288,12 @@ def interpreters(
             bits=bits,
             site_packages=env_sp,
             user_site_enabled=bool(env.get("user_site_enabled", True)),
-            entries=[
-                Entry(
-                    id=f"{env['name']}<-{install['id']}",
-                    match={"python": python, "bits": bits, "prefix": env["prefix"]},
-                    site_dirs=[arcgis_sp],
-                    paths=arcpy_folders(install, flavour),
-                    dll_dirs=dll_folders(install, flavour),
-                )
-            ],
-            expect=[arcgis_sp],
+            entries=entries,
+            expect=[] if clone else [arcgis_sp],
             arcgis_ids=[str(install["id"])],
             envs=[str(env["name"])],
             product=install.get("product"),
+            verify_only=clone,
         )
     return list(result.values())
 
@@ -496,6 +523,11 @@ def targets(
         # Clean wherever an earlier run may have written, even for pairs no longer valid today.
         skips = []
         interps = interps + unpaired_interpreters(installs, envs, {i.key for i in interps}, flavour)
+    else:
+        # Earlier versions of this role wrote into arcgispro-py3 (and clones copied it): with no entries,
+        # their folders are cleaned like state absent does.
+        pro = [i for i in installs if i.get("product") == "pro"]
+        interps = interps + unpaired_interpreters(pro, [], {i.key for i in interps}, flavour)
     folders, folder_skips = folders_for(interps, scope, profiles or [], flavour)
     return interps, folders, skips + folder_skips
 
@@ -549,7 +581,7 @@ def build_plan(
             _classify_shim(folder.path, existing, flavour) if scope == "user" else (None, None)
         )
         ours = shim_sha in SHIM_SHA1S or shim_sha in SHIM_SHA256S
-        if state == "present":
+        if state == "present" and folder.entries:
             if scope == "user":
                 plan.dirs.append(folder.path)
                 if shim_sha is not None and not ours:
@@ -608,17 +640,16 @@ def verify_runs(
     hook alone is proved; user scope points PYTHONUSERBASE at the first profile that got the hook."""
     userbase = None
     if scope == "user":
-        profiles = [f.profile for f in folders if f.profile]
-        if not profiles:
-            return []
-        userbase = profile_userbase(profiles[0], flavour)
-    covered = {i for f in folders for i in f.interpreters}
+        profiles = [f.profile for f in folders if f.profile and f.entries]
+        userbase = profile_userbase(profiles[0], flavour) if profiles else None
+    covered = {i for f in folders if f.entries for i in f.interpreters}
     runs = []
     for interp in interps:
-        if interp.key not in covered:
+        if interp.key not in covered and not interp.verify_only:
             continue
         # -E: no PYTHON* variable reaches the admin's run; scope user needs PYTHONUSERBASE, so not there.
-        args = ["-E", "-s"] if scope == "machine" else []
+        isolated = scope == "machine" or interp.verify_only
+        args = ["-E", "-s"] if isolated else []
         args.append("-")
         for path in interp.expect:
             args.extend(["--expect", path])
@@ -632,8 +663,8 @@ def verify_runs(
                 "label": interp.label,
                 "python_exe": interp.python_exe,
                 "argv": [interp.python_exe, *args],
-                "userbase": userbase,
-                "environment": {"PYTHONUSERBASE": userbase} if userbase else {},
+                "userbase": None if isolated else userbase,
+                "environment": {"PYTHONUSERBASE": userbase} if userbase and not isolated else {},
                 "expect": interp.expect,
                 "own": interp.site_packages,
                 "python": interp.python,
@@ -644,6 +675,7 @@ def verify_runs(
                 "arcgis_ids": interp.arcgis_ids,
                 "envs": interp.envs,
                 "conda_meta_expected": interp.side == "env" and interp.product == "pro",
+                "verify_only": interp.verify_only,
             }
         )
     return runs

@@ -153,7 +153,8 @@ def judge_run(run: dict[str, Any], rc: int | None, stdout: str, stderr: str) -> 
             f"{label}: sys.prefix is {report.get('prefix')}, the bridge's data says {run['prefix']}: "
             "run the probe and the role again"
         )
-    hook = _hook_problem(run, report)
+    # A Pro clone gets no bridge (it imports arcpy on its own): only its arcpy is judged.
+    hook = None if run.get("verify_only") else _hook_problem(run, report)
     if hook:
         verdict.problems.append(hook)
 

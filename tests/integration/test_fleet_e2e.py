@@ -61,6 +61,18 @@ def expected_effects(planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def esri_env_targets(lab: Lab, host: str) -> list[Any]:
+    """Effects on Esri's arcgispro-py3 (Esri: modifying it "is not advisable"): there must be none."""
+    found = []
+    for effect in effects(lab, host):
+        argv = [str(a) for a in effect.get("argv") or []]
+        targets = [effect.get("path") or ""] + [
+            argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--prefix", "-p", "--name", "-n")
+        ]
+        found += [t for t in targets if "\\arcgispro-py3\\" in t.lower() + "\\"]
+    return found
+
+
 def module_calls(lab: Lab, host: str) -> int:
     return sum(1 for call in lab.calls(host) if call.get("kind") == "module")
 
@@ -113,6 +125,7 @@ def test_check_apply_rerun_uninstall_on_the_reference_host(reference: Lab) -> No
         assert module_calls(lab, host) <= 25
         assert first[host]["module_calls"] == module_calls(lab, host), "callback count is not the real count"
         assert first[host]["bridge_verified"] is True
+        assert esri_env_targets(lab, host) == []
 
     rc, out, again = run(lab, "site.yml")
     assert rc == 0, out
@@ -186,6 +199,7 @@ def test_every_scenario_converges_within_the_budget(tmp_path: Path, scenario: st
     rc, out, _ = run(lab, "site.yml")
     assert rc == 0, out
     assert module_calls(lab, host) <= 25
+    assert esri_env_targets(lab, host) == []
     rc, out, again = run(lab, "site.yml")
     assert rc == 0, out
     assert "changed=0" in out and again[host].get("planned", []) == []

@@ -618,3 +618,29 @@ def test_a_data_file_saved_with_a_bom_still_works(lab, scope):
         seen = show(exe, base)
         assert [run["error"] for run in seen["runs"]] == [None], seen["runs"]
         assert_added_last(seen, own)
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_an_entrys_environ_is_set_unless_the_process_set_it(tmp_path, base):
+    """CONDA_DLL_SEARCH_MODIFICATION_ENABLE for Anaconda's 3.8/3.9 (conda/conda#10897): set by the hook
+    before it adds DLL folders, and never over a value the user's process chose."""
+    shutil.copy(FILES / bp.HOOK_NAME, tmp_path / bp.HOOK_NAME)
+    version = subprocess.check_output([base, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    bits = int(subprocess.check_output([base, "-c", "import struct; print(struct.calcsize('P') * 8)"]))
+    entry = bp.Entry(
+        id="e",
+        match={"python": version.decode().strip(), "bits": bits},
+        site_dirs=[],
+        environ={bp.DLL_SEARCH_VAR: "1"},
+    )
+    (tmp_path / bp.DATA_NAME).write_text(bp.data_file([entry]))
+    code = (
+        "import os, sys; sys.path.insert(0, sys.argv[1]); import arcgis_conda_bridge as b; "
+        "b.run(os.path.join(sys.argv[1], 'arcgis_conda_bridge.json')); "
+        f"sys.stdout.write(os.environ.get('{bp.DLL_SEARCH_VAR}', 'unset'))"
+    )
+    for preset, want in ((None, "1"), ("0", "0")):
+        env = clean_env(tmp_path, {bp.DLL_SEARCH_VAR: preset} if preset else {})
+        env.pop(bp.DLL_SEARCH_VAR, None) if preset is None else None
+        out = subprocess.run([base, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True)
+        assert (out.returncode, out.stdout) == (0, want), out.stderr

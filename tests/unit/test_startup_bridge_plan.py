@@ -152,9 +152,34 @@ def test_env_sees_arcgis_site_packages_and_esris_arcpy_folders_arcgis_sees_only_
         "C:\\Program Files\\ArcGIS\\Pro\\bin",
         arcpro["prefix"] + "\\Library\\bin",
     ]
-    arcgis = interps["arcgis:pro-3.1.0-64"]
-    assert arcgis.entries[0].site_dirs == ["C:\\Miniconda3\\envs\\arc310\\Lib\\site-packages"]
-    assert arcgis.entries[0].dll_dirs == [] and arcgis.entries[0].paths == []  # ArcGIS's own DLLs must win
+    # Anaconda's Python 3.9 ignores os.add_dll_directory without it (conda/conda#10897).
+    assert pro_env.environ == {"CONDA_DLL_SEARCH_MODIFICATION_ENABLE": "1"}
+    assert interps["arcgis:desktop-10.8.1-32"].entries[0].dll_dirs == []  # ArcGIS's own DLLs must win
+    # Never an entry for arcgispro-py3: the bridge does not write into Esri's env.
+    assert "arcgis:pro-3.1.0-64" not in interps
+
+
+@pytest.mark.parametrize("scope", ["machine", "user"])
+def test_pro_clone_gets_nothing_written_only_verified_and_arcgispro_py3_is_never_a_target(scope):
+    arcpro = pro(python_major_minor="3.11", python_version="3.11.8", version="3.3.0", id="pro-3.3.0-64")
+    clone = env_for(
+        arcpro, "arcpro33", kind="pro_clone", prefix="C:\\ProgramData\\arcgis_conda\\envs\\arcpro33"
+    )
+    clone["python_exe"] = clone["prefix"] + "\\python.exe"
+    clone["site_packages"] = [clone["prefix"] + "\\Lib\\site-packages"]
+    plan = bp.build_plan(
+        [arcpro], [clone], scope=scope, state="present", profiles=["C:\\Users\\Default"], verify_arcpy=True
+    )
+    assert plan.copies == plan.contents == plan.dirs == []
+    assert [(v["key"], v["verify_only"], v["argv"][1:], v["expect"]) for v in plan.verify] == [
+        ("env:pro-3.3.0-64:arcpro33", True, ["-E", "-s", "-", "--arcpy"], [])
+    ]
+    # What an earlier version left in arcgispro-py3 (machine scope) is removed, nothing is written there.
+    if scope == "machine":
+        assert arcpro["prefix"] + "\\Lib\\site-packages\\arcgis_conda_bridge.py" in plan.removes
+    # A plain conda env for Pro 3.11 gets DLL folders but no variable (3.10+ honour add_dll_directory).
+    interps = bp.interpreters(bp.pair_up([arcpro], [env_for(arcpro)])[0])
+    assert [(i.key, i.entries[0].environ) for i in interps] == [("env:pro-3.3.0-64:arc330", {})]
 
 
 def test_machine_scope_writes_into_each_pythons_own_site_packages():

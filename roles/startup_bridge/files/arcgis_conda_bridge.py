@@ -12,6 +12,7 @@ given) its sys.prefix. Then, for that entry:
     in it (Esri's Desktop10.x.pth / DTBGGP64.pth / ArcGISPro.pth, ...), in the order site.py reads them;
     .pth "import" lines are never executed: they are the other interpreter's own start-up code;
   - each of its paths is appended;
+  - each of its environ variables is set when the process has not set it;
   - each of its dll_dirs is made reachable for DLL loading: os.add_dll_directory on Windows with
     Python 3.8+, the end of PATH on older Windows Pythons.
 Only existing folders are added, never one already on sys.path. run() never raises: a missing or broken
@@ -182,6 +183,20 @@ def add_dll_dirs(dirs):
     return added
 
 
+def set_environ(values, environ=None):
+    """Set the entry's variables that are not set yet (CONDA_DLL_SEARCH_MODIFICATION_ENABLE: Anaconda's
+    Python 3.8/3.9 ignore os.add_dll_directory without it, conda/conda#10897). A user's own value wins."""
+    environ = os.environ if environ is None else environ
+    if not isinstance(values, dict):
+        return
+    for name, value in values.items():
+        try:
+            if _native(name) not in environ:
+                environ[_native(name)] = _native(value)
+        except Exception as err:
+            _debug("cannot set %s: %s" % (name, err))
+
+
 def load(data_path):
     """Read the data file; raise ValueError with a reason when it is not usable."""
     with open(data_path, "rb") as handle:
@@ -212,6 +227,7 @@ def apply_data(data, interpreter, path_list=None):
         record["matched"].append(entry.get("id"))
         added = append_paths(entry_paths(entry), path_list)
         record["added"].extend(added)
+        set_environ(entry.get("environ"))
         record["dll_dirs"].extend(add_dll_dirs(entry.get("dll_dirs")))
         _debug("entry %s appended %s" % (entry.get("id"), added))
     return record
