@@ -839,6 +839,8 @@ def arcgis_env_verify(plans: Sequence[Mapping[str, Any]], state: str) -> list[di
             "argv": [p["python_exe"], *ISOLATED, "{script}"],
             "script": script,
             "timeout": 300,
+            # Run as `conda activate` would: a Miniconda env's numpy needs its Library\bin on PATH.
+            "environment": fh.conda_activation(p["prefix"]),
         }
         for p in plans
     ]
@@ -920,7 +922,14 @@ def startup_bridge_changes(
 def startup_bridge_verify(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     script = bridge_file("arcgis_conda_bridge_verify.py").decode("utf-8")
     return [
-        {"id": f"bridge-{run['key']}", "argv": run["argv"], "stdin": script, "timeout": 300}
+        {
+            "id": f"bridge-{run['key']}",
+            "argv": run["argv"],
+            "stdin": script,
+            "timeout": 300,
+            # The env side runs activated (its compiled packages load their DLLs); ArcGIS's Python as is.
+            "environment": fh.conda_activation(run["prefix"]) if run["side"] == "env" else [],
+        }
         for run in plan.get("verify") or []
         if not run.get("environment")
     ]

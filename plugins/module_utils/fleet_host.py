@@ -225,6 +225,11 @@ foreach ($spec in $Runs) {
         $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
         $psi.Arguments = (@($argv | Select-Object -Skip 1) | ForEach-Object { '"{0}"' -f ($_ -replace '"', '\"') }) -join ' '
         $psi.WorkingDirectory = $Ansible.Tmpdir
+        foreach ($pair in @($spec.environment)) {
+            if (-not $pair) { continue }
+            $name, $value = ([string] $pair) -split '=', 2
+            $psi.EnvironmentVariables[$name] = [Environment]::ExpandEnvironmentVariables($value)
+        }
         $psi.UseShellExecute = $false
         $psi.CreateNoWindow = $true
         $psi.RedirectStandardInput = $true
@@ -621,6 +626,26 @@ def _glob_match(pattern: str, path_key: str) -> bool:
         elif want != got:
             return False
     return True
+
+
+def conda_activation(prefix: str) -> list[str]:
+    """A run's environment as ``conda activate <prefix>`` sets it on Windows: the PATH folders of conda's
+    ``_get_path_dirs`` (conda/activate.py: prefix, Library\\mingw-w64\\bin, Library\\usr\\bin,
+    Library\\bin, Scripts, bin) before the session's PATH, and CONDA_PREFIX. Without them a Miniconda
+    env's numpy cannot load its MKL DLLs (conda's "NumPy MKL library load failed"). Not run: the env's
+    ``etc\\conda\\activate.d`` scripts (none of the checked packages needs one). ``%PATH%`` is expanded on
+    the host (``ExpandEnvironmentVariables``); each item is ``NAME=VALUE``."""
+    folders = [
+        prefix,
+        *(
+            ntpath.join(prefix, *parts)
+            for parts in (("Library", "mingw-w64", "bin"), ("Library", "usr", "bin"))
+        ),
+        ntpath.join(prefix, "Library", "bin"),
+        ntpath.join(prefix, "Scripts"),
+        ntpath.join(prefix, "bin"),
+    ]
+    return [f"PATH={';'.join(folders)};%PATH%", f"CONDA_PREFIX={prefix}", "CONDA_SHLVL=1"]
 
 
 def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[str, Any]:

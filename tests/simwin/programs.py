@@ -357,6 +357,22 @@ class PythonModel:
     def package_version(self, package: str) -> str | None:
         return self.metadata_version(package) or self.conda_version(package)
 
+    def unactivated_dll_error(self) -> str | None:
+        """A conda env's compiled packages find their DLLs (MKL, ...) in <prefix>\\Library\\bin only when
+        it is on PATH, as `conda activate` puts it (conda's troubleshooting, "NumPy MKL library load
+        failed"). Modelled for conda envs (conda-meta) before Python 3.8: from 3.8 conda's Python adds
+        its own Library\\bin at start-up (python-feedstock's CondaEcosystemModifyDllSearchPath patch)."""
+        version = tuple(int(x) for x in self.major_minor.split("."))
+        if not self.host.is_dir(ntpath.join(self.prefix, "conda-meta")) or version >= (3, 8):
+            return None
+        folders = {H.key_of(p) for p in (self.env.get("PATH") or "").split(";") if p}
+        if H.key_of(ntpath.join(self.prefix, "Library", "bin")) in folders:
+            return None
+        return (
+            "ImportError: DLL load failed: The specified module could not be found. "
+            "(simwin: NumPy MKL library load failed, the env is not activated)"
+        )
+
     def arcpy(self) -> dict[str, Any]:
         result = {"ok": False, "error": None, "traceback": None, "product": None, "file": None}
         for folder in self.path:
@@ -433,10 +449,14 @@ def run_python(
         return Result(0, json.dumps(report, sort_keys=True) + "\n", stderr)
     if name == "arcgis_env_versions":
         report = {"python": model.version, "executable": model.exe, "packages": {}, "errors": {}}
+        dll_error = model.unactivated_dll_error()
         for package in ("numpy", "matplotlib", "scipy"):
             version = model.package_version(package)
             report["packages"][package] = version
-            if version is None:
+            if version is not None and dll_error and package in ("numpy", "scipy"):
+                report["packages"][package] = None
+                report["errors"][package] = dll_error
+            elif version is None:
                 report["errors"][package] = (
                     f"ImportError: No module named {package}"
                     if model.major_minor.startswith("2")

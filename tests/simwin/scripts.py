@@ -163,7 +163,22 @@ def profiles(host: H.Host) -> list[dict[str, Any]]:
     return out
 
 
-def run_one(ctx: Ctx, argv: list[str], stdin: str | None) -> dict[str, Any]:
+def run_environment(ctx: Ctx, pairs: list[str]) -> dict[str, str]:
+    """The run's process environment: the session's, then each NAME=VALUE with %VAR% expanded from it
+    (ProcessStartInfo.EnvironmentVariables and Environment.ExpandEnvironmentVariables; an undefined
+    %VAR% stays as written)."""
+    env = {k.upper(): str(v) for k, v in (ctx.env or {}).items()}
+    if "PATH" not in env:
+        env["PATH"] = ctx.host.machine_env("Path") or ""
+    for pair in pairs:
+        name, _, value = str(pair).partition("=")
+        env[name.upper()] = re.sub(r"%([^%]+)%", lambda m: env.get(m.group(1).upper(), m.group(0)), value)
+    return env
+
+
+def run_one(
+    ctx: Ctx, argv: list[str], stdin: str | None, environment: list[str] | None = None
+) -> dict[str, Any]:
     exe = programs._resolve(ctx.host, ctx.principal, argv[0]) if argv else None
     if exe is None:
         return {
@@ -175,7 +190,8 @@ def run_one(ctx: Ctx, argv: list[str], stdin: str | None) -> dict[str, Any]:
                 f'specified" ({argv[0] if argv else ""})'
             ),
         }
-    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=ctx.env)
+    env = run_environment(ctx, environment) if environment else ctx.env
+    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env)
     return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
 
 
@@ -286,7 +302,7 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
             argv = [script_path if a == "{script}" else a for a in argv]
         try:
-            run = run_one(ctx, argv, item.get("stdin"))
+            run = run_one(ctx, argv, item.get("stdin"), list(item.get("environment") or []))
         finally:
             if script_path:
                 host.delete(script_path, ctx.principal)  # the script removes it after the run
