@@ -34,9 +34,10 @@ def python_prefix(install: discovery.Install) -> str | None:
 
 def merge_answers(answers: list[dict[str, Any]], os_64bit: bool) -> dict[str, Any]:
     """The snapshot of both calls as one ``host_read``-shaped answer (runs left out: they are facts)."""
-    merged: dict[str, Any] = {"reads": [], "env": {}, "store": {}, "profiles": []}
+    merged: dict[str, Any] = {"reads": [], "env": {}, "store": {}, "profiles": [], "session": {}}
     for answer in answers:
         merged["reads"] += list(answer.get("reads") or [])
+        merged["session"] = dict(answer.get("session") or merged["session"])
         merged["env"].update(answer.get("env") or {})
         merged["store"].update(answer.get("store") or {})
         merged["profiles"] = list(answer.get("profiles") or merged["profiles"])
@@ -78,6 +79,7 @@ class ActionModule(arcgis_facts.ActionModule):
         return {
             "arcgis": True,
             "profiles": True,
+            "session": True,
             "env_names": list(WATCHED_ENV),
             "reads": [Read(manifest, content=True)],
         }

@@ -542,6 +542,10 @@ class FleetPlanner:
         if observed and status == "ok":
             try:
                 changes = ff.host_changes(results, host["ctx"], self.roles)
+                ff.in_use(changes, host["snapshot"], item.host)
+                host.setdefault("warnings", []).extend(
+                    ff.session_warnings(changes, host["snapshot"], item.host)
+                )
                 findings = fc.audit(host["snapshot"], host["ctx"].trusted)
             except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
                 host["error"], status = f"{item.host}: {self._error(exc)}", "failed"

@@ -365,6 +365,53 @@ def host_changes(results: Mapping[str, RoleResult], ctx: RoleContext, roles: Seq
     return changes
 
 
+# An on-host conda solve (no lock, no clone) of a large env can pass WinRM's default 1024 MB shell quota;
+# Windows then ends the process mid-transaction. Below this the plan warns (a judgement, not a measurement:
+# conda's solver memory grows with the channels' repodata; Pro's is several hundred MB).
+SOLVE_SHELL_MB = 2048
+
+
+def in_use(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host: str) -> None:
+    """Refuse the host's plan when a change would replace or remove a folder a running program was started
+    from (a student's Spyder, Jupyter or python.exe in an env): Windows keeps the image and its DLLs open,
+    so conda or the uninstaller would stop half-way. Nothing is changed on that host; the run says who."""
+    for change in changes:
+        item = change.get("item") or {}
+        if change["step"] not in ("command", "package") and item.get("op") not in ("delete", "rmdir_empty"):
+            continue
+        for proc in snap.holders(str(change["target"])):
+            raise HostPlanError(
+                f"{host}: {change['target']} is in use by {proc.get('name')} (pid {proc.get('pid')}, "
+                f"{proc.get('path')}): {change['role']} would {change['action']} it and stop half-way, so "
+                "nothing is changed on this host. Fix: ask its user to close it (or sign them out), then run "
+                "again for this host (the retry command below)."
+            )
+
+
+def solves_on_host(changes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Targets of conda commands that solve on the host (no ``--file`` lock, no ``--clone``)."""
+    found = []
+    for change in changes:
+        argv = [str(a) for a in (change.get("item") or {}).get("argv") or []]
+        solves = argv[1:2] and argv[1] in ("install", "create", "update")
+        if change["step"] == "command" and solves and "--file" not in argv and "--clone" not in argv:
+            found.append(str(change["target"]))
+    return found
+
+
+def session_warnings(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host: str) -> list[str]:
+    quota = snap.session.get("max_memory_mb")
+    solves = solves_on_host(changes)
+    if not quota or int(quota) >= SOLVE_SHELL_MB or not solves:
+        return []
+    return [
+        f"{host}: WinRM's MaxMemoryPerShellMB is {quota}; conda solves on the host for {', '.join(solves)} "
+        f"and may be ended mid-way above it. Fix (reversible): on the host, Set-Item WSMan:\\localhost\\"
+        f"Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB {SOLVE_SHELL_MB} and restart WinRM "
+        "(set it back the same way)."
+    ]
+
+
 def summary_of(changes: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per change, as check mode prints it and the report shows it."""
     return [f"{c['role']}: {c['action']} {c['target']} ({c['reason']})" for c in changes]

@@ -32,6 +32,7 @@ HOST_READ_SCRIPT = r"""# arcgis_conda.fleet host script: host_read
 param (
     [bool] $Arcgis = $false,
     [bool] $Profiles = $false,
+    [bool] $Session = $false,
     [string[]] $EnvNames = @(),
     [string[]] $Thumbprints = @(),
     [object[]] $Reads = @(),
@@ -186,6 +187,23 @@ if ($Profiles) {
         $list.Add(@{ sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account })
     }
     $result.profiles = $list.ToArray()
+}
+
+if ($Session) {
+    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB; PowerShell remoting's plugin
+    # quota and the shell's own both apply, so the lower one is reported (0: none set).
+    $quota = $null
+    foreach ($item in 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB') {
+        try {
+            $value = [int] (Get-Item -LiteralPath $item -ErrorAction Stop).Value
+            if ($value -gt 0 -and ($null -eq $quota -or $value -lt $quota)) { $quota = $value }
+        }
+        catch { }
+    }
+    # Running programs by image path: one started from inside a prefix holds its files open.
+    $procs = @(Get-CimInstance -ClassName Win32_Process -ErrorAction SilentlyContinue | Where-Object { $_.ExecutablePath } |
+        ForEach-Object { @{ pid = [int] $_.ProcessId; name = [string] $_.Name; path = [string] $_.ExecutablePath } })
+    $result.session = @{ max_memory_mb = $quota; processes = $procs }
 }
 
 $envValues = @{}
@@ -518,6 +536,8 @@ class Snapshot:
         self.store = {str(k).upper(): bool(v) for k, v in (raw.get("store") or {}).items()}
         self.profiles = list(raw.get("profiles") or [])
         self.runs = {str(r.get("id")): r for r in raw.get("runs") or []}
+        # The WinRM shell's memory quota (MB, None: unknown or none) and the running programs.
+        self.session = dict(raw.get("session") or {})
 
     def _keep(self, entry: Entry) -> None:
         """One entry per path: two reads of one path (a file and a glob over it) keep what each knows."""
@@ -539,7 +559,24 @@ class Snapshot:
             reads.append(
                 {"path": pattern, "type": "glob", "matches": [self.entries[key(p)].to_raw() for p in paths]}
             )
-        return {"reads": reads, "env": self.env, "store": self.store, "profiles": self.profiles, "runs": []}
+        return {
+            "reads": reads,
+            "env": self.env,
+            "store": self.store,
+            "profiles": self.profiles,
+            "session": self.session,
+            "runs": [],
+        }
+
+    def holders(self, path: str) -> list[dict[str, Any]]:
+        """Running programs whose image lies in ``path`` (a prefix): Windows keeps a running image and
+        its DLLs open, so changing or removing that folder would fail half-way."""
+        k = key(path)
+        return [
+            proc
+            for proc in self.session.get("processes") or []
+            if key(str(proc.get("path") or "")).startswith(k + "\\")
+        ]
 
     def _covered_by_glob(self, path: str) -> bool:
         k = key(path)
@@ -664,6 +701,7 @@ def host_read_params(
     *,
     arcgis: bool = False,
     profiles: bool = False,
+    session: bool = False,
     env_names: Sequence[str] = (),
     thumbprints: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -673,6 +711,7 @@ def host_read_params(
         "parameters": {
             "Arcgis": arcgis,
             "Profiles": profiles,
+            "Session": session,
             "EnvNames": list(env_names),
             "Thumbprints": list(thumbprints),
             "Reads": [r.as_param() for r in merge_reads(reads)],

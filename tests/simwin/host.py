@@ -78,8 +78,10 @@ Registry
   ``Cert:\\LocalMachine\\Root`` as a set of thumbprints
   https://learn.microsoft.com/en-us/windows-hardware/drivers/install/local-machine-and-current-user-certificate-stores
 
-Processes holding files open: ``processes: [{name, pid, open_files}]``; deleting or overwriting one of
-those files fails with the sharing violation above.
+Processes holding files open: ``processes: [{name, pid, image, open_files}]``; deleting or overwriting
+one of those files (or the image, which the loader keeps mapped) fails with the sharing violation above.
+``host_read`` lists them by image path as ``Win32_Process.ExecutablePath`` does
+(https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-process).
 """
 
 from __future__ import annotations
@@ -514,7 +516,8 @@ class Host:
     def _holder(self, path: str) -> str | None:
         key = key_of(path)
         for proc in self.state.get("processes") or []:
-            for held in proc.get("open_files") or []:
+            # A running program's image is open too (the loader maps it): it cannot be replaced or deleted.
+            for held in [*(proc.get("open_files") or []), *([proc["image"]] if proc.get("image") else [])]:
                 if key_of(held) == key or key_of(held).startswith(key + "\\"):
                     return f"{proc.get('name')} (pid {proc.get('pid')})"
         return None

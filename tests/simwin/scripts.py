@@ -277,6 +277,16 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         out["arcgis"] = registry_dump(host)
     if params.get("Profiles"):
         out["profiles"] = profiles(host)
+    if params.get("Session"):
+        quota = int(host.session().get("max_memory_mb") or 0)
+        out["session"] = {
+            "max_memory_mb": quota or None,
+            "processes": [
+                {"pid": int(p.get("pid") or 0), "name": str(p.get("name")), "path": str(p["image"])}
+                for p in host.state.get("processes") or []
+                if p.get("image")
+            ],
+        }
     out["env"] = {name: host.machine_env(name) for name in params.get("EnvNames") or []}
     store = host.store()
     out["store"] = {t: t.upper() in store for t in params.get("Thumbprints") or []}

@@ -1,0 +1,64 @@
+"""Windows facts the plan must respect, on simulated workstations (tests/simwin): programs running from a
+prefix hold its files (the plan refuses the host before any change), and WinRM's shell memory quota (the
+plan warns before an on-host solve). Real ansible-playbook runs; only the hosts' answers are simulated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from simwin import lab as simlab
+from simwin.testing import Lab, make_lab
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CERT = ROOT / "files" / "demo-lab-root-ca.crt"
+
+
+def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str]:
+    vars_file = lab.dir / "extra.json"
+    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
+    lab.reset_calls()
+    proc = simlab.run(
+        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def changed_anything(lab: Lab) -> bool:
+    return any(c.get("effects") for c in lab.calls() if c.get("kind") == "module")
+
+
+def test_a_program_running_from_an_env_stops_the_host_before_any_change(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, "desktop1041")
+    rc, out = run(lab, "site.yml")
+    assert rc == 0, out
+    prefix = "C:\\Miniconda2\\envs\\arc1041"
+    with lab.edit() as host:
+        assert host.is_dir(prefix)
+        host.state["processes"] = [{"name": "pythonw.exe", "pid": 4242, "image": prefix + "\\pythonw.exe"}]
+    rc, out = run(lab, "playbooks/uninstall.yml")
+    assert rc != 0
+    assert f"{prefix} is in use by pythonw.exe (pid 4242" in out and "nothing is changed on this host" in out
+    assert not changed_anything(lab), "the refused host was changed"
+    with lab.edit() as host:
+        assert host.is_dir(prefix)
+        host.state["processes"] = []  # the student closed Spyder
+    rc, out = run(lab, "playbooks/uninstall.yml")
+    assert rc == 0, out
+    assert not lab.host().is_dir(prefix)
+
+
+@pytest.mark.parametrize(("quota", "warned"), [(1024, True), (4096, False)])
+def test_a_small_winrm_memory_quota_is_named_before_an_on_host_solve(tmp_path, quota, warned) -> None:
+    lab = make_lab(tmp_path, "pro33")
+    with lab.edit() as host:
+        host.state["session"]["max_memory_mb"] = quota
+    rc, out = run(lab, "site.yml", "--check")
+    assert rc == 0, out
+    flat = " ".join(out.split())
+    assert (f"MaxMemoryPerShellMB is {quota}; conda solves on the host" in flat) is warned, out
+    if warned:
+        assert "Set-Item WSMan:\\localhost\\Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB" in flat
