@@ -720,11 +720,14 @@ def make_plan(
         if _ci_in(d, plan.create_dirs):
             continue
         listing = host.listing(d)
-        if listing is not None and all(win_join(d, n).lower() in gone for n in listing):
-            plan.remove_dirs.append(d)
-            gone.add(d.lower())
-        elif listing is not None:
-            plan.report.append(f"{d}: left in place, it holds files the role did not write")
+        if listing is None:
+            continue
+        # Removed when empty once the whole run's deletions are done (fleet_changes.Changes.rmdir_empty):
+        # another role of the same run may delete what else is in it (arcgis_env's condarc.d file).
+        plan.remove_dirs.append(d)
+        if not all(win_join(d, n).lower() in gone for n in listing):
+            plan.report.append(f"{d}: removed only if nothing the role did not write is left in it")
+        gone.add(d.lower())
 
     plan.write_files = writes_before + writes_config
     new.files = set(wanted.values())

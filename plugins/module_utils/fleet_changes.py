@@ -640,7 +640,7 @@ def doi_cert_changes(
     for path in plan["remove_files"]:
         c.delete(path, "written by an earlier run, no longer needed")
     for path in plan["remove_dirs"]:
-        c.delete(path, "created by an earlier run, now empty of anything else")
+        c.rmdir_empty(path, "created by an earlier run, now empty of anything else")
     if plan.get("manifest_text") is not None:
         c.write(manifest_path, plan["manifest_text"], "the record of what the role added")
     if plan.get("remove_manifest"):
@@ -679,6 +679,7 @@ def arcgis_env_reads(
         reads.append(Read(ntpath.join(root, "*", "conda-meta", "*.json"), "glob", detail=False))
         reads.append(Read(ntpath.join(root, "*", "conda-meta", "pinned"), "glob", True))
     reads.append(Read(ntpath.dirname(settings.prefix_root), "dir"))
+    reads += [Read(PROGRAMDATA_CONDA, "dir"), Read(ENVS_CONDARC_DIR, "dir"), Read(ENVS_CONDARC, content=True)]
     for root in pro_roots:
         source = ntpath.join(root, "envs", "arcgispro-py3", "conda-meta")
         reads += [
@@ -686,6 +687,38 @@ def arcgis_env_reads(
             Read(ntpath.join(source, "*.json"), "glob", detail=False),
         ]
     return reads
+
+
+# Every conda on Windows reads C:\ProgramData\conda\condarc.d\*.yml for every account (conda >= 4.6.9,
+# conda/conda#8272; the path is hard-coded). envs_dirs there makes the lab's clones named envs of every
+# user's conda, Pro's included (`conda env list`, `activate <name>`); configured envs_dirs come before
+# conda's own (root\envs, ~\.conda\envs), and a new env goes to the first writable one, so a student's
+# `conda create` still lands in their profile (conda's context.envs_dirs).
+PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"
+ENVS_CONDARC_DIR = ntpath.join(PROGRAMDATA_CONDA, "condarc.d")
+ENVS_CONDARC = ntpath.join(ENVS_CONDARC_DIR, "arcgis_env.yml")
+
+
+def envs_condarc(folders: Sequence[str]) -> str:
+    lines = [
+        "# Written by the arcgis_conda.fleet role arcgis_env: the lab's envs, visible to every account.",
+        "envs_dirs:",
+    ]
+    return "\n".join(lines + [f"  - '{f.replace(chr(39), chr(39) * 2)}'" for f in folders]) + "\n"
+
+
+def lab_envs_changes(plans: Sequence[Mapping[str, Any]], c: Changes, state: str) -> None:
+    """The system condarc that lists the clone folders for every account (state absent: removed)."""
+    folders = list(dict.fromkeys(ntpath.dirname(p["prefix"]) for p in plans if p["kind"] == "pro_clone"))
+    if state == "present" and folders:
+        c.mkdir(ENVS_CONDARC_DIR, "system-wide conda settings")
+        c.secure(PROGRAMDATA_CONDA, TRUSTED)
+        c.write(ENVS_CONDARC, envs_condarc(folders), "the lab's envs for every account's conda (envs_dirs)")
+        return
+    c.delete(ENVS_CONDARC, "no lab env to list")
+    if state == "absent":
+        c.rmdir_empty(ENVS_CONDARC_DIR, "empty once the role's file is gone")
+        c.rmdir_empty(PROGRAMDATA_CONDA, "empty once the role's file is gone")
 
 
 def env_meta(snap: Snapshot, prefix: str, name: str) -> list[str]:
@@ -761,6 +794,7 @@ def arcgis_env_changes(
         c.delete(host_dir, "the role's own folder (lock copies)")
         for root in roots:
             c.rmdir_empty(root, "the clone folder, empty once the clones are gone")
+        lab_envs_changes(plans, c, state)
         return
 
     conda_plans = [p for p in plans if p["kind"] == "conda"]
@@ -799,6 +833,7 @@ def arcgis_env_changes(
             decided["summary"],
             {"argv": decided["argv"]},
         )
+    lab_envs_changes(plans, c, state)
 
 
 def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool) -> None:

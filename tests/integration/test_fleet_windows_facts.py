@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from simwin import host as H
 from simwin import lab as simlab
 from simwin.testing import Lab, make_lab
 
@@ -62,3 +63,23 @@ def test_a_small_winrm_memory_quota_is_named_before_an_on_host_solve(tmp_path, q
     assert (f"MaxMemoryPerShellMB is {quota}; conda solves on the host" in flat) is warned, out
     if warned:
         assert "Set-Item WSMan:\\localhost\\Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB" in flat
+
+
+def test_lab_clones_are_listed_for_every_account_by_the_system_condarc(tmp_path: Path) -> None:
+    """The clone lives outside any user's profile; conda finds named envs through envs_dirs, and every
+    account's conda reads C:\\ProgramData\\conda\\condarc.d (conda/conda#8272)."""
+    lab = make_lab(tmp_path, "pro33")
+    rc, out = run(lab, "site.yml")
+    assert rc == 0, out
+    path = "C:\\ProgramData\\conda\\condarc.d\\arcgis_env.yml"
+    host = lab.host()
+    text = host.node_bytes(host.node(path)).decode()
+    assert "envs_dirs:\n  - 'C:\\ProgramData\\arcgis-conda\\envs'\n" in text
+    assert host.is_dir("C:\\ProgramData\\arcgis-conda\\envs\\arcpro33\\conda-meta")
+    student = host.principal("student1")
+    node = host.node(path)
+    assert host.allowed(node, student, H.READ), "students' conda must read it"
+    assert not host.allowed(node, student, H.WRITE_DATA), "a student could point every account's conda away"
+    rc, out = run(lab, "playbooks/uninstall.yml")
+    assert rc == 0, out
+    assert lab.host().node(path) is None and lab.host().node("C:\\ProgramData\\conda") is None
