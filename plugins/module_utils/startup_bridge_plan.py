@@ -653,6 +653,10 @@ def verify_runs(
         args.append("-")
         for path in interp.expect:
             args.extend(["--expect", path])
+        if interp.side == "arcgis":
+            # ArcGIS's Python imports a compiled package of its env (pyzmq, tornado, ...): DLLs load too.
+            for path in interp.expect:
+                args.extend(["--compiled", path])
         arcpy = verify_arcpy and interp.side == "env"
         if arcpy:
             args.append("--arcpy")

@@ -179,6 +179,21 @@ def judge_run(run: dict[str, Any], rc: int | None, stdout: str, stderr: str) -> 
     if stderr and "arcgis_conda_bridge" in stderr:
         verdict.problems.append(f"{label}: start-up printed: {stderr.strip().splitlines()[-1]}")
 
+    for found in report.get("compiled") or []:
+        if not isinstance(found, dict):
+            continue
+        if found.get("ok") is False:
+            verdict.problems.append(
+                f"{label}: {found.get('module')} from {found.get('dir')} does not load "
+                f"({found.get('error')}): the env's compiled packages fail in this Python; check that the "
+                "env's Python, bitness and numpy match ArcGIS's (re-run arcgis_env), then start it with "
+                "ARCGIS_CONDA_BRIDGE_DEBUG=1"
+            )
+        elif found.get("ok"):
+            verdict.notes.append(f"compiled {found.get('module')} loads from {found.get('dir')}")
+        else:
+            verdict.notes.append(f"no compiled package only in {found.get('dir')} to try")
+
     arcpy = report.get("arcpy")
     if run.get("arcpy") and isinstance(arcpy, dict):
         if arcpy.get("ok"):

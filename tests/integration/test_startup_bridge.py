@@ -149,6 +149,14 @@ def build_lab(tmp: Path, base: str, env_maker: Any = None) -> Lab:
     arcgis_sp, env_sp = site_packages(arcgis_exe), site_packages(env_exe)
     (arcgis_sp / "arcgis_only.py").write_text("WHO = 'arcgis'\n")
     (env_sp / "env_only.py").write_text("WHO = 'env'\n")
+    # A compiled package only the env has (as pyzmq or tornado in a real one): a stdlib extension module
+    # copied into a package keeps its init function (PyInit__json / init_json) as a submodule.
+    extension = subprocess.check_output(
+        [base, "-S", "-c", "import sys, _json; sys.stdout.write(_json.__file__)"], text=True
+    )
+    (env_sp / "envcompiled").mkdir()
+    (env_sp / "envcompiled" / "__init__.py").write_text("")
+    shutil.copy(extension, env_sp / "envcompiled" / Path(extension).name)
     # ArcGIS Desktop's layout: arcpy, bin and ArcToolbox\Scripts outside the Python, named by a .pth file
     # in ArcGIS's site-packages (Desktop10.x.pth), here with an import line the env must never execute.
     install_dir = tmp / "ArcGIS" / "Desktop"
@@ -362,6 +370,16 @@ def test_machine_scope_bridges_both_ways_last_and_absent_removes_exactly_it(lab)
     verdict = verify(plan)
     assert verdict["ok"], verdict["problems"]
     assert len(verdict["runs"]) == 2
+    arcgis_notes = next(r["notes"] for r in verdict["runs"] if r["key"].startswith("arcgis:"))
+    assert f"compiled envcompiled._json loads from {lab.env_sp}" in arcgis_notes
+
+    # An extension module that cannot load (wrong build, a missing DLL) is a problem, named.
+    built = next((lab.env_sp / "envcompiled").glob("_json*"))
+    good = built.read_bytes()
+    built.write_bytes(b"not a shared library")
+    broken = verify(plan)
+    assert any("envcompiled._json from" in p and "does not load" in p for p in broken["problems"])
+    built.write_bytes(good)
 
     # Idempotent: the same plan again changes nothing on disk.
     again = plan_for(lab, "machine", "present")

@@ -2,11 +2,13 @@
 """What one interpreter sees after start-up, as one JSON line (arcgis_conda.fleet startup_bridge verify).
 
 Python 2.7 and 3.x, standard library only. The seed's "Testing and Troubleshooting" made automatic:
-    python arcgis_conda_bridge_verify.py [--expect FOLDER ...] [--arcpy]
-    python - [--expect FOLDER ...] [--arcpy] < arcgis_conda_bridge_verify.py
+    python arcgis_conda_bridge_verify.py [--expect FOLDER ...] [--compiled FOLDER ...] [--arcpy]
+    python - [--expect FOLDER ...] [--compiled FOLDER ...] [--arcpy] < arcgis_conda_bridge_verify.py
 prints one line "ARCGIS_CONDA_BRIDGE_VERIFY {json}" with sys.path, where each expected folder sits in it,
-what the bridge hook did at start-up, and with --arcpy whether `import arcpy` works (and the error when
-not). It only gathers facts; the controller (startup_bridge_verify in module_utils) judges them.
+what the bridge hook did at start-up, with --compiled whether a compiled package this interpreter finds
+only in that folder imports (its extension modules load their DLLs across the bridge), and with --arcpy
+whether `import arcpy` works (and the error when not). It only gathers facts; the controller
+(startup_bridge_verdict in module_utils) judges them.
 """
 
 import json
@@ -29,7 +31,7 @@ def norm(path):
 
 
 def parse(argv):
-    expect, arcpy = [], False
+    expect, compiled, arcpy = [], [], False
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -37,7 +39,75 @@ def parse(argv):
             arcpy = True
         elif arg == "--expect" and args:
             expect.append(args.pop(0))
-    return expect, arcpy
+        elif arg == "--compiled" and args:
+            compiled.append(args.pop(0))
+    return expect, compiled, arcpy
+
+
+def extension_suffixes():
+    try:
+        import importlib.machinery
+
+        return tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    except ImportError:  # Python 2.7
+        import imp
+
+        return tuple(s for s, _, kind in imp.get_suffixes() if kind == imp.C_EXTENSION)
+
+
+def located(name):
+    """The folder this interpreter imports package ``name`` from, or None."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        locations = list(getattr(spec, "submodule_search_locations", None) or []) if spec else []
+        return locations[0] if locations else None
+    except ImportError:  # Python 2.7
+        import imp
+
+        try:
+            handle, path, _ = imp.find_module(name)
+        except ImportError:
+            return None
+        if handle:
+            handle.close()
+        return path
+
+
+def try_compiled(folder):
+    """Import the first package that has an extension module and that this interpreter finds in
+    ``folder`` (not a copy of its own): proof that the other side's compiled code loads here."""
+    result = {"dir": text(folder), "name": None, "module": None, "ok": None, "error": None}
+    suffixes = extension_suffixes()
+    try:
+        names = sorted(os.listdir(folder))
+    except Exception as err:
+        result["error"] = "cannot list: %s" % (err,)
+        return result
+    for name in names:
+        package = os.path.join(folder, name)
+        if name.startswith(("_", ".")) or name in sys.modules or "-" in name or "." in name:
+            continue
+        if not os.path.isfile(os.path.join(package, "__init__.py")):
+            continue
+        try:
+            extensions = sorted(n for n in os.listdir(package) if n.endswith(suffixes))
+        except Exception:  # noqa: S112 - an unreadable folder is simply not a candidate
+            continue
+        where = located(name) if extensions else None
+        if where is None or norm(where) != norm(package):
+            continue
+        module = "%s.%s" % (name, extensions[0].split(".")[0])
+        result.update(name=name, module=module)
+        try:
+            __import__(module)
+            result["ok"] = True
+        except BaseException as err:
+            result["ok"] = False
+            result["error"] = "%s: %s" % (err.__class__.__name__, err)
+        return result
+    return result
 
 
 def positions(expect, path):
@@ -70,7 +140,9 @@ def try_arcpy():
 
 
 def main(argv):
-    expect, want_arcpy = parse(argv)
+    # Verify changes nothing: the imports below must leave no .pyc in the envs or ArcGIS's folders.
+    sys.dont_write_bytecode = True
+    expect, compiled, want_arcpy = parse(argv)
     path = list(sys.path)
     report = {
         "executable": text(sys.executable),
@@ -86,6 +158,7 @@ def main(argv):
         "user_site_enabled": None,
         "bridge": None,
         "arcpy": None,
+        "compiled": [],
     }
     try:
         import site
@@ -100,6 +173,7 @@ def main(argv):
             "file": text(getattr(bridge, "__file__", None)),
             "runs": getattr(bridge, "REPORT", None),
         }
+    report["compiled"] = [try_compiled(folder) for folder in compiled]
     if want_arcpy:
         report["arcpy"] = try_arcpy()
     try:
