@@ -963,10 +963,11 @@ def startup_bridge_verify(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
             "stdin": script,
             "timeout": 300,
             # The env side runs activated (its compiled packages load their DLLs); ArcGIS's Python as is.
-            "environment": fh.conda_activation(run["prefix"]) if run["side"] == "env" else [],
+            # Scope user: PYTHONUSERBASE points site.py at the profile that got the shim.
+            "environment": (fh.conda_activation(run["prefix"]) if run["side"] == "env" else [])
+            + [f"{name}={value}" for name, value in sorted((run.get("environment") or {}).items())],
         }
         for run in plan.get("verify") or []
-        if not run.get("environment")
     ]
 
 

@@ -239,6 +239,25 @@ def test_site_keeps_what_the_workstation_already_had(owned: dict[str, Any]) -> N
     assert read(lab, STUDENT_SITE + "\\usercustomize.py") == shim
 
 
+def test_scope_user_is_verified_through_the_users_profile(owned: dict[str, Any]) -> None:
+    """verify runs each bridged Python with PYTHONUSERBASE at student1's profile: a broken data file
+    there is found (it used to be left out: host_read runs had no environment)."""
+    lab = owned["lab"]
+    data = STUDENT_SITE + "\\arcgis_conda_bridge.json"
+    good = read(lab, data)
+    assert good is not None
+    with lab.edit() as host:
+        host.write(data, b"{not json", host.principal("svc_fleet"))
+    try:
+        rc, out, _ = run(lab, "playbooks/verify.yml", USER_SCOPE)
+        assert rc != 0 and "the bridge ran but could not act" in " ".join(out.split()), out
+    finally:
+        with lab.edit() as host:
+            host.write(data, good, host.principal("svc_fleet"))
+    rc, out, _ = run(lab, "playbooks/verify.yml", USER_SCOPE)
+    assert rc == 0, out
+
+
 def test_a_second_site_run_with_a_users_usercustomize_changes_nothing(owned: dict[str, Any]) -> None:
     lab = owned["lab"]
     rc, out, rows = run(lab, "site.yml", USER_SCOPE)

@@ -216,13 +216,23 @@ class PythonModel:
         self.bridge: dict[str, Any] | None = None
         self.errors: list[str] = []
 
+    def use_options(self, options: list[str]) -> None:
+        if "-s" in options or "-I" in options:
+            self.user_site = ""
+            return
+        base = self.env.get("PYTHONUSERBASE") if "-E" not in options else None
+        if base:
+            major, minor = (int(x) for x in self.major_minor.split("."))
+            suffix = "-32" if (major, minor) >= (3, 10) and self.bits == 32 else ""  # bpo-41627
+            self.user_site = ntpath.join(base, f"Python{major}{minor}{suffix}", "site-packages")
+
     def start(self, script_dir: str) -> None:
         path = [script_dir]
         if self.major_minor.startswith("3"):
             path.append(ntpath.join(self.prefix, f"python{self.major_minor.replace('.', '')}.zip"))
         path += [ntpath.join(self.prefix, "DLLs"), ntpath.join(self.prefix, "lib"), self.prefix]
         self.path = path
-        if self.host.is_dir(self.user_site):
+        if self.user_site and self.host.is_dir(self.user_site):
             self._addsitedir(self.user_site)
         self._addsitedir(self.site_packages)
         shim = self._find_module("usercustomize")
@@ -408,12 +418,13 @@ def run_python(
     env: dict[str, str] | None = None,
 ) -> Result:
     model = PythonModel(host, actor, exe, attrs, env)
-    # Interpreter options before the script (python -s - ...): -s leaves out the user site (modelled
-    # as no user site: the model has none unless PYTHONUSERBASE names one).
+    # Interpreter options before the script (python -s - ...). The user site (site.py): none with -s or
+    # -I; PYTHONUSERBASE names its base unless -E; else %APPDATA%\Python of the running account.
     options = []
     while args and args[0] in ("-s", "-S", "-E", "-u", "-B", "-I"):
         options.append(args[0])
         args = args[1:]
+    model.use_options(options)
     if args[:1] == ["-c"] and len(args) >= 2:
         if args[1].strip() in ("import sys", "import sys;", "pass"):
             model.start("")
