@@ -17,6 +17,7 @@ and the offline plan decide from the same inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -317,9 +318,15 @@ class ActionModule(ActionBase):
         )
 
 
-def renamed(result: Any, first: fp.HostInput, item: fp.HostInput) -> Any:
-    """A copy of ``first``'s plan for ``item``: same input, so the same plan, under its own name and lab."""
-    text = json.dumps(result).replace(json.dumps(first.host)[1:-1], json.dumps(item.host)[1:-1])
+# The name a group of identical hosts is planned under: a NUL can be in no path, message or value of a
+# plan, so putting each member's own name in its place cannot touch anything else (a host named "arcgis"
+# must not rename C:\ProgramData\arcgis-conda).
+GROUP_HOST = "\u0000fleet-host\u0000"
+
+
+def renamed(result: Any, item: fp.HostInput) -> Any:
+    """The group's plan (planned as GROUP_HOST) for ``item``: same input, same plan, its own name and lab."""
+    text = json.dumps(result).replace(json.dumps(GROUP_HOST)[1:-1], json.dumps(item.host)[1:-1])
     copy = json.loads(text)
     copy["row"]["host"], copy["row"]["lab"] = item.host, item.lab
     return copy
@@ -352,19 +359,23 @@ class FleetPlanner:
             )
             groups.setdefault(key, []).append(item)
         self.memo = {key: members[0].host for key, members in groups.items()}
-        firsts = [members[0] for members in groups.values()]
+        # One stand-in per group, named GROUP_HOST plus its index (unique among the stand-ins).
+        firsts = [
+            dataclasses.replace(members[0], host=f"{GROUP_HOST}{n}")
+            for n, members in enumerate(groups.values())
+        ]
         state: dict[str, dict[str, Any]] = {}
         for item in firsts:
             state[item.host] = self._start(item)
         self._arcgis_env(firsts, state)
         for item in firsts:
             self._finish(item, state[item.host])
-        planned = {item.host: self._result(item, state[item.host]) for item in firsts}
         out: dict[str, dict[str, Any]] = {}
-        for members in groups.values():
-            first = planned[members[0].host]
+        for stand_in, members in zip(firsts, groups.values(), strict=True):
+            planned = self._result(stand_in, state[stand_in.host])
+            text = json.dumps(planned).replace(json.dumps(stand_in.host)[1:-1], json.dumps(GROUP_HOST)[1:-1])
             for item in members:
-                out[item.host] = first if item is members[0] else renamed(first, members[0], item)
+                out[item.host] = renamed(json.loads(text), item)
         return {item.host: out[item.host] for item in inputs}
 
     def _start(self, item: fp.HostInput) -> dict[str, Any]:

@@ -207,3 +207,22 @@ def test_verify_runs_in_check_mode_too(action_for):
     # Read-only: supported in check mode (verify.yml skips it there, but playbooks/verify.yml may not).
     action = action_for("fleet_verify", {"verify": VERIFY, "judge": JUDGE}, host_answer(), check_mode=True)
     assert action.run(task_vars=TASK_VARS)["problems"] == {"miniconda": []}
+
+
+def test_identical_hosts_share_one_plan_and_only_their_own_name_changes():
+    """A group of identical hosts is planned once under a NUL-marked stand-in name; each member's copy
+    gets its name there and nowhere else (a host called "arcgis" leaves C:\\ProgramData\\arcgis-conda be)."""
+    from ansible_collections.arcgis_conda.fleet.plugins.action import fleet_plan as plan_action
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
+
+    stand_in = plan_action.GROUP_HOST
+    result = {
+        "row": {"host": stand_in, "lab": "x"},
+        "error": f"{stand_in}: C:\\ProgramData\\arcgis-conda\\envs is in use",
+        "planned": [{"target": "C:\\ProgramData\\arcgis-conda\\envs\\arcgis"}],
+    }
+    for name in ("arcgis", "envs", "pc2"):
+        copy = plan_action.renamed(result, HostInput(host=name, lab="lab1"))
+        assert copy["row"] == {"host": name, "lab": "lab1"}
+        assert copy["error"] == f"{name}: C:\\ProgramData\\arcgis-conda\\envs is in use"
+        assert copy["planned"] == result["planned"]
