@@ -797,6 +797,8 @@ def arcgis_env_changes(
         lab_envs_changes(plans, c, state)
         return
 
+    # First, with the lock copies: one batched files call (envs_dirs may name a folder not made yet).
+    lab_envs_changes(plans, c, state)
     conda_plans = [p for p in plans if p["kind"] == "conda"]
     if any(p["method"] == "lock" for p in conda_plans):
         c.mkdir(ntpath.dirname(conda_plans[0]["host_lock_path"]), "lock copies")
@@ -833,7 +835,6 @@ def arcgis_env_changes(
             decided["summary"],
             {"argv": decided["argv"]},
         )
-    lab_envs_changes(plans, c, state)
 
 
 def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool) -> None:
