@@ -33,6 +33,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Snapshot
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
@@ -66,6 +67,7 @@ COLUMNS = (
     Column("startup_bridge", "Startup bridge"),
     Column("changes", "Changes (against the last observation)"),
     Column("security", "Trusted paths users can write (before the changes)"),
+    Column("sources", "Package sources (Anaconda licence)"),
     Column("error", "Problem"),
 )
 ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_", "fleet_")
@@ -140,7 +142,7 @@ class RoleArgs:
         self.omit = omit
         self.templates = {role: plan_args_template(role) for role in fc.ROLES}
         self.defaults: dict[str, Any] = {}
-        for role in fc.ROLES:
+        for role in (*fc.ROLES, "fleet"):  # fleet: the organisation-wide fleet_* choices the planners read
             self.defaults.update(role_defaults(role))
         self.specs = SPECS
         self.public = public_specs()
@@ -347,6 +349,8 @@ class FleetPlanner:
         self.bundles: dict[str, dict[str, Any]] = {}
         self.fleet_specs: dict[str, Any] = {}
         self.lock_outcomes: dict[str, Any] = {}
+        # Host channel -> upstream channel, for the channels a mirror copies (package_sources.env_source).
+        self.controller_map: dict[str, str] = {}
         self.read_file = ff.lock_reader(ROOT)
 
     def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
@@ -449,6 +453,10 @@ class FleetPlanner:
                 continue
             host["env_planned"] = planned
             host["env_skipped"] = lines + skipped
+            for _plan, _spec in planned:
+                self.controller_map.update(
+                    {h: u for h, u in zip(_plan.channels, _plan.upstream_channels, strict=False) if h != u}
+                )
             for _plan, spec in planned:
                 if spec is not None:
                     self.fleet_specs.setdefault(spec.key, spec)
@@ -491,7 +499,10 @@ class FleetPlanner:
             k: (env_args.get(k) if live else None) or self.args[k]
             for k in ("cache_dir", "lock_dir", "timeout")
         }
-        mirrors = (env_args.get("channel_mirrors") if live else None) or self.args["channel_mirrors"]
+        given = (env_args.get("channel_mirrors") if live else None) or self.args["channel_mirrors"]
+        # A mirror channel is solved against its upstream (or the admin's controller copy of that upstream).
+        mirrors = {h: given.get(u, u) for h, u in self.controller_map.items()}
+        mirrors.update(given)
         config = C.CONFIG_FILE
         locker = Locker(project_path(opts["cache_dir"], config), mirrors, float(opts["timeout"]))
         try:
@@ -539,6 +550,27 @@ class FleetPlanner:
         return out
 
     @staticmethod
+    def _mirror(host: Mapping[str, Any]) -> str:
+        try:
+            return ps.mirror_url(((host.get("env_args") or {}).get("settings") or {}).get("mirror"))
+        except ps.SourceError:
+            return ""
+
+    @staticmethod
+    def _sources(host: Mapping[str, Any], results: Mapping[str, ff.RoleResult]) -> list[str]:
+        """Per host: the licence choice, then where each installer and env comes from."""
+        settings = (host.get("env_args") or {}).get("settings") or {}
+        try:
+            policy = ps.Policy.from_args(settings.get("anaconda"), settings.get("mirror"))
+        except ps.SourceError:
+            return []
+        miniconda = results.get("miniconda")
+        env = results.get("arcgis_env")
+        installs = (miniconda.judge.get("plan") or {}).get("installs") or [] if miniconda else []
+        plans = env.judge.get("plans") or [] if env else []
+        return ps.sources_lines(policy, installs, plans)
+
+    @staticmethod
     def _error(exc: Exception) -> str:
         if isinstance(exc, NotObserved):
             return f"observe did not read {exc}: a bug in the observe spec; please report it"
@@ -557,10 +589,12 @@ class FleetPlanner:
                 host.setdefault("warnings", []).extend(
                     ff.session_warnings(changes, host["snapshot"], item.host)
                 )
+                ps.mark_share_reads(changes, self._mirror(host))
                 findings = fc.audit(host["snapshot"], host["ctx"].trusted)
             except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
                 host["error"], status = f"{item.host}: {self._error(exc)}", "failed"
         reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
+        sources = self._sources(host, results)
         row: dict[str, Any] = {
             "host": item.host,
             "lab": item.lab,
@@ -580,6 +614,7 @@ class FleetPlanner:
                 f"{f['path']}: writable by {', '.join(f['writable_by']) or '-'}, owner {f['owner']}"
                 for f in findings
             ],
+            "sources": sources,
         }
         for role, result in results.items():
             row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
@@ -592,6 +627,7 @@ class FleetPlanner:
             # Paths the run trusts that a non-admin owns or can write, as observed before this run's changes.
             "audit": findings,
             "steps": fc.group_steps(changes or []),
+            "sources": sources,
             "summary": row["changes"],
             "verify": {
                 "reads": [r.as_param() for r in reads],

@@ -100,6 +100,7 @@ REPORT_COLUMNS = (
     Column("envs", "Conda envs"),
     Column("bridge_verified", "Bridge verified"),
     Column("changes", "Planned changes"),
+    Column("sources", "Package sources (Anaconda licence)"),
     Column("error", "First error"),
 )
 

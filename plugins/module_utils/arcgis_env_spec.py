@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from rattler import MatchSpec, Version, VersionSpec
 from rattler.exceptions import InvalidMatchSpecError, InvalidVersionError, InvalidVersionSpecError
 
@@ -73,6 +74,36 @@ class EnvSettings:
     prefix_root: str = "C:\\ProgramData\\arcgis-conda\\envs"
     host_lock_dir: str = "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks"
     package_format: str = "auto"
+    # The source policy (module_utils/package_sources.py): fleet_anaconda_channels, fleet_package_mirror.
+    anaconda: str = "licensed"
+    mirror: str = ""
+    conda_forge_channel: str = ps.CONDA_FORGE
+    esri_channel: str = ps.ESRI
+
+    @cached_property
+    def policy(self) -> ps.Policy:
+        try:
+            return ps.Policy.from_args(self.anaconda, self.mirror)
+        except ps.SourceError as exc:
+            raise SpecError(str(exc)) from None
+
+    def source(self, fact: Mapping[str, Any], clone: bool) -> ps.EnvSource:
+        """The channels of this ArcGIS Python's env under the policy (SpecError when not allowed)."""
+        python = str(fact["python_major_minor"])
+        try:
+            return ps.env_source(
+                self.policy,
+                python,
+                int(fact["bits"]),
+                clone=clone,
+                anaconda_channels=default_channels(python, self.channel_base),
+                custom=self.channels,
+                conda_forge=self.conda_forge_channel,
+                esri=self.esri_channel,
+                who=release_label(fact),
+            )
+        except ps.SourceError as exc:
+            raise SpecError(str(exc)) from None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> EnvSettings:
@@ -108,6 +139,7 @@ class EnvSettings:
                 raise SpecError(
                     f"arcgis_env_pro_mode for {arcgis_id}: {mode!r} is not one of {list(PRO_MODES)}"
                 )
+        _ = self.policy
         if self.package_format not in PACKAGE_FORMATS:
             raise SpecError(
                 f"arcgis_env_package_format: {self.package_format!r} is not one of {list(PACKAGE_FORMATS)}"
@@ -186,6 +218,10 @@ class EnvPlan:
     clone_source: str = ""
     clone_pinned_flag: bool = False
     pinned_lines: tuple[str, ...] = ()
+    # Where the env's packages come from (package_sources.env_source): why, and the upstream channel
+    # behind each of ``channels`` (the same channel, or the one a mirror channel copies).
+    source_label: str = ""
+    upstream_channels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -311,14 +347,13 @@ def release_label(fact: Mapping[str, Any]) -> str:
     return f"ArcGIS {fact.get('product')} {fact.get('version')} ({fact.get('id')})"
 
 
-def build_spec(fact: Mapping[str, Any], settings: EnvSettings) -> EnvSpec:
-    """The spec of one ArcGIS Python (facts contract: ansible_facts.arcgis[*])."""
+def build_spec(fact: Mapping[str, Any], settings: EnvSettings, clone: bool = False) -> EnvSpec:
+    """The spec of one ArcGIS Python (facts contract: ansible_facts.arcgis[*]); ``clone``: the packages a
+    Pro clone adds, solved with Esri's channel first (a mirror must hold them too)."""
     python = str(fact["python_major_minor"])
     pins = measured_pins(fact)
     tools, extras = merge_extras(pins, python, settings.tools, settings.extra_packages, release_label(fact))
-    channels = tuple(c.rstrip("/") for c in settings.channels) or default_channels(
-        python, settings.channel_base
-    )
+    channels = settings.source(fact, clone).host_channels
     return EnvSpec(
         platform=platform_for(fact["bits"]),
         python=python,
@@ -405,6 +440,7 @@ def plan_host(
             tools, extras = merge_extras(
                 pins, python, settings.tools, settings.extra_packages, release_label(fact)
             )
+            source = settings.source(fact, clone=True)
             prefix = ntpath.join(settings.prefix_root, name)
             out.append(
                 (
@@ -421,15 +457,14 @@ def plan_host(
                         install_specs=(*tools, *extras),
                         # The tools go in from Esri's channel and the stack's own, named on the command
                         # line (--override-channels): no condarc on the host chooses where they come from.
-                        channels=(
-                            ESRI_CHANNEL,
-                            *(settings.channels or default_channels(python, settings.channel_base)),
-                        ),
+                        channels=source.host_channels,
+                        source_label=source.label,
+                        upstream_channels=source.upstream,
                         clone_source=ntpath.join(root, "envs", "arcgispro-py3"),
                         clone_pinned_flag=version_tuple(str(fact.get("version")), 2) >= PRO_PINNED_FLAG_SINCE,
                         pinned_lines=_pinned_lines(fact, pins),
                     ),
-                    None,
+                    build_spec(fact, settings, clone=True) if settings.policy.mirror else None,
                 )
             )
             continue
@@ -443,6 +478,7 @@ def plan_host(
             )
             continue
         spec = build_spec(fact, settings)
+        source = settings.source(fact, clone=False)
         prefix = ntpath.join(str(install["prefix"]), "envs", name)
         out.append(
             (
@@ -458,6 +494,8 @@ def plan_host(
                     spec_key=spec.key,
                     install_specs=tuple(spec.match_specs),
                     channels=spec.channels,
+                    source_label=source.label,
+                    upstream_channels=source.upstream,
                     host_lock_path=ntpath.join(settings.host_lock_dir, f"{name}.txt"),
                 ),
                 spec,

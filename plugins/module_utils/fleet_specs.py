@@ -13,6 +13,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.miniconda_plan 
     DEFAULT_DOWNLOAD_DIR,
     OFFICIAL_ARCHIVE,
 )
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.package_sources import LICENCES
 
 MINICONDA: dict[str, Any] = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -36,6 +37,10 @@ MINICONDA: dict[str, Any] = {
     "remote_connect_timeout_secs": {"type": "float", "default": 30.0},
     "remote_read_timeout_secs": {"type": "float", "default": 120.0},
     "condarc_extra": {"type": "dict", "default": {}},
+    # The source policy (package_sources.py), from fleet_anaconda_channels and fleet_package_mirror.
+    "anaconda": {"type": "str", "default": "licensed", "choices": list(LICENCES)},
+    "mirror": {"type": "str", "default": ""},
+    "conda_forge_channel": {"type": "str", "default": "https://conda.anaconda.org/conda-forge"},
 }
 
 DOI_CERT_BUNDLE: dict[str, Any] = {

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
+
 # --- Flavours ------------------------------------------------------------------------------------------
 
 
@@ -782,6 +784,10 @@ class PlanInputs:
     remote_connect_timeout_secs: float = 30.0
     remote_read_timeout_secs: float = 120.0
     condarc_extra: Mapping[str, Any] = field(default_factory=dict)
+    # The source policy (module_utils/package_sources.py): fleet_anaconda_channels, fleet_package_mirror.
+    anaconda: str = "licensed"
+    mirror: str = ""
+    conda_forge_channel: str = ps.CONDA_FORGE
 
 
 def inputs_from_args(args: Mapping[str, Any]) -> PlanInputs:
@@ -808,7 +814,17 @@ def inputs_from_args(args: Mapping[str, Any]) -> PlanInputs:
         remote_connect_timeout_secs=args["remote_connect_timeout_secs"],
         remote_read_timeout_secs=args["remote_read_timeout_secs"],
         condarc_extra=args["condarc_extra"],
+        anaconda=args.get("anaconda") or "licensed",
+        mirror=args.get("mirror") or "",
+        conda_forge_channel=args.get("conda_forge_channel") or ps.CONDA_FORGE,
     )
+
+
+def policy_of(inputs: PlanInputs) -> ps.Policy:
+    try:
+        return ps.Policy.from_args(inputs.anaconda, inputs.mirror)
+    except ps.SourceError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def _check_keys(mapping: Mapping[str, Any], where: str) -> None:
@@ -923,6 +939,8 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
         check_os_bits([a.flavour for a in assignments], os_bits)
     kind, base = classify_source(inputs.source)
     fetch_url = check_fetch_url(inputs.controller_fetch_url, kind)
+    policy = policy_of(inputs)
+    plan["sources"] = policy.label
     installs = []
     for assignment in assignments:
         name = assignment.flavour
@@ -935,6 +953,18 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
             inputs.checksums.get(name),
         )
         arguments = installer_arguments(prefix)
+        try:
+            where = ps.installer_source(
+                policy,
+                name,
+                kind,
+                base,
+                OFFICIAL_ARCHIVE,
+                inputs.mirror,
+                who=f"{spec.label} for {', '.join(assignment.arcgis_ids) or 'this host'}",
+            )
+        except ps.SourceError as exc:
+            raise PlanError(str(exc)) from None
         installs.append(
             {
                 "flavour": name,
@@ -952,9 +982,12 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                     "file": chosen.file,
                     "sha256": chosen.sha256,
                     "checksum_source": chosen.checksum_source,
-                    "source_kind": kind,
-                    "source": installer_location(kind, base, chosen.file),
-                    "fetch_url": fetch_url + chosen.file if fetch_url else None,
+                    "source_kind": where.kind,
+                    "source": installer_location(where.kind, where.base, chosen.file),
+                    "source_label": where.label,
+                    # Where playbooks/mirror.yml fetches it from, when the mirror serves it.
+                    "upstream": where.upstream + chosen.file if where.upstream else None,
+                    "fetch_url": fetch_url + chosen.file if fetch_url and where.kind == kind else None,
                     "dest": ntpath.join(download_dir, chosen.file),
                 },
                 "arguments": arguments,
@@ -973,6 +1006,18 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
             remote_read_timeout_secs=inputs.remote_read_timeout_secs,
             extra=inputs.condarc_extra,
         )
+        chosen_channels = ps.condarc_channels(
+            policy,
+            plan["condarc"]["settings"]["channels"],
+            plan["condarc"]["settings"]["default_channels"],
+            inputs.conda_forge_channel,
+        )
+        if chosen_channels is not None:
+            plan["condarc"]["settings"].update(
+                channels=chosen_channels.channels, default_channels=chosen_channels.default_channels
+            )
+            for key, value in chosen_channels.extra.items():
+                plan["condarc"]["settings"].setdefault(key, value)
     if not installs:
         # No Miniconda here, so no condarc either: ArcGIS Pro's own conda would read it.
         plan["condarc"]["manage"] = False

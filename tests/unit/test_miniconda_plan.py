@@ -574,6 +574,8 @@ def test_plan_for_desktop_and_pro():
         "source_kind": "url",
         "source": "https://repo.anaconda.com/miniconda/Miniconda2-py27_4.8.3-Windows-x86.exe",
         "fetch_url": None,
+        "source_label": "Anaconda's archive, licensed",
+        "upstream": None,
         "dest": "C:\\ProgramData\\arcgis-conda\\installers\\Miniconda2-py27_4.8.3-Windows-x86.exe",
     }
     assert m3["conda_exe"] == "C:\\Miniconda3\\Scripts\\conda.exe"

@@ -1,0 +1,201 @@
+"""The licence-aware source policy: which source serves each installer and env, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
+    EnvSettings,
+    SpecError,
+    plan_host,
+)
+
+MAIN = "https://repo.anaconda.com/pkgs/main"
+FREE = "https://repo.anaconda.com/pkgs/free"
+DESKTOP = {
+    "id": "desktop-10.4.1-32",
+    "product": "desktop",
+    "version": "10.4.1",
+    "python_major_minor": "2.7",
+    "python_version": "2.7.10",
+    "bits": 32,
+    "status": "ok",
+    "packages": {"numpy": "1.9.2", "matplotlib": "1.4.3", "scipy": "0.15.1"},
+}
+PRO = {
+    "id": "pro-3.3-64",
+    "product": "pro",
+    "version": "3.3",
+    "python_major_minor": "3.11",
+    "python_version": "3.11.8",
+    "bits": 64,
+    "status": "ok",
+    "packages": {"numpy": "1.24.3", "matplotlib": "3.8.0", "scipy": "1.11.4"},
+    "pro_conda_root": "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python",
+    "python_exe": "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\envs\\arcgispro-py3\\python.exe",
+}
+M3 = {
+    "flavour": "miniconda3-x64",
+    "prefix": "C:\\Miniconda3",
+    "conda_exe": "C:\\Miniconda3\\Scripts\\conda.exe",
+}
+M3.update(bits=64, python_major_minor="3.11", arcgis_ids=[])
+M2 = {
+    "flavour": "miniconda2-x86",
+    "prefix": "C:\\Miniconda2",
+    "conda_exe": "C:\\Miniconda2\\Scripts\\conda.exe",
+}
+M2.update(bits=32, python_major_minor="2.7", arcgis_ids=[])
+
+
+def policy(licence: str = "licensed", mirror: str = "") -> ps.Policy:
+    return ps.Policy.from_args(licence, mirror)
+
+
+def source(p: ps.Policy, python: str, bits: int, clone: bool = False, **kw) -> ps.EnvSource:
+    anaconda = (FREE, MAIN) if python == "2.7" else (MAIN,)
+    return ps.env_source(p, python, bits, clone=clone, anaconda_channels=anaconda, who="ArcGIS X", **kw)
+
+
+@pytest.mark.parametrize(
+    ("licence", "python", "bits", "expected", "required"),
+    [
+        ("licensed", "2.7", 32, (FREE, MAIN), True),
+        ("licensed", "2.7", 64, (FREE, MAIN), True),
+        ("licensed", "3.11", 64, (MAIN,), True),
+        ("not_licensed", "3.11", 64, (ps.CONDA_FORGE,), False),
+        ("not_licensed", "3.7", 64, (ps.CONDA_FORGE,), False),
+    ],
+)
+def test_each_stack_gets_the_source_the_policy_allows(licence, python, bits, expected, required):
+    got = source(policy(licence), python, bits)
+    assert got.host_channels == expected == got.upstream
+    assert got.licence_required is required
+    assert got.controller_map == {}
+
+
+@pytest.mark.parametrize(("python", "bits", "why"), [("2.7", 32, "32-bit"), ("2.7", 64, "Python 2.7")])
+def test_a_stack_only_anaconda_carries_is_refused_without_a_licence(python, bits, why):
+    with pytest.raises(ps.SourceError) as err:
+        source(policy("not_licensed"), python, bits)
+    message = str(err.value)
+    assert "ArcGIS X" in message and why in message
+    assert (
+        "fleet_anaconda_channels is not_licensed" in message and "Fix: set fleet_anaconda_channels" in message
+    )
+
+
+def test_custom_channels_on_anaconda_are_refused_without_a_licence():
+    with pytest.raises(ps.SourceError, match="arcgis_env_channels lists Anaconda's"):
+        source(policy("not_licensed"), "3.11", 64, custom=(MAIN,))
+    mine = "https://conda.agency.example/forge"
+    assert source(policy("not_licensed"), "3.11", 64, custom=(mine,)).host_channels == (mine,)
+
+
+def test_pro_clone_takes_esris_channel_first():
+    assert source(policy(), "3.11", 64, clone=True).host_channels == (ps.ESRI, MAIN)
+    assert source(policy("not_licensed"), "3.11", 64, clone=True).host_channels == (ps.ESRI, ps.CONDA_FORGE)
+
+
+def test_with_a_mirror_hosts_get_only_mirror_channels_and_the_controller_the_upstream():
+    p = policy("mirror_only", "https://mirror.example/conda/")
+    got = source(p, "2.7", 32)
+    assert got.host_channels == (
+        "https://mirror.example/conda/pkgs/free",
+        "https://mirror.example/conda/pkgs/main",
+    )
+    assert got.controller_map == dict(zip(got.host_channels, (FREE, MAIN), strict=True))
+    clone = source(p, "3.11", 64, clone=True)
+    assert clone.host_channels == (
+        "https://mirror.example/conda/esri",
+        "https://mirror.example/conda/pkgs/main",
+    )
+    assert "through the mirror" in clone.label
+    url = "https://mirror.example/conda/pkgs/free/win-32/python-2.7.10-0.tar.bz2"
+    assert ps.upstream_url(url, got.controller_map) == FREE + "/win-32/python-2.7.10-0.tar.bz2"
+
+
+def test_mirror_forms_and_mirror_only_without_a_mirror():
+    assert ps.mirror_url("\\\\files01\\conda mirror\\") == "file://files01/conda%20mirror"
+    assert ps.is_share(ps.mirror_url("\\\\files01\\conda"))
+    assert ps.mirror_url("D:\\mirror") == "file:///D:/mirror" and not ps.is_share("file:///D:/mirror")
+    assert not ps.is_share("https://m.example")
+    with pytest.raises(ps.SourceError, match="mirror_only needs fleet_package_mirror"):
+        policy("mirror_only")
+    with pytest.raises(ps.SourceError, match="must be one of"):
+        policy("maybe")
+    with pytest.raises(ps.SourceError, match="neither a URL"):
+        policy("licensed", "mirror/relative")
+
+
+def test_installers_under_each_policy():
+    official = mp.OFFICIAL_ARCHIVE
+    got = ps.installer_source(policy(), "miniconda2-x86", "url", official, official)
+    assert (got.kind, got.base, got.upstream) == ("url", official, "")
+    with pytest.raises(ps.SourceError, match=r"Anaconda's archive .* not_licensed"):
+        ps.installer_source(policy("not_licensed"), "miniconda3-x64", "url", official, official, who="h")
+    own = ps.installer_source(policy("not_licensed"), "miniconda3-x64", "host_path", "\\\\s\\i", official)
+    assert own.base == "\\\\s\\i"
+    web = ps.installer_source(policy("mirror_only", "https://m.example/c"), "m", "url", official, official)
+    assert (web.kind, web.base, web.upstream) == ("url", "https://m.example/c/installers/", official)
+    share = ps.installer_source(
+        policy("licensed", "\\\\files01\\conda"), "m", "url", official, official, "\\\\files01\\conda"
+    )
+    assert (share.kind, share.base) == ("host_path", "\\\\files01\\conda\\installers")
+    with pytest.raises(ps.SourceError, match="is not the mirror"):
+        ps.installer_source(
+            policy("mirror_only", "https://m.example/c"), "m", "url", "https://x.example/", official
+        )
+
+
+def test_condarc_channels():
+    assert ps.condarc_channels(policy(), ["defaults"], [MAIN, FREE]) is None
+    free = ps.condarc_channels(policy("not_licensed"), ["defaults"], [MAIN, FREE])
+    assert free.channels == free.default_channels == [ps.CONDA_FORGE] and free.extra == {}
+    mirrored = ps.condarc_channels(policy("mirror_only", "https://m.example/c"), ["defaults"], [MAIN, FREE])
+    assert mirrored.channels == ["defaults"]
+    assert mirrored.default_channels == ["https://m.example/c/pkgs/main", "https://m.example/c/pkgs/free"]
+    assert mirrored.extra == {"channel_alias": "https://m.example/c"}
+
+
+def test_miniconda_plan_follows_the_policy():
+    plan = mp.build_plan(
+        mp.PlanInputs(arcgis=[DESKTOP], anaconda="mirror_only", mirror="https://m.example/c"), 64
+    )
+    installer = plan["installs"][0]["installer"]
+    assert installer["source"] == "https://m.example/c/installers/Miniconda2-py27_4.8.3-Windows-x86.exe"
+    assert installer["upstream"] == mp.OFFICIAL_ARCHIVE + "Miniconda2-py27_4.8.3-Windows-x86.exe"
+    settings = plan["condarc"]["settings"]
+    assert all(c.startswith("https://m.example/c/") for c in settings["default_channels"])
+    assert settings["channel_alias"] == "https://m.example/c"
+    with pytest.raises(mp.PlanError, match=r"Miniconda2 x86 for desktop-10.4.1-32.*not_licensed"):
+        mp.build_plan(mp.PlanInputs(arcgis=[DESKTOP], anaconda="not_licensed"), 64)
+
+
+def test_env_plans_name_their_sources_and_refuse_what_is_not_allowed():
+    settings = EnvSettings(anaconda="not_licensed", pro_mode="conda")
+    planned, _ = plan_host("pc1", [PRO], [M3], settings)
+    plan, spec = planned[0]
+    assert plan.channels == spec.channels == (ps.CONDA_FORGE,)
+    assert plan.source_label == "conda-forge, licence-free"
+    with pytest.raises(SpecError, match=r"ArcGIS desktop 10.4.1 .*32-bit.*not_licensed"):
+        plan_host("pc1", [DESKTOP], [M2], settings)
+    mirrored = EnvSettings(anaconda="licensed", mirror="\\\\files01\\conda")
+    ((clone, clone_spec),) = plan_host("pc1", [PRO], [M3], mirrored)[0]
+    assert clone.kind == "pro_clone" and clone.channels == (
+        "file://files01/conda/esri",
+        "file://files01/conda/pkgs/main",
+    )
+    assert clone_spec is not None and clone_spec.channels == clone.channels  # solved so the mirror holds it
+    assert plan_host("pc1", [PRO], [M3], EnvSettings())[0][0][1] is None  # no mirror: the clone is not locked
+
+
+def test_share_reads_are_marked_for_the_double_hop():
+    changes = [
+        {"role": "arcgis_env", "step": "command", "item": {"argv": ["conda"]}},
+        {"role": "miniconda", "step": "command", "item": {"argv": ["x"]}},
+    ]
+    assert ps.mark_share_reads(changes, "https://m.example") == 0
+    assert ps.mark_share_reads(changes, "file://files01/conda") == 1
+    assert changes[0]["item"]["share_read"] is True and "share_read" not in changes[1]["item"]
