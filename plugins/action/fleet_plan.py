@@ -121,6 +121,7 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_plan_lock",
         "fleet_plan_lock_dir",
         "fleet_plan_cache_dir",
+        "fleet_mirror_ca_file",
     }
 )
 

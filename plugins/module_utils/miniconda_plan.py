@@ -959,7 +959,6 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                 name,
                 kind,
                 base,
-                OFFICIAL_ARCHIVE,
                 inputs.mirror,
                 who=f"{spec.label} for {', '.join(assignment.arcgis_ids) or 'this host'}",
             )

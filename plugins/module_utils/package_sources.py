@@ -210,21 +210,13 @@ def installer_source(
     flavour: str,
     kind: str,
     base: str,
-    official: str,
     mirror_raw: str = "",
     who: str = "",
 ) -> InstallerSource:
-    """Where a Miniconda installer comes from. The official archive is replaced by the mirror's
-    ``installers`` folder when there is a mirror; Anaconda's archive needs the licence."""
-    official = official.rstrip("/") + "/"
+    """Where a Miniconda installer comes from. With a mirror, a URL source (the official archive or
+    another) becomes the mirror's ``installers`` folder and the mirror's upstream; Anaconda's archive
+    needs the licence either way."""
     from_anaconda = kind == "url" and is_anaconda(base)
-    if policy.mirror and base == official:
-        raw = str(mirror_raw or policy.mirror).strip()
-        if raw.startswith(("\\\\", "//")):
-            folder = ntpath.join(raw.replace("/", "\\").rstrip("\\"), INSTALLERS_DIR)
-            return InstallerSource("host_path", folder, f"the mirror's share {folder}", official)
-        url = f"{policy.mirror}/{INSTALLERS_DIR}/"
-        return InstallerSource("url", url, f"the mirror {url}", official)
     if from_anaconda and not policy.anaconda_allowed:
         raise SourceError(
             f"{who}: the {flavour} installer would come from Anaconda's archive ({base}), but {VARIABLE} is "
@@ -232,12 +224,22 @@ def installer_source(
             f"folder) if the organisation may use it, set {VARIABLE}: licensed, or leave this Miniconda "
             "out (miniconda_flavour_overrides, e.g. {pro: none}: ArcGIS Pro's clone uses Pro's own conda)."
         )
-    if policy.licence == "mirror_only" and not base.startswith(policy.mirror):
-        raise SourceError(
-            f"{who}: {VARIABLE} = mirror_only, but miniconda_source = {base} is not the mirror "
-            f"{policy.mirror}. Fix: leave miniconda_source at its default (the mirror serves installers) "
-            "or point it into the mirror."
-        )
+    if policy.mirror and kind == "url":
+        # miniconda_source is then the mirror's upstream: playbooks/mirror.yml copies the file from it.
+        raw = str(mirror_raw or policy.mirror).strip()
+        if raw.startswith(("\\\\", "//")):
+            folder = ntpath.join(raw.replace("/", "\\").rstrip("\\"), INSTALLERS_DIR)
+            return InstallerSource("host_path", folder, f"the mirror's share {folder}", base)
+        url = f"{policy.mirror}/{INSTALLERS_DIR}/"
+        return InstallerSource("url", url, f"the mirror {url}", base)
+    if policy.licence == "mirror_only" and kind == "host_path":
+        share = str(mirror_raw or "").replace("/", "\\").rstrip("\\").lower()
+        if not share or not base.lower().startswith(share):
+            raise SourceError(
+                f"{who}: {VARIABLE} = mirror_only, but miniconda_source = {base} is not in the mirror. Fix: "
+                "set miniconda_source to the installers' URL (the mirror then serves them) or a folder of "
+                "the mirror's share."
+            )
     label = "Anaconda's archive, licensed" if from_anaconda else "miniconda_source"
     return InstallerSource(kind, base, label, "")
 

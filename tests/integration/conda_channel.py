@@ -204,15 +204,18 @@ def _conda_zip(index: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def build_channel(root: Path, extra: Iterable[Pkg] = (), filler: int = 0) -> ChannelInfo:
-    """Write the channel; ``filler`` adds that many unrelated repodata records per subdir (no files)."""
+def build_channel(
+    root: Path, extra: Iterable[Pkg] = (), filler: int = 0, catalogue: Iterable[Pkg] = CATALOGUE
+) -> ChannelInfo:
+    """Write the channel; ``filler`` adds that many unrelated repodata records per subdir (no files);
+    ``catalogue`` replaces the standard packages (e.g. a small second channel)."""
     root.mkdir(parents=True, exist_ok=True)
     info = ChannelInfo(root=root, url=root.resolve().as_uri())
     repodata: dict[str, dict[str, Any]] = {
         s: {"info": {"subdir": s}, "packages": {}, "packages.conda": {}, "repodata_version": 1}
         for s in SUBDIRS
     }
-    for pkg in (*CATALOGUE, *extra):
+    for pkg in (*catalogue, *extra):
         for subdir in pkg.subdirs:
             (root / subdir).mkdir(exist_ok=True)
             index = _index(pkg, subdir)

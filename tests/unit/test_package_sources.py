@@ -131,22 +131,23 @@ def test_mirror_forms_and_mirror_only_without_a_mirror():
 
 def test_installers_under_each_policy():
     official = mp.OFFICIAL_ARCHIVE
-    got = ps.installer_source(policy(), "miniconda2-x86", "url", official, official)
+    got = ps.installer_source(policy(), "miniconda2-x86", "url", official)
     assert (got.kind, got.base, got.upstream) == ("url", official, "")
     with pytest.raises(ps.SourceError, match=r"Anaconda's archive .* not_licensed"):
-        ps.installer_source(policy("not_licensed"), "miniconda3-x64", "url", official, official, who="h")
-    own = ps.installer_source(policy("not_licensed"), "miniconda3-x64", "host_path", "\\\\s\\i", official)
+        ps.installer_source(policy("not_licensed"), "miniconda3-x64", "url", official, who="h")
+    with pytest.raises(ps.SourceError, match=r"Anaconda's archive .* not_licensed"):
+        ps.installer_source(policy("not_licensed", "https://m.example/c"), "miniconda3-x64", "url", official)
+    own = ps.installer_source(policy("not_licensed"), "miniconda3-x64", "host_path", "\\\\s\\i")
     assert own.base == "\\\\s\\i"
-    web = ps.installer_source(policy("mirror_only", "https://m.example/c"), "m", "url", official, official)
+    web = ps.installer_source(policy("mirror_only", "https://m.example/c"), "m", "url", official)
     assert (web.kind, web.base, web.upstream) == ("url", "https://m.example/c/installers/", official)
-    share = ps.installer_source(
-        policy("licensed", "\\\\files01\\conda"), "m", "url", official, official, "\\\\files01\\conda"
-    )
+    mine = ps.installer_source(policy("licensed", "https://m.example/c"), "m", "url", "https://x.example/")
+    assert mine.upstream == "https://x.example/"
+    unc = "\\\\files01\\conda"
+    share = ps.installer_source(policy("licensed", unc), "m", "url", official, unc)
     assert (share.kind, share.base) == ("host_path", "\\\\files01\\conda\\installers")
-    with pytest.raises(ps.SourceError, match="is not the mirror"):
-        ps.installer_source(
-            policy("mirror_only", "https://m.example/c"), "m", "url", "https://x.example/", official
-        )
+    with pytest.raises(ps.SourceError, match="is not in the mirror"):
+        ps.installer_source(policy("mirror_only", unc), "m", "host_path", "\\\\x\\i", unc)
 
 
 def test_condarc_channels():
