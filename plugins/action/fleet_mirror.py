@@ -91,7 +91,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 f"{len(failed)} host(s) cannot be planned, so their packages cannot be mirrored: "
                 + " | ".join(list(failed.values())[:3])
-                + (f" (and {len(failed) - 3} more; playbooks/plan.yml reports each)" if len(failed) > 3 else "")
+                + (f" (and {len(failed) - 3} more: see playbooks/plan.yml)" if len(failed) > 3 else "")
             )
         mirror = self._mirror(role_args, inputs)
         fallback = [o["message"] for o in planner.lock_outcomes.values() if o["status"] == "fallback"]
