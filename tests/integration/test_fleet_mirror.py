@@ -180,3 +180,79 @@ def test_the_plan_names_only_the_mirror_as_every_hosts_source(lab):
         assert urls and all(u == lab["mirror"] or u.startswith(lab["mirror"] + "/") for u in urls), sources
     # The plan reused the mirror's locks: no new solve wrote other URLs.
     assert all(url.startswith(lab["mirror"] + "/") for url in locked(lab["root"]))
+
+
+# --- a simulated workstation installs from the mirror only ------------------------------------------------
+
+LOCKS = "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks"
+CONDARC = "C:\\ProgramData\\conda\\.condarc"
+SHARE = "\\\\fileserver\\installers\\conda-mirror"
+
+
+@pytest.mark.parametrize("where", ["web", "share"])
+def test_a_simulated_workstation_reads_only_the_mirror(lab, tmp_path, where):
+    """site.yml on the simulated reference workstation (Desktop 10.4.1 + Pro 3.3): Anaconda's installer URLs
+    are removed from its network, so only the mirror can serve it; with the mirror on a UNC share, every
+    read of it runs with runas new_credentials (the second hop)."""
+    from simwin import lab as simlab
+    from simwin.testing import make_lab
+
+    sim = make_lab(tmp_path / "sim", "reference")
+    mirror = lab["mirror"] if where == "web" else SHARE
+    url = lab["mirror"] if where == "web" else "file://fileserver/installers/conda-mirror"
+    with sim.edit() as host:
+        network = host.state["network"]
+        for source in [u for u in network if u.startswith("https://repo.anaconda.com/miniconda/")]:
+            entry = network.pop(source)
+            name = source.rsplit("/", 1)[1]
+            if where == "web":
+                network[f"{mirror}/installers/{name}"] = entry
+            else:
+                system = host.principal("SYSTEM", network=True)
+                host.mkdir(f"{SHARE}\\installers", system, parents=True)
+                host.write(f"{SHARE}\\installers\\{name}", None, system, synthetic=entry)
+    upstream = lab["upstream"].url
+    variables = {
+        "doi_cert_certificates": [{"path": str(Path("files/demo-lab-root-ca.crt").resolve())}],
+        "fleet_anaconda_channels": "mirror_only",
+        "fleet_package_mirror": mirror,
+        "fleet_esri_channel": f"{upstream}/esri",
+        "arcgis_env_channel_base": f"{upstream}/pkgs",
+        "arcgis_env_package_format": "tar_bz2",
+        "arcgis_env_lock_dir": str(tmp_path / "locks"),
+        "arcgis_env_cache_dir": str(tmp_path / "cache"),
+        "fleet_share_user": "LAB\\svc_fleet",
+        "fleet_share_password": "not-a-real-password",
+    }
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    proc = simlab.run(
+        sim.dir,
+        ["ansible-playbook", "site.yml", "-e", f"@{tmp_path / 'vars.json'}"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    host = sim.host()
+    admin = host.principal("svc_fleet")
+    locks = [n["path"] for n in host.children(LOCKS) if n["path"].endswith(".txt")]
+    assert len(locks) == 1  # the Desktop env; the Pro clone adds its tools with conda's own solve
+    lines = [
+        line
+        for line in host.read_bytes(locks[0], admin).decode().splitlines()
+        if "://" in line and not line.startswith("#")
+    ]
+    assert lines and all(line.startswith(url + "/pkgs/") for line in lines), lines
+    condarc = host.read_bytes(CONDARC, admin).decode()
+    assert f'channel_alias: "{url}"' in condarc and "repo.anaconda.com" not in condarc
+    commands = [
+        (call, effect["argv"])
+        for call in sim.calls()
+        for effect in call.get("effects") or []
+        if effect.get("op") == "command" and "conda.exe" in effect["argv"][0]
+    ]
+    channel_args = [a for _, argv in commands for a in argv if "://" in a]
+    assert channel_args and all(a.startswith(url + "/") for a in channel_args), channel_args
+    if where == "share":
+        assert all(call["become"] for call, _ in commands)  # runas new_credentials: conda reads the share
+        copies = [c for c in sim.calls() if c.get("module") == "ansible.windows.win_copy"]
+        assert copies and all(c["become"] for c in copies)
