@@ -13,7 +13,8 @@ channels):
 Sources (see roles/arcgis_env/README.md, "Package sources", for the pages):
 - Anaconda's ToS FAQ: a paid licence for organisations of more than 200 employees or contractors, and
   always for mirroring (https://www.anaconda.com/pricing/terms-of-service-faqs).
-- conda-forge dropped win-32 (conda-forge/staged-recipes#5705) and Python 2.7 builds.
+- conda-forge dropped win-32 (conda-forge/staged-recipes#5705) and stopped Python 2.7 builds in 2020
+  (conda-forge/cfep#20); ArcMap's 2.7 stacks are in Anaconda's ``free`` channel.
 - Esri: the ``esri`` channel in Esri products is covered by Esri's agreement; mirroring Anaconda's
   repositories needs an Anaconda licence (doc.arcgis.com .../get-started/what-is-conda.htm).
 
@@ -123,9 +124,11 @@ def on_mirror(mirror: str, upstream: str) -> str:
 def anaconda_only(python: str, bits: int) -> str:
     """Why only Anaconda's channels carry a stack ('' when conda-forge can)."""
     if int(bits) == 32:
-        return "it is 32-bit (conda-forge has no win-32 builds)"
+        return "it is 32-bit (conda-forge dropped win-32)"
+    if python == "2.7":
+        return "it is Python 2.7 (conda-forge stopped Python 2.7 builds in 2020; ArcMap's pins are older)"
     if python in ANACONDA_ONLY_LINES:
-        return f"it is Python {python} (conda-forge has no Python {python} builds for it)"
+        return f"it is Python {python} (ArcGIS Pro 1.x-2.0's stack lives in Anaconda's frozen free channel)"
     return ""
 
 
