@@ -262,7 +262,8 @@ def miniconda_reads(inputs: Any) -> list[Read]:
     ]
     for name, prefix in prefixes.items():
         reads.append(Read(prefix, "dir"))
-        reads += [Read(path) for path in mp.expected_files(name, prefix)]
+        product = mp.installer_product(name, inputs.installer_files.get(name))  # Miniforge3's uninstaller
+        reads += [Read(path) for path in mp.expected_files(name, prefix, product)]
         reads.append(Read(ntpath.join(prefix, mp.INSTALL_MARKER_NAME)))
     return reads
 

@@ -515,6 +515,26 @@ class ChosenInstaller:
     sha256: str
     checksum_source: str
     python_major_minor: str | None
+    product: str = ""  # Miniconda3, or Miniforge3 for conda-forge's installer (installer_product)
+
+
+# conda-forge's installer (https://github.com/conda-forge/miniforge), licence-free, built with the same
+# constructor/NSIS as Miniconda (same silent options); 64-bit only. Given by file name and SHA-256 only:
+# the role's table has no Miniforge row, since no published SHA-256 was found to copy.
+MINIFORGE_PRODUCT = "Miniforge3"
+MINIFORGE_RELEASES = "https://github.com/conda-forge/miniforge/releases/download/"
+
+
+def installer_product(flavour: str, installer_file: str | None = None) -> str:
+    """The installer's product (names its ``Uninstall-<product>.exe``): Miniforge3 for a Miniforge file."""
+    spec = FLAVOURS[flavour]
+    if (
+        installer_file
+        and installer_file.startswith(MINIFORGE_PRODUCT + "-")
+        and (spec.major, spec.bits) == (3, 64)
+    ):
+        return MINIFORGE_PRODUCT
+    return spec.product
 
 
 def known_versions(flavour: str) -> list[str]:
@@ -570,11 +590,13 @@ def choose_installer(
                 f"miniconda_installer_files[{flavour!r}] = {installer_file!r} must be a bare .exe file name. "
                 "Fix: put the folder or URL in miniconda_source and only the file name here."
             )
-        if not (installer_file.startswith(spec.product + "-") and installer_file.endswith(spec.file_suffix)):
+        product = installer_product(flavour, installer_file)
+        if not (installer_file.startswith(product + "-") and installer_file.endswith(spec.file_suffix)):
+            also = f" or {MINIFORGE_PRODUCT}-..." if (spec.major, spec.bits) == (3, 64) else ""
             raise PlanError(
                 f"miniconda_installer_files[{flavour!r}] = {installer_file!r} is not a {spec.label} "
-                f"installer (expected {spec.product}-...{spec.file_suffix}). Fix: give the file of that "
-                "flavour, or change the flavour."
+                f"installer (expected {spec.product}-...{spec.file_suffix}{also}). Fix: give the file of "
+                "that flavour, or change the flavour."
             )
         entry = _lookup_file(installer_file)
         version_label = entry.version if entry else "custom"
@@ -604,7 +626,7 @@ def choose_installer(
             "https://repo.anaconda.com/miniconda/ (never a value computed from an unchecked download)."
         )
     python = entry.python_major_minor if entry else _python_from_file(file)
-    return ChosenInstaller(file, version_label, given, "variable", python)
+    return ChosenInstaller(file, version_label, given, "variable", python, installer_product(flavour, file))
 
 
 def installer_arguments(prefix: str) -> list[str]:
@@ -843,7 +865,7 @@ def resolve_prefixes(given: Mapping[str, str]) -> tuple[dict[str, str], list[str
     return prefixes, warnings
 
 
-def expected_files(flavour: str, prefix: str) -> list[str]:
+def expected_files(flavour: str, prefix: str, product: str | None = None) -> list[str]:
     """Files a complete install has; an incomplete one (conda/conda#10501) lacks python.exe and Scripts."""
     spec = FLAVOURS[flavour]
     return [
@@ -851,7 +873,7 @@ def expected_files(flavour: str, prefix: str) -> list[str]:
         ntpath.join(prefix, "Scripts", "conda.exe"),
         ntpath.join(prefix, "condabin", "conda.bat"),
         ntpath.join(prefix, "conda-meta", "history"),
-        ntpath.join(prefix, f"Uninstall-{spec.product}.exe"),
+        ntpath.join(prefix, f"Uninstall-{product or spec.product}.exe"),
     ]
 
 
@@ -924,7 +946,9 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                 "label": f"{FLAVOURS[name].label} from {prefix}",
                 "prefix": prefix,
                 "marker": ntpath.join(prefix, INSTALL_MARKER_NAME),
-                "uninstaller": ntpath.join(prefix, f"Uninstall-{FLAVOURS[name].product}.exe"),
+                "uninstaller": ntpath.join(
+                    prefix, f"Uninstall-{installer_product(name, inputs.installer_files.get(name))}.exe"
+                ),
                 "uninstall_arguments": f"/S _?={prefix}",
             }
             for name, prefix in prefixes.items()
@@ -967,7 +991,7 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
         installs.append(
             {
                 "flavour": name,
-                "label": f"{spec.label} {chosen.version} into {prefix}",
+                "label": f"{chosen.product or spec.product} {spec.arch} {chosen.version} into {prefix}",
                 "version": chosen.version,
                 "bits": spec.bits,
                 "python_major_minor": chosen.python_major_minor,
@@ -975,7 +999,7 @@ def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                 "conda_exe": ntpath.join(prefix, "Scripts", "conda.exe"),
                 "python_exe": ntpath.join(prefix, "python.exe"),
                 "marker": ntpath.join(prefix, INSTALL_MARKER_NAME),
-                "expected_files": expected_files(name, prefix),
+                "expected_files": expected_files(name, prefix, chosen.product or None),
                 "arcgis_ids": assignment.arcgis_ids,
                 "installer": {
                     "file": chosen.file,

@@ -223,9 +223,10 @@ def installer_source(
     if from_anaconda and not policy.anaconda_allowed:
         raise SourceError(
             f"{who}: the {flavour} installer would come from Anaconda's archive ({base}), but {VARIABLE} is "
-            "not_licensed. Fix: set miniconda_source to your own copy of the installer (a share or web "
-            f"folder) if the organisation may use it, set {VARIABLE}: licensed, or leave this Miniconda "
-            "out (miniconda_flavour_overrides, e.g. {pro: none}: ArcGIS Pro's clone uses Pro's own conda)."
+            "not_licensed. Fix: for miniconda3-x64 use conda-forge's licence-free Miniforge3 installer "
+            "(miniconda_installer_files, miniconda_checksums and miniconda_source at its download folder); "
+            f"set {VARIABLE}: licensed; or leave this Miniconda out (miniconda_flavour_overrides, e.g. "
+            "{pro: none}: ArcGIS Pro's clone uses Pro's own conda)."
         )
     if policy.mirror and kind == "url":
         # miniconda_source is then the mirror's upstream: playbooks/mirror.yml copies the file from it.

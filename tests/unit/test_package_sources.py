@@ -200,3 +200,28 @@ def test_share_reads_are_marked_for_the_double_hop():
     assert ps.mark_share_reads(changes, "https://m.example") == 0
     assert ps.mark_share_reads(changes, "file://files01/conda") == 1
     assert changes[0]["item"]["share_read"] is True and "share_read" not in changes[1]["item"]
+
+
+def test_not_licensed_pro_takes_miniforge_given_by_file_and_checksum():
+    file = "Miniforge3-24.3.0-0-Windows-x86_64.exe"
+    sha = "ab" * 32
+    inputs = mp.PlanInputs(
+        arcgis=[PRO],
+        anaconda="not_licensed",
+        source=mp.MINIFORGE_RELEASES + "24.3.0-0/",
+        installer_files={"miniconda3-x64": file},
+        checksums={"miniconda3-x64": sha},
+    )
+    (install,) = mp.build_plan(inputs, 64)["installs"]
+    assert install["label"] == "Miniforge3 x64 custom into C:\\Miniconda3"
+    assert install["installer"]["source"] == mp.MINIFORGE_RELEASES + "24.3.0-0/" + file
+    assert (
+        install["installer"]["sha256"] == sha and install["installer"]["source_label"] == "miniconda_source"
+    )
+    assert "C:\\Miniconda3\\Uninstall-Miniforge3.exe" in install["expected_files"]
+    with pytest.raises(mp.PlanError, match="Miniforge3"):  # the fix names it
+        mp.build_plan(mp.PlanInputs(arcgis=[PRO], anaconda="not_licensed"), 64)
+    with pytest.raises(mp.PlanError, match="is not a Miniconda2 x86 installer"):
+        mp.choose_installer("miniconda2-x86", installer_file="Miniforge3-1-Windows-x86.exe", checksum=sha)
+    absent = mp.build_plan(mp.PlanInputs(state="absent", installer_files={"miniconda3-x64": file}), 64)
+    assert {r["uninstaller"] for r in absent["removals"]} >= {"C:\\Miniconda3\\Uninstall-Miniforge3.exe"}
