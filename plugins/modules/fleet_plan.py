@@ -94,7 +94,8 @@ hosts:
   description:
     - Offline, one row per host, the same data as the JSON reports.
     - Live, a dict per host with C(status), C(error), C(changes) (list of C({role, step, action, target,
-      reason, item})), C(steps), C(summary), C(verify), C(judge), C(published) and C(warnings).
+      reason, item})), C(steps), C(summary), C(verify), C(judge), C(published), C(warnings) and C(sources)
+      (the C(fleet_anaconda_channels) choice, then where each installer and env comes from).
   returned: always
   type: raw
 """
