@@ -14,6 +14,19 @@ Registry layouts (recorded in tests/unit/data/arcgis_registry_*.json):
 - 64-bit Background Geoprocessing installs ``<PythonDir>\\ArcGISx64<maj.min>`` (found on disk, confirmed
   by its Uninstall entry).
 - ArcGIS Pro: ``ESRI\\ArcGISPro`` (RealVersion or Version, InstallDir, PythonCondaRoot, PythonCondaEnv).
+  PythonCondaEnv is Pro's *active* env, a name under ``<PythonCondaRoot>\\envs`` or the full path of a
+  clone; the pins are always measured in Esri's own ``<PythonCondaRoot>\\envs\\arcgispro-py3`` (the env
+  every clone starts from, which Esri ships and updates), never in the active clone.
+- Per-user Pro (the MSI run with ``ALLUSERS=2 MSIINSTALLPERUSER=1``; Esri's arcgis-pro cookbook
+  ``node['arcgis']['pro']['allusers']`` "1 - per machine, 2 - per user",
+  https://esri.github.io/arcgis-cookbook/cookbooks/arcgis-pro/4.2.0.html) writes its keys to that user's
+  ``HKCU\\Software\\ESRI\\ArcGISPro`` (Windows Installer directs a per-user install's registry entries to
+  per-user locations: https://learn.microsoft.com/en-us/windows/win32/msi/single-package-authoring).
+  The dump reads each ProfileList account's hive (``user_keys``). A user key with ``InstallDir`` is a
+  per-user install: it is reported as a host warning and never probed, because its files belong to
+  that user, and the admin run must not start a Python a user can replace (the same rule as
+  startup_bridge's ``secure_pythons``). A user key without ``InstallDir`` is that user's settings for a
+  machine-wide Pro (e.g. their own PythonCondaEnv) and is kept in the dump only.
 - ArcGIS Server: ``ESRI\\ArcGIS_SXS_Server`` (the key Esri's PowerShell DSC module reads); 10.x uses
   ``<PythonDir>\\ArcGISx64<maj.min>``, 11.x the Pro runtime under ``framework\\runtime\\ArcGIS``.
 - Cross-check: the Uninstall entries whose Publisher is "Environmental Systems Research Institute,
@@ -101,11 +114,31 @@ class PythonDir:
 
 
 @dataclass(frozen=True)
+class UserKey:
+    """``Software\\ESRI\\ArcGISPro`` of one account's hive (HKEY_USERS\\<sid>, or its NTUSER.DAT)."""
+
+    sid: str
+    profile: str
+    loaded: bool
+    values: Mapping[str, str]
+    error: str | None = None
+
+    def get(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    @property
+    def path(self) -> str:
+        return f"HKU\\{self.sid}\\Software\\ESRI\\ArcGISPro"
+
+
+@dataclass(frozen=True)
 class RegistryDump:
     os_64bit: bool
     esri_keys: tuple[RegistryKey, ...]
     uninstall: tuple[UninstallEntry, ...]
     python_dirs: tuple[PythonDir, ...]
+    user_keys: tuple[UserKey, ...] = ()
 
     def key(self, name: str, view: str) -> RegistryKey | None:
         for key in self.esri_keys:
@@ -221,7 +254,22 @@ def parse_registry_dump(raw: Any) -> RegistryDump:
         if not isinstance(item, Mapping) or not item.get("root") or not item.get("name"):
             raise DumpError(f"python_dirs item needs root and name: {item!r}")
         dirs.append(PythonDir(str(item["root"]), str(item["name"]), bool(item.get("has_python"))))
-    return RegistryDump(bool(raw.get("os_64bit", True)), tuple(keys), tuple(uninstall), tuple(dirs))
+    users = []
+    for item in _as_list(raw.get("user_keys"), "user_keys"):
+        if not isinstance(item, Mapping) or not item.get("sid"):
+            raise DumpError(f"user_keys item without a sid: {item!r}")
+        users.append(
+            UserKey(
+                str(item["sid"]),
+                str(item.get("profile") or ""),
+                bool(item.get("loaded", True)),
+                _values(item.get("values"), "user_keys values"),
+                str(item["error"]) if item.get("error") else None,
+            )
+        )
+    return RegistryDump(
+        bool(raw.get("os_64bit", True)), tuple(keys), tuple(uninstall), tuple(dirs), tuple(users)
+    )
 
 
 def _uninstall_match(dump: RegistryDump, product: str, version: str) -> UninstallEntry | None:
@@ -307,15 +355,39 @@ def _pro_install(dump: RegistryDump) -> list[Install]:
     root = key.get("PythonCondaRoot") or (ntpath.join(install_dir, "bin", "Python") if install_dir else None)
     env = key.get("PythonCondaEnv") or PRO_DEFAULT_ENV
     pro = Install("pro", version, 64, install_dir, None, pro_conda_root=root, pro_conda_env=env)
-    if ntpath.isabs(env):  # Pro accepts a full path to a cloned environment
-        pro.python_exe = ntpath.join(env, "python.exe")
-    elif root:
-        pro.python_exe = ntpath.join(root, "envs", env, "python.exe")
+    if root:
+        # Whatever env is active (a name under envs\ or a clone's full path), Esri's own env holds the pins.
+        pro.python_exe = ntpath.join(root, "envs", PRO_DEFAULT_ENV, "python.exe")
     else:
         pro.problems.append(f"{key.path} has neither PythonCondaRoot nor InstallDir; repair ArcGIS Pro")
     if version == "unknown":
         pro.problems.append(f"{key.path} has no RealVersion or Version value")
     return [pro]
+
+
+def _profile_name(user: UserKey) -> str:
+    return ntpath.basename(user.profile.rstrip("\\")) or user.sid
+
+
+def user_install_warnings(dump: RegistryDump) -> list[str]:
+    """Per-user Pro installs (found, never probed: see the module docstring) and unreadable hives."""
+    warnings = []
+    for user in dump.user_keys:
+        if user.error:
+            warnings.append(
+                f"could not read the registry hive of {_profile_name(user)} ({user.sid}, {user.profile}) to "
+                f"look for a per-user ArcGIS Pro: {user.error}"
+            )
+        if not user.get("InstallDir"):
+            continue
+        version = _release_version(user.get("RealVersion") or user.get("Version"), "unknown")
+        warnings.append(
+            f"{PRODUCT_TITLES['pro']} {version} is installed for {_profile_name(user)} only ({user.path}, "
+            f"InstallDir {user.get('InstallDir')}): its files are that user's, so the fleet never runs its "
+            "Python as administrator and manages nothing for it. Fix: uninstall it and install Pro per "
+            "machine (ALLUSERS=1), as a lab workstation needs"
+        )
+    return warnings
 
 
 def _server_install(dump: RegistryDump) -> list[Install]:
@@ -379,7 +451,7 @@ def find_installs(dump: RegistryDump) -> tuple[list[Install], list[str]]:
                 f"Windows lists '{entry.name}' {entry.version} from {ESRI_PUBLISHER} as installed, but "
                 f"its SOFTWARE\\ESRI registry keys are missing, so its Python cannot be found; repair it"
             )
-    return installs, warnings
+    return installs, warnings + user_install_warnings(dump)
 
 
 def probe_targets(installs: Iterable[Install]) -> list[str]:

@@ -5,7 +5,9 @@
 Two PowerShell scripts, both thin, data-driven and free of decisions (every decision is Python on the
 controller, in the roles' planners):
 
-- ``HOST_READ_SCRIPT``: read-only. The ESRI/Uninstall registry dump the probe needs, profiles, machine
+- ``HOST_READ_SCRIPT``: read-only (the one transient act: the hive of a user who is not logged on is
+  loaded with ``reg load`` to read its ``Software\\ESRI\\ArcGISPro``, and unloaded in ``finally``; a hive
+  that will not load or unload is reported, never retried). The ESRI/Uninstall registry dump the probe needs, profiles, machine
   environment variables, Root-store presence, a list of file/folder/glob reads (size, SHA-256, content
   of small files, owner and DACL) and program runs (the probe, the checks). Observe and verify use it.
 - ``APPLY_FILES_SCRIPT``: applies an ordered list of file operations (mkdir, write, copy, delete,
@@ -167,11 +169,55 @@ if ($Arcgis) {
             }
         }
     }
+    # Per-user Pro (MSI ALLUSERS=2 MSIINSTALLPERUSER=1) keeps its keys in that user's hive: HKEY_USERS\<sid>
+    # while the user is logged on, else the profile's NTUSER.DAT, loaded under a key of our own for the
+    # read and unloaded at once (as PSAppDeployToolkit's Invoke-ADTAllUsersRegistryAction does).
+    function Invoke-Reg([string[]] $Arguments) {
+        $ErrorActionPreference = 'Continue'  # reg.exe's stderr is its message, not a terminating error
+        $text = (& reg.exe @Arguments 2>&1 | Out-String).Trim()
+        @{ rc = $LASTEXITCODE; text = $text }
+    }
+    $userKeys = [System.Collections.Generic.List[object]]::new()
+    $profileList = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
+    foreach ($profileKey in Get-ChildItem -LiteralPath $profileList) {
+        $sid = $profileKey.PSChildName
+        if ($sid -notmatch '^S-1-5-21-') { continue }  # local and domain accounts; not SYSTEM or services
+        $profilePath = [Environment]::ExpandEnvironmentVariables([string] $profileKey.GetValue('ProfileImagePath'))
+        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; values = $null; error = $null }
+        $mount = $null
+        $usersHive = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Registry64)
+        try {
+            $hive = $usersHive.OpenSubKey($sid)
+            if (-not $hive) {
+                $item.loaded = $false
+                $file = Join-Path $profilePath 'NTUSER.DAT'
+                if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { continue }
+                $load = Invoke-Reg @('load', "HKU\arcgis_conda_$sid", $file)
+                if ($load.rc -ne 0) { throw "reg load $($file): $($load.text)" }
+                $mount = "arcgis_conda_$sid"
+                $hive = $usersHive.OpenSubKey($mount)
+            }
+            $pro = $hive.OpenSubKey('Software\ESRI\ArcGISPro')
+            if ($pro) { $item.values = Get-KeyValues $pro; $pro.Dispose() }
+            $hive.Dispose()
+        }
+        catch { $item.error = $_.Exception.Message }
+        finally {
+            $usersHive.Dispose()
+            if ($mount) {
+                [GC]::Collect(); [GC]::WaitForPendingFinalizers()  # no open handle may keep the hive loaded
+                $unload = Invoke-Reg @('unload', "HKU\$mount")
+                if ($unload.rc -ne 0) { $item.error = "reg unload HKU\$($mount): $($unload.text)" }
+            }
+        }
+        if ($item.values -or $item.error) { $userKeys.Add($item) }
+    }
     $result.arcgis = @{
         os_64bit = $is64
         esri_keys = $esriKeys.ToArray()
         uninstall = $uninstall.ToArray()
         python_dirs = $pythonDirs.ToArray()
+        user_keys = $userKeys.ToArray()
     }
 }
 

@@ -316,6 +316,24 @@ def test_arcgis_facts_finds_each_scenarios_installs(tmp_path: Path) -> None:
     assert [len([c for c in lab.calls(h) if c["kind"] == "module"]) for h in lab.hosts] == [2, 2, 1]
 
 
+def test_arcgis_facts_measures_esris_env_and_finds_per_user_pro(tmp_path: Path) -> None:
+    """An active clone (HKLM PythonCondaEnv) is not what the pins are measured in; a per-user Pro (in a
+    hive the script loads from NTUSER.DAT) is found and named, and its user-owned Python never started."""
+    lab = make_lab(tmp_path / "lab", "pro33_clone_active", "pro33_per_user")
+    run = lab.playbook([{"arcgis_conda.fleet.arcgis_facts": {}}])
+    clone_host, user_host = lab.hosts
+    (pro,) = run.results(clone_host)[0]["ansible_facts"]["arcgis"]
+    assert pro["python_exe"] == "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\envs\\arcgispro-py3\\python.exe"
+    assert pro["packages"]["numpy"] == "1.24.3"  # Esri's pin; the clone has 1.26.4
+    assert pro["pro_conda_env"] == "C:\\ProgramData\\Esri\\conda\\envs\\arcgispro-py3-lab"
+    result = run.results(user_host)[0]
+    assert result["ansible_facts"]["arcgis"] == []
+    (warning,) = [w for w in result.get("warnings") or [] if "installed for" in w]
+    assert "ArcGIS Pro 3.3.0 is installed for student1 only" in warning
+    assert "C:\\Users\\student1\\AppData\\Local\\Programs\\ArcGIS\\Pro\\" in warning
+    assert len([c for c in lab.calls(user_host) if c["kind"] == "module"]) == 1  # nothing was run
+
+
 def test_folder_copy_registry_certificates_and_package_rc(lab: Lab) -> None:
     tree = lab.dir / "tree"
     (tree / "sub").mkdir(parents=True)

@@ -140,6 +140,9 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
             )
             host.reg_set(f"{H.PROFILE_LIST}\\{sid}", "ProfileImagePath", profile, "REG_EXPAND_SZ")
             host.reg_ensure(f"HKU\\{sid}\\Software")
+            # The user's hive file (its content is the model's HKU\\<sid>; see scripts.user_keys).
+            hive = {"size": 262144, "sha256": H.sha256_hex(f"NTUSER.DAT {sid}".encode()), "attrs": {}}
+            host.write(f"{profile}\\NTUSER.DAT", None, system, synthetic=hive)
         for sub in ("AppData\\Local\\Temp", "AppData\\Roaming", "Documents"):
             host.mkdir(f"{profile}\\{sub}", system, parents=True)
     host.reg_set(
@@ -212,12 +215,25 @@ def apply_scenario(host: H.Host, data: dict[str, Any]) -> None:
     for conda in data.get("condas") or []:
         from .programs import install_conda_base
 
-        install_conda_base(host, system, conda)
+        # owner: a per-user install (its files are that user's, created in their profile)
+        install_conda_base(host, host.principal(conda["owner"]) if conda.get("owner") else system, conda)
     for key, values in (data.get("registry") or {}).items():
         host.reg_ensure(key)
         for name, value in (values or {}).items():
             kind = "REG_DWORD" if isinstance(value, int) else "REG_SZ"
             host.reg_set(key, name, value, kind)
+    # user_registry: {user: {key under that user's hive: values}}, i.e. HKU\\<sid>\\<key> (that user's HKCU)
+    for user, keys in (data.get("user_registry") or {}).items():
+        sid = host.users()[user]["sid"]
+        for key, values in (keys or {}).items():
+            host.reg_ensure(f"HKU\\{sid}\\{key}")
+            for name, value in (values or {}).items():
+                kind = "REG_DWORD" if isinstance(value, int) else "REG_SZ"
+                host.reg_set(f"HKU\\{sid}\\{key}", name, value, kind)
+    # logged_on: users whose hive is loaded (HKU\\<sid>); the others' NTUSER.DAT is loaded for a read.
+    # locked_hives: users whose NTUSER.DAT cannot be loaded (reg load fails; see scripts.user_keys).
+    host.state["logged_on"] = [host.users()[u]["sid"] for u in data.get("logged_on") or ["svc_fleet"]]
+    host.state["locked_hives"] = [host.users()[u]["sid"] for u in data.get("locked_hives") or []]
     for share, spec in (data.get("unc_shares") or {}).items():
         root = H.norm_path(share)
         host.fs()[H.key_of(root)] = {

@@ -144,7 +144,41 @@ def registry_dump(host: H.Host) -> dict[str, Any]:
                 if child["type"] == "dir" and name.lower().startswith("arcgis"):
                     has = host.is_file(ntpath.join(child["path"], "python.exe"))
                     python_dirs.append({"root": root, "name": name, "has_python": has})
-    return {"os_64bit": True, "esri_keys": esri_keys, "uninstall": uninstall, "python_dirs": python_dirs}
+    return {
+        "os_64bit": True,
+        "esri_keys": esri_keys,
+        "uninstall": uninstall,
+        "python_dirs": python_dirs,
+        "user_keys": user_keys(host),
+    }
+
+
+def user_keys(host: H.Host) -> list[dict[str, Any]]:
+    """Each account's ``Software\\ESRI\\ArcGISPro`` as host_read reads it: ``HKU\\<sid>`` of a logged-on
+    user, else the profile's NTUSER.DAT loaded for the read (the model keeps every user's hive under
+    HKU\\<sid>; ``loaded`` says which path the script took). A hive in the state's ``locked_hives``
+    cannot be loaded (NTUSER.DAT held by another process) and gives reg.exe's error instead."""
+    out = []
+    logged_on = {str(s).lower() for s in host.state.get("logged_on") or []}
+    locked = {str(s).lower() for s in host.state.get("locked_hives") or []}
+    for sid, profile in host.profiles().items():
+        if not sid.startswith("S-1-5-21-"):
+            continue
+        loaded = sid.lower() in logged_on
+        item: dict[str, Any] = {"sid": sid, "profile": profile, "loaded": loaded, "values": None, "error": None}
+        if not loaded and not host.is_file(f"{profile}\\NTUSER.DAT"):
+            continue  # no hive to load (the script skips it too)
+        if not loaded and sid.lower() in locked:
+            item["error"] = (
+                f"reg load {profile}\\NTUSER.DAT: ERROR: The process cannot access the file because it is "
+                "being used by another process."
+            )
+        else:
+            values = host.reg_values(f"HKU\\{sid}\\Software\\ESRI\\ArcGISPro")
+            item["values"] = _strings(values) if values else None
+        if item["values"] or item["error"]:
+            out.append(item)
+    return out
 
 
 def _strings(values: dict[str, list[Any]]) -> dict[str, str]:

@@ -66,7 +66,8 @@ def facts_for(data: dict, packages: list[str] | None = None) -> tuple[list[dict]
             {
                 "desktop-10.8.1-32": r"C:\Python27\ArcGIS10.8\python.exe",
                 "desktop_bgp-10.8.1-64": r"C:\Python27\ArcGISx6410.8\python.exe",
-                "pro-3.1.2-64": CLONE + "\\python.exe",
+                # PythonCondaEnv names a clone: the pins are measured in Esri's arcgispro-py3.
+                "pro-3.1.2-64": r"C:\Program Files\ArcGIS\Pro\bin\Python\envs\arcgispro-py3\python.exe",
             },
         ),
         ("no_arcgis", {}),
@@ -366,3 +367,48 @@ def test_dump_shapes_from_powershell_are_tolerated_or_rejected_clearly():
         discovery.parse_registry_dump({"esri_keys": [{"values": {}}]})
     with pytest.raises(discovery.DumpError, match="probe run without a python path"):
         discovery.parse_runs({"runs": [{"rc": 0}]})
+
+
+def test_an_active_clone_is_reported_but_esris_env_is_measured():
+    """HKLM PythonCondaEnv = a clone's full path (or another env's name): the probe runs arcgispro-py3."""
+    for env in (CLONE, "arcgispro-py3-lab"):
+        data = scenario("pro_3.3")
+        data["registry"]["esri_keys"][0]["values"]["PythonCondaEnv"] = env
+        installs, _ = discovery.find_installs(discovery.parse_registry_dump(data["registry"]))
+        (pro,) = installs
+        assert pro.python_exe == PRO_EXE
+        assert pro.pro_conda_env == env
+        assert discovery.probe_targets(installs) == [PRO_EXE]
+
+
+def user_key(values, **extra):
+    return {"sid": "S-1-5-21-1-2-3-1002", "profile": r"C:\Users\jsmith.LAB", "loaded": False,
+            "values": values, **extra}
+
+
+def test_a_per_user_pro_is_found_in_the_users_hive_and_never_probed():
+    data = scenario("no_arcgis")
+    pro_dir = "C:\\Users\\jsmith.LAB\\AppData\\Local\\Programs\\ArcGIS\\Pro\\"
+    data["registry"]["user_keys"] = [
+        user_key({"InstallDir": pro_dir, "RealVersion": "3.3.0", "PythonCondaEnv": "arcgispro-py3"}),
+        # A machine-wide Pro user's own active env (no InstallDir): not an install, no warning.
+        {**user_key({"PythonCondaEnv": CLONE}), "sid": "S-1-5-21-1-2-3-1003"},
+    ]
+    installs, warnings = discovery.find_installs(discovery.parse_registry_dump(data["registry"]))
+    assert installs == []
+    (warning,) = warnings
+    assert "ArcGIS Pro 3.3.0 is installed for jsmith.LAB only" in warning
+    assert r"HKU\S-1-5-21-1-2-3-1002\Software\ESRI\ArcGISPro" in warning
+    assert pro_dir in warning and "ALLUSERS=1" in warning
+
+
+def test_an_unreadable_user_hive_is_a_warning_naming_the_user():
+    data = scenario("no_arcgis")
+    data["registry"]["user_keys"] = [user_key(None, error="reg load ...: being used by another process")]
+    _, warnings = discovery.find_installs(discovery.parse_registry_dump(data["registry"]))
+    assert warnings == [
+        r"could not read the registry hive of jsmith.LAB (S-1-5-21-1-2-3-1002, C:\Users\jsmith.LAB) to look "
+        "for a per-user ArcGIS Pro: reg load ...: being used by another process"
+    ]
+    with pytest.raises(discovery.DumpError, match="user_keys item without a sid"):
+        discovery.parse_registry_dump({**data["registry"], "user_keys": [{"values": {}}]})
