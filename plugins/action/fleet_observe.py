@@ -118,7 +118,9 @@ class ActionModule(arcgis_facts.ActionModule):
         bridge = self._args("startup_bridge", facts, {"arcgis_env_envs": []})
         if bridge is not None:
             pythons = [p for p in (python_prefix(i) for i in installs) if p]
-            reads += ff.startup_bridge_reads(bridge, pythons, [r for r in env_roots if r])
+            reads += ff.startup_bridge_reads(
+                bridge, pythons, [r for r in env_roots if r], first.get("profiles") or []
+            )
         return {"reads": reads, "thumbprints": thumbprints}
 
     def _facts(self, facts: list[dict[str, Any]], answers: list[dict[str, Any]], dump: Any) -> dict[str, Any]:

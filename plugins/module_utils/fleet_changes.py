@@ -516,14 +516,7 @@ def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profile
     return reads
 
 
-def match_profiles(profiles: Sequence[Mapping[str, Any]], user: str) -> list[dict[str, Any]]:
-    """Profiles whose account is the user, as DOMAIN\\name or name (what the scan used to decide)."""
-    out = []
-    for profile in profiles:
-        account = str(profile.get("account") or "")
-        if account and (account.lower() == user.lower() or account.split("\\")[-1].lower() == user.lower()):
-            out.append({"account": account, "path": str(profile.get("path"))})
-    return out
+match_profiles = fh.match_profiles  # one resolver for every role (doi_cert, startup_bridge)
 
 
 def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
@@ -901,7 +894,11 @@ def judge_arcgis_env(plans: Sequence[Mapping[str, Any]], snap: Snapshot, state: 
 
 
 def startup_bridge_reads(
-    python_prefixes: Iterable[str], env_roots: Iterable[str], scope: str, profiles_dir: str
+    python_prefixes: Iterable[str],
+    env_roots: Iterable[str],
+    scope: str,
+    profiles_dir: str,
+    other_profile_dirs: Iterable[str] = (),
 ) -> list[Read]:
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
 
@@ -917,14 +914,17 @@ def startup_bridge_reads(
         reads += [Read(ntpath.join(root, "*", "Lib", "site-packages", name), "glob") for name in names]
         reads += [Read(ntpath.join(root, "*", "Lib", "site-packages", p), "glob") for p in STARTUP_FILES]
         reads.append(Read(ntpath.join(root, "*", "Lib", "site-packages"), "glob"))
-    if scope == "user":
-        reads.append(Read(profiles_dir, "dir"))
-        user_site = ntpath.join(profiles_dir, "*", "AppData", "Roaming", "Python", "*")
+    # Scope user: the profiles folder, and any other folder ProfileList puts a profile in.
+    for folder in (profiles_dir, *other_profile_dirs) if scope == "user" else ():
+        reads.append(Read(folder, "dir"))
+        user_site = ntpath.join(folder, "*", "AppData", "Roaming", "Python", "*")
         for name in (*names, sb.SHIM_NAME, sb.BACKUP_NAME):
             reads.append(Read(ntpath.join(user_site, "site-packages", name), "glob"))
         for depth in ("", "site-packages", ntpath.join("site-packages", "__pycache__")):
             reads.append(Read(ntpath.join(user_site, depth) if depth else user_site, "glob"))
-        reads.append(Read(ntpath.join(profiles_dir, "*", "AppData", "Roaming", "Python"), "glob"))
+        reads.append(Read(ntpath.join(folder, "*", "AppData", "Roaming", "Python"), "glob"))
+        # Where a profile without a Python folder yet gets one: its AppData\Roaming must be known to exist.
+        reads.append(Read(ntpath.join(folder, "*", "AppData", "Roaming"), "glob", detail=False))
     return reads
 
 

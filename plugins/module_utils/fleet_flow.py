@@ -308,6 +308,7 @@ def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult
             verify_arcpy=args["verify_arcpy"],
             list_dirs=list_dirs,
             checksums=checksums,
+            records=list(snap.profiles) if snap is not None else None,
         ).as_dict()
     except sb.PlanError as exc:
         raise HostPlanError(f"{ctx.host}: startup_bridge: {exc}") from None
@@ -342,10 +343,20 @@ def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult
 
 
 def startup_bridge_reads(
-    args: Mapping[str, Any], python_prefixes: Sequence[str], env_roots: Sequence[str]
+    args: Mapping[str, Any],
+    python_prefixes: Sequence[str],
+    env_roots: Sequence[str],
+    profiles: Sequence[Mapping[str, Any]] = (),
 ) -> list[Read]:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
+
+    profiles_dir = str(args.get("profiles_dir"))
     return fc.startup_bridge_reads(
-        python_prefixes, env_roots, str(args.get("scope")), str(args.get("profiles_dir"))
+        python_prefixes,
+        env_roots,
+        str(args.get("scope")),
+        profiles_dir,
+        sb.profile_parents([dict(p) for p in profiles], profiles_dir),
     )
 
 

@@ -101,20 +101,75 @@ function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
     $entry
 }
 
+function Get-KeyValues([Microsoft.Win32.RegistryKey] $Key, [string[]] $Names) {
+    $values = @{}
+    if (-not $Names) { $Names = $Key.GetValueNames() }
+    foreach ($name in $Names) {
+        $value = $Key.GetValue($name)
+        if ($null -eq $value -or $value -is [byte[]]) { continue }
+        $values[$name] = if ($value -is [string[]]) { $value -join "`n" } else { [string] $value }
+    }
+    $values
+}
+
+# Each account's hive: HKEY_USERS\<sid> while the user is logged on, else the profile's NTUSER.DAT, loaded
+# under a key of our own for the read and unloaded at once (as PSAppDeployToolkit's
+# Invoke-ADTAllUsersRegistryAction does). Read there: Software\ESRI\ArcGISPro (a per-user Pro, MSI
+# ALLUSERS=2 MSIINSTALLPERUSER=1) and the unexpanded AppData of User Shell Folders (folder redirection;
+# Python's user site follows %APPDATA%). Expanding it for that user is the controller's job.
+function Invoke-Reg([string[]] $Arguments) {
+    $ErrorActionPreference = 'Continue'  # reg.exe's stderr is its message, not a terminating error
+    $text = (& reg.exe @Arguments 2>&1 | Out-String).Trim()
+    @{ rc = $LASTEXITCODE; text = $text }
+}
+
+$hives = [System.Collections.Generic.List[object]]::new()
+if ($Arcgis -or $Profiles) {
+    $profileList = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
+    foreach ($profileKey in Get-ChildItem -LiteralPath $profileList) {
+        $sid = $profileKey.PSChildName
+        if ($sid -notmatch '^S-1-5-21-') { continue }  # local and domain accounts; not SYSTEM or services
+        $profilePath = [Environment]::ExpandEnvironmentVariables([string] $profileKey.GetValue('ProfileImagePath'))
+        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; pro = $null; appdata = $null; error = $null }
+        $mount = $null
+        $usersHive = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Registry64)
+        try {
+            $hive = $usersHive.OpenSubKey($sid)
+            if (-not $hive) {
+                $item.loaded = $false
+                $file = Join-Path $profilePath 'NTUSER.DAT'
+                if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { continue }
+                $load = Invoke-Reg @('load', "HKU\arcgis_conda_$sid", $file)
+                if ($load.rc -ne 0) { throw "reg load $($file): $($load.text)" }
+                $mount = "arcgis_conda_$sid"
+                $hive = $usersHive.OpenSubKey($mount)
+            }
+            $pro = $hive.OpenSubKey('Software\ESRI\ArcGISPro')
+            if ($pro) { $item.pro = Get-KeyValues $pro; $pro.Dispose() }
+            $shell = $hive.OpenSubKey('Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders')
+            if ($shell) {
+                $item.appdata = $shell.GetValue('AppData', $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                $shell.Dispose()
+            }
+            $hive.Dispose()
+        }
+        catch { $item.error = $_.Exception.Message }
+        finally {
+            $usersHive.Dispose()
+            if ($mount) {
+                [GC]::Collect(); [GC]::WaitForPendingFinalizers()  # no open handle may keep the hive loaded
+                $unload = Invoke-Reg @('unload', "HKU\$mount")
+                if ($unload.rc -ne 0) { $item.error = "reg unload HKU\$($mount): $($unload.text)" }
+            }
+        }
+        $hives.Add($item)
+    }
+}
+
 if ($Arcgis) {
     $publisher = 'Environmental Systems Research Institute, Inc.'
     $uninstallPath = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
     $uninstallValues = 'DisplayName', 'DisplayVersion', 'InstallLocation', 'Publisher'
-    function Get-KeyValues([Microsoft.Win32.RegistryKey] $Key, [string[]] $Names) {
-        $values = @{}
-        if (-not $Names) { $Names = $Key.GetValueNames() }
-        foreach ($name in $Names) {
-            $value = $Key.GetValue($name)
-            if ($null -eq $value -or $value -is [byte[]]) { continue }
-            $values[$name] = if ($value -is [string[]]) { $value -join "`n" } else { [string] $value }
-        }
-        $values
-    }
     $is64 = [Environment]::Is64BitOperatingSystem
     $views = if ($is64) { @('64', '32') } else { @('32') }
     $esriKeys = [System.Collections.Generic.List[object]]::new()
@@ -169,55 +224,14 @@ if ($Arcgis) {
             }
         }
     }
-    # Per-user Pro (MSI ALLUSERS=2 MSIINSTALLPERUSER=1) keeps its keys in that user's hive: HKEY_USERS\<sid>
-    # while the user is logged on, else the profile's NTUSER.DAT, loaded under a key of our own for the
-    # read and unloaded at once (as PSAppDeployToolkit's Invoke-ADTAllUsersRegistryAction does).
-    function Invoke-Reg([string[]] $Arguments) {
-        $ErrorActionPreference = 'Continue'  # reg.exe's stderr is its message, not a terminating error
-        $text = (& reg.exe @Arguments 2>&1 | Out-String).Trim()
-        @{ rc = $LASTEXITCODE; text = $text }
-    }
-    $userKeys = [System.Collections.Generic.List[object]]::new()
-    $profileList = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
-    foreach ($profileKey in Get-ChildItem -LiteralPath $profileList) {
-        $sid = $profileKey.PSChildName
-        if ($sid -notmatch '^S-1-5-21-') { continue }  # local and domain accounts; not SYSTEM or services
-        $profilePath = [Environment]::ExpandEnvironmentVariables([string] $profileKey.GetValue('ProfileImagePath'))
-        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; values = $null; error = $null }
-        $mount = $null
-        $usersHive = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Registry64)
-        try {
-            $hive = $usersHive.OpenSubKey($sid)
-            if (-not $hive) {
-                $item.loaded = $false
-                $file = Join-Path $profilePath 'NTUSER.DAT'
-                if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { continue }
-                $load = Invoke-Reg @('load', "HKU\arcgis_conda_$sid", $file)
-                if ($load.rc -ne 0) { throw "reg load $($file): $($load.text)" }
-                $mount = "arcgis_conda_$sid"
-                $hive = $usersHive.OpenSubKey($mount)
-            }
-            $pro = $hive.OpenSubKey('Software\ESRI\ArcGISPro')
-            if ($pro) { $item.values = Get-KeyValues $pro; $pro.Dispose() }
-            $hive.Dispose()
-        }
-        catch { $item.error = $_.Exception.Message }
-        finally {
-            $usersHive.Dispose()
-            if ($mount) {
-                [GC]::Collect(); [GC]::WaitForPendingFinalizers()  # no open handle may keep the hive loaded
-                $unload = Invoke-Reg @('unload', "HKU\$mount")
-                if ($unload.rc -ne 0) { $item.error = "reg unload HKU\$($mount): $($unload.text)" }
-            }
-        }
-        if ($item.values -or $item.error) { $userKeys.Add($item) }
-    }
     $result.arcgis = @{
         os_64bit = $is64
         esri_keys = $esriKeys.ToArray()
         uninstall = $uninstall.ToArray()
         python_dirs = $pythonDirs.ToArray()
-        user_keys = $userKeys.ToArray()
+        user_keys = @($hives | Where-Object { $_.pro -or $_.error } | ForEach-Object {
+            @{ sid = $_.sid; profile = $_.profile; loaded = $_.loaded; values = $_.pro; error = $_.error }
+        })
     }
 }
 
@@ -230,7 +244,11 @@ if ($Profiles) {
             $account = $sid.Translate([System.Security.Principal.NTAccount]).Value
         }
         catch { $account = $null }
-        $list.Add(@{ sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account })
+        $hive = $hives | Where-Object { $_.sid -eq $key.PSChildName } | Select-Object -First 1
+        $list.Add(@{
+            sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account
+            appdata = if ($hive) { $hive.appdata } else { $null }; hive_error = if ($hive) { $hive.error } else { $null }
+        })
     }
     $result.profiles = $list.ToArray()
 }
@@ -729,6 +747,36 @@ def conda_activation(prefix: str) -> list[str]:
         ntpath.join(prefix, "bin"),
     ]
     return [f"PATH={';'.join(folders)};%PATH%", f"CONDA_PREFIX={prefix}", "CONDA_SHLVL=1"]
+
+
+def match_profiles(
+    profiles: Sequence[Mapping[str, Any]], user: str, *, full: bool = False
+) -> list[dict[str, Any]]:
+    """ProfileList profiles (``Snapshot.profiles``: sid, path, account) whose account is the user, given as
+    DOMAIN\\name or name. By account, never by folder name: Windows names a second profile of the same
+    name ``jsmith.LAB`` or ``jsmith.LABPC`` (ProfileImagePath is the truth), and the domain and a local
+    account of one name are two users
+    (https://learn.microsoft.com/en-us/troubleshoot/windows-server/user-profiles-and-logon/renaming-user-account-not-change-profile-path)."""
+    out = []
+    for profile in profiles:
+        account = str(profile.get("account") or "")
+        if account and (account.lower() == user.lower() or account.split("\\")[-1].lower() == user.lower()):
+            found = {"account": account, "path": str(profile.get("path"))}
+            out.append({**dict(profile), **found} if full else found)  # full: sid, appdata, hive_error too
+    return out
+
+
+def redirected_appdata(profile: Mapping[str, Any]) -> str | None:
+    """The profile's %APPDATA% when folder redirection moved it out of ``<profile>\\AppData\\Roaming``
+    (User Shell Folders AppData of that user's hive, expanded for that user), else None."""
+    raw = profile.get("appdata")
+    if not raw:
+        return None
+    home = str(profile.get("path") or "")
+    name = str(profile.get("account") or "").split("\\")[-1]
+    values = {"userprofile": home, "username": name, "homedrive": home[:2], "systemdrive": home[:2]}
+    value = re.sub(r"%([^%]+)%", lambda m: values.get(m.group(1).lower(), m.group(0)), str(raw))
+    return None if key(value) == key(ntpath.join(home, "AppData", "Roaming")) else value
 
 
 def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
 Flavour = Literal["windows", "posix"]
 Scope = Literal["user", "machine"]
 State = Literal["present", "absent"]
@@ -406,29 +408,91 @@ def profile_userbase(profile: str, flavour: Flavour = "windows") -> str:
 
 
 def select_profiles(
-    existing_dirs: list[str], users: list[str], default_profile: bool, flavour: Flavour = "windows"
+    existing_dirs: list[str],
+    users: list[str],
+    default_profile: bool,
+    flavour: Flavour = "windows",
+    records: list[dict[str, Any]] | None = None,
 ) -> tuple[list[str], list[Skip]]:
     """Existing profile folders for the listed users (+ Default). A missing one is never created:
-    Windows would then give the user a second profile. Users who log on later get the Default copy."""
+    Windows would then give the user a second profile. Users who log on later get the Default copy.
+
+    With ``records`` (ProfileList: sid, path, account, appdata; ``Snapshot.profiles``), a user is
+    resolved by account through ProfileList, the resolver doi_cert uses (``fleet_host.match_profiles``),
+    so ``jsmith.LAB`` and profiles outside the profiles folder are found. A profile whose AppData is
+    redirected (folder redirection, often to a UNC path) is left alone with a warning: Python's user
+    site is ``%APPDATA%\\Python\\PythonXY\\site-packages`` (https://docs.python.org/3/library/site.html,
+    ``site.USER_BASE`` on Windows is ``%APPDATA%\\Python``), so files in ``<profile>\\AppData\\Roaming``
+    are never read. Without records (tests on POSIX) the folder name is the user name."""
     mod = pathmod(flavour)
     by_name = {mod.basename(mod.normpath(path)).lower(): path for path in existing_dirs}
+    by_path = {norm(path, flavour): path for path in existing_dirs}
     wanted = ([DEFAULT_PROFILE] if default_profile else []) + list(users)
     chosen: list[str] = []
     skips: list[Skip] = []
+    later = "; the user gets the bridge from Default at first logon" if default_profile else ""
     for name in wanted:
-        path = by_name.get(name.lower())
-        if path is None:
-            skips.append(
-                Skip(
-                    f"profile {name}",
-                    "no such profile folder yet; the user gets the bridge from Default at first logon"
-                    if default_profile and name != DEFAULT_PROFILE
-                    else "no such profile folder",
+        if records is None or name == DEFAULT_PROFILE:
+            path = by_name.get(name.lower())
+            if path is None:
+                skips.append(
+                    Skip(
+                        f"profile {name}",
+                        "no such profile folder yet" + later
+                        if default_profile and name != DEFAULT_PROFILE
+                        else "no such profile folder",
+                    )
                 )
-            )
-        elif path not in chosen:
+                continue
+        else:
+            found = fh.match_profiles(records, name, full=True)
+            if len(found) > 1:
+                accounts = ", ".join(f"{f['account']} ({f['path']})" for f in found)
+                skips.append(
+                    Skip(
+                        f"profile {name}",
+                        f"the name matches {len(found)} accounts in ProfileList: {accounts}. Fix: list the "
+                        "account as DOMAIN\\name in startup_bridge_users",
+                    )
+                )
+                continue
+            path = by_path.get(norm(found[0]["path"], flavour)) if found else None
+            if path is None:
+                where = (
+                    f"its ProfileList folder {found[0]['path']} does not exist"
+                    if found
+                    else ("no profile of that account in ProfileList (it has never logged on here)")
+                )
+                skips.append(Skip(f"profile {name}", where + later))
+                continue
+            redirected = fh.redirected_appdata(found[0])
+            if redirected:
+                skips.append(
+                    Skip(
+                        f"profile {name} ({path})",
+                        f"its AppData is redirected to {redirected} (User Shell Folders, folder "
+                        "redirection): Python's user site follows %APPDATA%, so a bridge in "
+                        f"{path}\\AppData\\Roaming would never be read. Fix: use startup_bridge_scope "
+                        "machine for this lab",
+                    )
+                )
+                continue
+        if path not in chosen:
             chosen.append(path)
     return chosen, skips
+
+
+def profile_parents(
+    records: list[dict[str, Any]], profiles_dir: str, flavour: Flavour = "windows"
+) -> list[str]:
+    """The folders, other than profiles_dir, that hold a ProfileList profile (observe lists them)."""
+    mod = pathmod(flavour)
+    parents = [mod.dirname(mod.normpath(str(r.get("path")))) for r in records if r.get("path")]
+    out = []
+    for parent in parents:
+        if norm(parent, flavour) != norm(profiles_dir, flavour) and parent not in out:
+            out.append(parent)
+    return out
 
 
 @dataclass
@@ -698,6 +762,7 @@ def plan_for_host(
     list_dirs: Callable[[str], list[str]],
     checksums: Callable[[list[str]], dict[str, str | None]],
     flavour: Flavour = "windows",
+    records: list[dict[str, Any]] | None = None,
 ) -> Plan:
     """The plan, asking the host only what it must: the profile folders (``list_dirs``) and, in scope user,
     the sha1 of any usercustomize.py and backup already in the target folders (``checksums``, which
@@ -705,7 +770,11 @@ def plan_for_host(
     profiles: list[str] = []
     profile_skips: list[Skip] = []
     if scope == "user":
-        profiles, profile_skips = select_profiles(list_dirs(profiles_dir), users, default_profile, flavour)
+        existing = list_dirs(profiles_dir)
+        # ProfileList may put a profile elsewhere (D:\\Profiles\\x): list each folder holding one too.
+        for parent in profile_parents(records or [], profiles_dir, flavour):
+            existing += list_dirs(parent)
+        profiles, profile_skips = select_profiles(existing, users, default_profile, flavour, records)
     _, folders, _ = targets(installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour)
     files = probe_files(folders, scope, flavour)
     existing = checksums(files) if files else {}

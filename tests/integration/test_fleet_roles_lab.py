@@ -280,3 +280,17 @@ def test_uninstall_gives_the_student_their_usercustomize_back(owned: dict[str, A
     lab = owned["lab"]
     assert read(lab, STUDENT_SITE + "\\usercustomize.py") == USER_SHIM
     assert tree(lab, "C:\\Users\\student1\\AppData\\Roaming\\Python") == owned["before_profile"]
+
+
+def test_user_scope_finds_profiles_by_account_and_leaves_redirected_appdata_alone(tmp_path) -> None:
+    """LAB\\jsmith's profile is C:\\Users\\jsmith.LAB (ProfileList); student2's AppData is redirected to a
+    share, where Python's user site follows it: the plan bridges the first and names the second."""
+    lab = make_lab(tmp_path / "lab", "pro33_lab_profiles")
+    variables = {**USER_SCOPE, "startup_bridge_users": ["jsmith", "student2"]}
+    rc, out, rows = run(lab, "site.yml", variables, "--check")
+    assert rc == 0, out
+    targets = [c["target"] for c in rows[lab.hosts[0]]["planned"] if c["role"] == "startup_bridge"]
+    site = "C:\\Users\\jsmith.LAB\\AppData\\Roaming\\Python\\Python311\\site-packages"
+    assert site + "\\usercustomize.py" in targets
+    assert not [t for t in targets if "student2" in t]
+    assert "redirected to \\\\fileserver\\profiles\\student2\\AppData\\Roaming" in " ".join(out.split())

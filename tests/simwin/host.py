@@ -368,7 +368,7 @@ class Host:
             return WELL_KNOWN[sid]
         for user, info in self.users().items():
             if info["sid"] == sid:
-                return f"{self.computer}\\{user}"
+                return f"{info.get('domain') or self.computer}\\{user}"
         return None
 
     def session(self) -> dict[str, Any]:
@@ -440,6 +440,15 @@ class Host:
                 "COMPUTERNAME": self.computer,
             }
         )
+        # Folder redirection: the user's User Shell Folders AppData (REG_EXPAND_SZ) is their %APPDATA%
+        # (https://learn.microsoft.com/en-us/windows-server/storage/folder-redirection/folder-redirection-rup-overview);
+        # Python's site.USER_BASE follows it (https://docs.python.org/3/library/site.html).
+        shell_folders = "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders"
+        shell = self.reg_values(f"HKU\\{principal.sid}\\{shell_folders}")
+        if shell and "AppData" in shell:
+            raw = str(shell["AppData"][1])
+            names = {"userprofile": profile, "username": principal.name}
+            env["APPDATA"] = re.sub(r"%([^%]+)%", lambda m: names.get(m.group(1).lower(), m.group(0)), raw)
         env.setdefault("SystemDrive", "C:")
         env.setdefault("SystemRoot", "C:\\Windows")
         env.setdefault("ProgramData", "C:\\ProgramData")

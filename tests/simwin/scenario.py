@@ -84,6 +84,11 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
             "sid": info.get("sid") or f"{H.MACHINE_SID}-{rid}",
             "admin": bool(info.get("admin")),
         }
+        # A domain account (SID translates to DOMAIN\\name) and its profile folder when it is not the
+        # user name: Windows names a second profile of one name <name>.<DOMAIN> (ProfileImagePath rules).
+        for extra in ("domain", "profile"):
+            if info.get(extra):
+                host.users()[name][extra] = info[extra]
         rid += 1
     system = host.principal("SYSTEM")
     host.fs()["c:\\"] = {
@@ -128,7 +133,7 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
         host.mkdir(folder, system)
     host.mkdir("C:\\Windows\\system32\\config\\systemprofile\\AppData\\Local\\Temp", system, parents=True)
     for name in [*users, "Default", "Public"]:
-        profile = f"C:\\Users\\{name}"
+        profile = (users.get(name) or {}).get("profile") or f"C:\\Users\\{name}"
         host.mkdir(profile, system)
         if name in users:
             sid = host.users()[name]["sid"]

@@ -153,11 +153,15 @@ def registry_dump(host: H.Host) -> dict[str, Any]:
     }
 
 
-def user_keys(host: H.Host) -> list[dict[str, Any]]:
-    """Each account's ``Software\\ESRI\\ArcGISPro`` as host_read reads it: ``HKU\\<sid>`` of a logged-on
-    user, else the profile's NTUSER.DAT loaded for the read (the model keeps every user's hive under
-    HKU\\<sid>; ``loaded`` says which path the script took). A hive in the state's ``locked_hives``
-    cannot be loaded (NTUSER.DAT held by another process) and gives reg.exe's error instead."""
+SHELL_FOLDERS = "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders"
+
+
+def user_hives(host: H.Host) -> list[dict[str, Any]]:
+    """What host_read's hive pass reads per account: ``HKU\\<sid>`` of a logged-on user, else the profile's
+    NTUSER.DAT loaded for the read (the model keeps every user's hive under HKU\\<sid>; ``loaded`` says
+    which path the script took). A hive in the state's ``locked_hives`` cannot be loaded (NTUSER.DAT held
+    by another process) and gives reg.exe's error instead. ``appdata``: the User Shell Folders AppData
+    value, unexpanded (REG_EXPAND_SZ read with DoNotExpandEnvironmentNames)."""
     out = []
     logged_on = {str(s).lower() for s in host.state.get("logged_on") or []}
     locked = {str(s).lower() for s in host.state.get("locked_hives") or []}
@@ -165,9 +169,10 @@ def user_keys(host: H.Host) -> list[dict[str, Any]]:
         if not sid.startswith("S-1-5-21-"):
             continue
         loaded = sid.lower() in logged_on
-        item: dict[str, Any] = {"sid": sid, "profile": profile, "loaded": loaded, "values": None, "error": None}
         if not loaded and not host.is_file(f"{profile}\\NTUSER.DAT"):
             continue  # no hive to load (the script skips it too)
+        item: dict[str, Any] = {"sid": sid, "profile": profile, "loaded": loaded}
+        item.update(pro=None, appdata=None, error=None)
         if not loaded and sid.lower() in locked:
             item["error"] = (
                 f"reg load {profile}\\NTUSER.DAT: ERROR: The process cannot access the file because it is "
@@ -175,10 +180,19 @@ def user_keys(host: H.Host) -> list[dict[str, Any]]:
             )
         else:
             values = host.reg_values(f"HKU\\{sid}\\Software\\ESRI\\ArcGISPro")
-            item["values"] = _strings(values) if values else None
-        if item["values"] or item["error"]:
-            out.append(item)
+            item["pro"] = _strings(values) if values else None
+            shell = host.reg_values(f"HKU\\{sid}\\{SHELL_FOLDERS}") or {}
+            item["appdata"] = str(shell["AppData"][1]) if "AppData" in shell else None
+        out.append(item)
     return out
+
+
+def user_keys(host: H.Host) -> list[dict[str, Any]]:
+    return [
+        {k: h[k] for k in ("sid", "profile", "loaded", "error")} | {"values": h["pro"]}
+        for h in user_hives(host)
+        if h["pro"] or h["error"]
+    ]
 
 
 def _strings(values: dict[str, list[Any]]) -> dict[str, str]:
@@ -191,9 +205,19 @@ def _strings(values: dict[str, list[Any]]) -> dict[str, str]:
 
 
 def profiles(host: H.Host) -> list[dict[str, Any]]:
+    hives = {h["sid"]: h for h in user_hives(host)}
     out = []
     for sid, path in host.profiles().items():
-        out.append({"sid": sid, "path": path, "account": host.account_name(sid)})
+        hive = hives.get(sid) or {}
+        out.append(
+            {
+                "sid": sid,
+                "path": path,
+                "account": host.account_name(sid),
+                "appdata": hive.get("appdata"),
+                "hive_error": hive.get("error"),
+            }
+        )
     return out
 
 

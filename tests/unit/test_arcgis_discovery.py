@@ -382,8 +382,13 @@ def test_an_active_clone_is_reported_but_esris_env_is_measured():
 
 
 def user_key(values, **extra):
-    return {"sid": "S-1-5-21-1-2-3-1002", "profile": r"C:\Users\jsmith.LAB", "loaded": False,
-            "values": values, **extra}
+    return {
+        "sid": "S-1-5-21-1-2-3-1002",
+        "profile": r"C:\Users\jsmith.LAB",
+        "loaded": False,
+        "values": values,
+        **extra,
+    }
 
 
 def test_a_per_user_pro_is_found_in_the_users_hive_and_never_probed():

@@ -360,3 +360,75 @@ def test_verify_runs_import_arcpy_only_from_envs_when_asked():
     assert by_side["env"]["expect"] == ["C:\\Python27\\ArcGIS10.8\\lib\\site-packages"]
     assert by_side["arcgis"]["expect"] == ["C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages"]
     assert by_side["env"]["argv"][:4] == ["C:\\Miniconda2\\envs\\arc1081\\python.exe", "-E", "-s", "-"]
+
+
+PROFILE_LIST = [
+    {"sid": "S-1-5-21-9-1001", "path": "C:\\Users\\jsmith", "account": "LABPC\\jsmith"},
+    {"sid": "S-1-5-21-8-1105", "path": "C:\\Users\\jsmith.LAB", "account": "LAB\\jsmith"},
+    {"sid": "S-1-5-21-8-1106", "path": "D:\\Profiles\\ann", "account": "LAB\\ann"},
+    {
+        "sid": "S-1-5-21-8-1107",
+        "path": "C:\\Users\\bo",
+        "account": "LAB\\bo",
+        "appdata": "\\\\fs\\redirect\\%USERNAME%\\AppData\\Roaming",
+    },
+    {
+        "sid": "S-1-5-21-8-1108",
+        "path": "C:\\Users\\cy",
+        "account": "LAB\\cy",
+        "appdata": "%USERPROFILE%\\AppData\\Roaming",
+    },
+    {"sid": "S-1-5-21-8-1109", "path": "C:\\Users\\gone", "account": "LAB\\gone"},
+]
+EXISTING = [
+    "C:\\Users\\Default",
+    "C:\\Users\\jsmith",
+    "C:\\Users\\jsmith.LAB",
+    "C:\\Users\\bo",
+    "C:\\Users\\cy",
+    "D:\\Profiles\\ann",
+]
+
+
+def test_select_profiles_resolves_users_by_account_through_profile_list():
+    chosen, skips = bp.select_profiles(
+        EXISTING, ["LAB\\jsmith", "jsmith", "ann", "bo", "cy", "gone", "nobody"], True, records=PROFILE_LIST
+    )
+    # By folder name, LAB\jsmith would be C:\Users\jsmith (another account) and ann would be missed.
+    assert chosen == ["C:\\Users\\Default", "C:\\Users\\jsmith.LAB", "D:\\Profiles\\ann", "C:\\Users\\cy"]
+    why = {s.what: s.why for s in skips}
+    assert (
+        "matches 2 accounts in ProfileList: LABPC\\jsmith (C:\\Users\\jsmith), LAB\\jsmith"
+        in why["profile jsmith"]
+    )
+    assert "redirected to \\\\fs\\redirect\\bo\\AppData\\Roaming" in why["profile bo (C:\\Users\\bo)"]
+    assert "startup_bridge_scope machine" in why["profile bo (C:\\Users\\bo)"]
+    assert why["profile gone"].startswith("its ProfileList folder C:\\Users\\gone does not exist")
+    assert why["profile nobody"].startswith("no profile of that account in ProfileList")
+
+
+def test_plan_for_host_lists_the_folders_profile_list_puts_profiles_in():
+    listed = []
+
+    def list_dirs(folder):
+        listed.append(folder)
+        return [d for d in EXISTING if d.rsplit("\\", 1)[0].lower() == folder.lower()]
+
+    arcmap = desktop(32)
+    plan = bp.plan_for_host(
+        [arcmap],
+        [env_for(arcmap)],
+        scope="user",
+        state="present",
+        users=["ann"],
+        default_profile=False,
+        profiles_dir="C:\\Users",
+        verify_arcpy=False,
+        list_dirs=list_dirs,
+        checksums=lambda _: {},
+        records=PROFILE_LIST,
+    )
+    assert listed == ["C:\\Users", "D:\\Profiles"]
+    assert plan.copies and all(
+        c["dest"].startswith("D:\\Profiles\\ann\\AppData\\Roaming\\Python\\") for c in plan.copies
+    )
