@@ -562,6 +562,32 @@ def _python_from_file(file: str) -> str | None:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
+# Miniconda's silent options /InstallationType, /AddToPath and /RegisterPython are parsed by the NSIS
+# template of constructor 2.0.0 (2017-11-01, "Add support for command line installation for Windows",
+# conda/constructor commit 5baba7f1, CHANGELOG.txt). constructor 1.x reads only /S and /D: a silent run
+# takes the options page's defaults, AddToPath checked and RegisterPython checked unless a Python of that
+# version is registered (constructor 1.7.0 nsis/OptionsDialog.nsh, mui_AnaCustomOptions_InitDefaults).
+# Miniconda 4.4 (conda 4.4, December 2017) is the first release after it; older installers would put
+# themselves on the system PATH and register as the system's Python, in front of Esri's.
+SILENT_OPTIONS_SINCE = (4, 4)
+_MINICONDA_FILE_VERSION = re.compile(r"^Miniconda[23]?-(?:py\d+_)?(\d+(?:\.\d+)+)", re.I)
+
+
+def _refuse_old_constructor(flavour: str, installer_file: str) -> None:
+    match = _MINICONDA_FILE_VERSION.match(installer_file)
+    if match is None:  # "latest" and unknown names: no version to judge
+        return
+    version = match.group(1)
+    if _version_tuple(version) < SILENT_OPTIONS_SINCE:
+        raise PlanError(
+            f"miniconda_installer_files[{flavour!r}] = {installer_file!r} is Miniconda {version}, made with "
+            "constructor < 2.0 (before Miniconda 4.4): its silent install ignores /InstallationType, "
+            "/AddToPath=0 and /RegisterPython=0, so it would add itself to the system PATH and register as "
+            "the system's Python in front of Esri's. Fix: remove the entry to use the role's installer "
+            f"(Miniconda {DEFAULT_VERSIONS[flavour]}), or name a Miniconda 4.4 or later file."
+        )
+
+
 def _check_sha256(value: object, where: str) -> str:
     if not isinstance(value, str) or not _SHA256.match(value.strip()):
         raise PlanError(
@@ -598,6 +624,7 @@ def choose_installer(
                 f"installer (expected {spec.product}-...{spec.file_suffix}{also}). Fix: give the file of "
                 "that flavour, or change the flavour."
             )
+        _refuse_old_constructor(flavour, installer_file)
         entry = _lookup_file(installer_file)
         version_label = entry.version if entry else "custom"
     else:

@@ -103,6 +103,13 @@ BAD_INPUTS = {
         lambda tmp: {"doi_cert_ssl_verify": "insecure"},
         "value of doi_cert_ssl_verify must be one of: bundle, truststore, got: insecure",
     ),
+    "miniconda-older-than-4.4": (
+        lambda tmp: {
+            "miniconda_installer_files": {"miniconda2-x86": "Miniconda2-4.3.21-Windows-x86.exe"},
+            "miniconda_checksums": {"miniconda2-x86": "1" * 64},
+        },
+        "is Miniconda 4.3.21, made with constructor < 2.0 (before Miniconda 4.4)",
+    ),
     "truststore-on-miniconda2": (
         lambda tmp: {"doi_cert_ssl_verify": "truststore"},
         "truststore needs conda >= 23.9 on Python >= 3.10",

@@ -27,6 +27,9 @@ EXPECTED_INSTALLS = {
         ("desktop-10.4.1-32", "1.9.2", "1.4.3", "0.15.1"),
         ("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3"),
     ],
+    # The active env is a clone with numpy 1.26.4: the pins are still measured in arcgispro-py3.
+    "pro33_clone_active": [("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3")],
+    "pro33_lab_profiles": [("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3")],
     "desktop1082_bgp_pro35": [
         ("desktop-10.8.2-32", "1.9.3", "1.5.2", "0.17.0"),
         ("desktop_bgp-10.8.2-64", "1.9.3", "1.5.2", "0.17.0"),
@@ -116,6 +119,19 @@ def test_unc_needs_network_credentials(ref: H.Host) -> None:
     assert ref.read_bytes(share, ref.session_principal(None))
     ref.session()["transport"] = "kerberos"
     assert not ref.session_has_network_credentials()  # without delegation
+
+
+def test_an_installer_older_than_miniconda_4_4_ignores_the_silent_options(ref: H.Host) -> None:
+    """constructor < 2.0 reads only /S and /D: /AddToPath=0 /RegisterPython=0 are ignored (the options
+    page's defaults apply), which is why the miniconda plan refuses such files."""
+    admin = ref.principal()
+    attrs = {"program": "miniconda_installer", "flavour": "Miniconda2", "version": "4.3.21", "arch": "x86"}
+    attrs.update(python="2.7.13", conda="4.3.21")
+    ref.write(f"{TEMP}\\old.exe", None, admin, synthetic={"size": 1, "sha256": "0" * 64, "attrs": attrs})
+    args = ["/InstallationType=AllUsers", "/RegisterPython=0", "/AddToPath=0", "/S", "/D=C:\\Miniconda2"]
+    assert programs.run_program(ref, admin, [f"{TEMP}\\old.exe", *args]).rc == 0
+    assert "C:\\Miniconda2;C:\\Miniconda2\\Scripts" in ref.machine_env("Path")
+    assert ref.reg_values("HKLM\\SOFTWARE\\Python\\PythonCore\\2.7\\InstallPath")[""][1] == "C:\\Miniconda2"
 
 
 def test_registry_views_and_profiles(ref: H.Host) -> None:

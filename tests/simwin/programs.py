@@ -127,6 +127,10 @@ def _synthetic(seed: str, attrs: dict[str, Any], size: int = 65536) -> dict[str,
 # --- dispatch ---------------------------------------------------------------------------------------------
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+
+
 def run_program(
     host: H.Host,
     actor: H.Principal,
@@ -786,6 +790,16 @@ def run_miniconda_installer(
         "installed": [*installed, H.key_of(uninstaller)],
     }
     host.write(uninstaller, None, actor, synthetic=_synthetic(uninstaller, uninst))
+    # constructor < 2.0 (Miniconda before 4.4) reads no command-line option but /S and /D: a silent install
+    # takes the options page's defaults, AddToPath checked and RegisterPython checked unless a Python of
+    # that version is already registered (conda/constructor 1.7.0 nsis/OptionsDialog.nsh
+    # mui_AnaCustomOptions_InitDefaults; the options' parsing came in 2.0.0, commit 5baba7f1).
+    old_constructor = _version_key(str(attrs["version"])) < (4, 4)
+    if old_constructor:
+        major_minor = ".".join(str(attrs["python"]).split(".")[:2])
+        registered = host.reg_values(f"HKLM\\SOFTWARE\\Python\\PythonCore\\{major_minor}\\InstallPath")
+        args = [a for a in args if not a.startswith(("/AddToPath=", "/RegisterPython="))]
+        args += ["/AddToPath=1"] + ([] if registered else ["/RegisterPython=1"])
     if "/AddToPath=1" in args:
         host.set_machine_env("Path", (host.machine_env("Path") or "") + f";{prefix};{prefix}\\Scripts")
     if "/RegisterPython=1" in args:

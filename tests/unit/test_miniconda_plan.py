@@ -415,6 +415,33 @@ def test_custom_file_that_is_in_the_table_uses_the_table():
     assert (chosen.version, chosen.checksum_source) == ("4.7.12.1", "table")
 
 
+@pytest.mark.parametrize(
+    "file",
+    [
+        "Miniconda2-4.3.21-Windows-x86.exe",
+        "Miniconda2-4.0.5-Windows-x86.exe",
+        "Miniconda2-3.19.0-Windows-x86.exe",
+    ],
+)
+def test_installers_older_than_miniconda_4_4_are_refused(file):
+    """constructor < 2.0 ignores /AddToPath=0 and /RegisterPython=0 (see SILENT_OPTIONS_SINCE)."""
+    with pytest.raises(PlanError) as err:
+        mp.choose_installer("miniconda2-x86", installer_file=file, checksum="1" * 64)
+    text = str(err.value)
+    assert text.startswith(f"miniconda_installer_files['miniconda2-x86'] = '{file}' is Miniconda ")
+    assert "constructor < 2.0" in text and "/AddToPath=0" in text and "system PATH" in text
+    assert "Fix: remove the entry to use the role's installer (Miniconda 4.8.3)" in text
+
+
+def test_installers_from_miniconda_4_4_on_are_accepted():
+    for file in ("Miniconda2-4.4.10-Windows-x86.exe", "Miniconda2-latest-Windows-x86.exe"):
+        chosen = mp.choose_installer("miniconda2-x86", installer_file=file, checksum="1" * 64)
+        assert chosen.file == file
+    old3 = "Miniconda3-4.3.31-Windows-x86_64.exe"
+    with pytest.raises(PlanError, match=r"is Miniconda 4.3.31, made with constructor < 2.0"):
+        mp.choose_installer("miniconda3-x64", installer_file=old3, checksum="1" * 64)
+
+
 @pytest.mark.parametrize("bad", ["abc", "g" * 64, "0" * 63, "sha256:" + "0" * 64])
 def test_checksum_must_be_64_hex_characters(bad):
     with pytest.raises(PlanError, match=r"is not a SHA-256 \(64 hexadecimal characters\)"):
