@@ -10,7 +10,15 @@ Facts from conda's and pip's sources that shape the plan (see the role's README 
   conda >= 4.6.9, conda/conda#8272), then the install root's ``{.condarc,condarc,condarc.d/}``
   (every conda since 4.3), then the user's ``~/.config/conda/..``, ``~/.conda/..`` and ``~/.condarc``.
   For a scalar such as ``ssl_verify`` the last file wins, unless a file flags the key ``#!final``: then
-  the first such file wins (``ParameterFlag.final``). Old conda globs ``condarc.d/*.yml`` only.
+  the first such file wins (``ParameterFlag.final``). Which files a conda reads depends on its version
+  (:func:`reads_programdata`, :func:`user_condarc_files`, :func:`condarc_d_suffixes`, from conda's git
+  history): ``condarc.d/*.yaml`` beside ``*.yml`` since 4.3.13 (conda/conda commit 9fc427e5,
+  2017-02-16), ``C:/ProgramData/conda`` since 4.6.9, ``~/.config/conda`` (and ``$XDG_CONFIG_HOME``) since
+  4.11.0 (conda/conda#10982). A reader whose version observe did not see is taken to read them all.
+- ArcGIS Pro's own conda (``<PythonCondaRoot>\\Scripts\\conda.exe``, root ``<PythonCondaRoot>``) reads the
+  same search path with ``$CONDA_ROOT`` = its root: ProgramData's file reaches it; when it cannot (an old
+  conda, or ``doi_cert_condarc_locations`` without ``programdata``), our file goes into its root's
+  ``condarc.d`` too (never into an env). Verify judges every reader's machine-scope result.
 - conda validates ``ssl_verify``: a string must be ``truststore`` (conda >= 23.9 on Python >= 3.10) or
   an existing path. So the bundle is copied before any file points at it, and removed after.
 - pip reads ``C:\\ProgramData\\pip\\pip.ini`` (global), then the user's files, later ones overriding.
@@ -58,11 +66,51 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class CondaReader:
-    """A conda that reads our condarc: a Miniconda install root, or ArcGIS Pro's conda (ProgramData only)."""
+    """A conda that reads our condarc: a Miniconda install root, or ArcGIS Pro's conda (its root is
+    ``PythonCondaRoot``). ``conda_version``: as observed (its ``conda-meta\\conda-<v>-<b>.json``), or None."""
 
     label: str
     prefix: str | None
     python_major_minor: str | None
+    conda_version: str | None = None
+
+
+def _conda_at_least(reader: CondaReader | None, wanted: tuple[int, ...]) -> bool:
+    """Unknown versions count as new: the reader then reads every file a current conda reads."""
+    if reader is None or not reader.conda_version:
+        return True
+    parts = tuple(int(x) for x in re.findall(r"\d+", reader.conda_version)[: len(wanted)])
+    return parts >= wanted
+
+
+def reads_programdata(reader: CondaReader | None) -> bool:
+    """conda >= 4.6.9 reads C:/ProgramData/conda (conda/conda#8272)."""
+    return _conda_at_least(reader, (4, 6, 9))
+
+
+def user_condarc_files(reader: CondaReader | None) -> tuple[str, ...]:
+    """The user-scope search path of that conda: ``~/.config/conda`` only from conda 4.11.0."""
+    if _conda_at_least(reader, (4, 11)):
+        return USER_CONDARC_FILES
+    return tuple(f for f in USER_CONDARC_FILES if not f.startswith(".config\\"))
+
+
+def condarc_d_suffixes(reader: CondaReader | None) -> tuple[str, ...]:
+    """What a condarc.d folder contributes: ``*.yml``, and ``*.yaml`` from conda 4.3.13."""
+    return (".yml", ".yaml") if _conda_at_least(reader, (4, 3, 13)) else (".yml",)
+
+
+def with_conda_versions(s: PlanSettings, versions: Mapping[str, str | None]) -> PlanSettings:
+    """The settings with each reader's observed conda version (``versions``: lower-case root -> version)."""
+    from dataclasses import replace
+
+    def fill(readers: tuple[CondaReader, ...]) -> tuple[CondaReader, ...]:
+        return tuple(
+            replace(r, conda_version=versions.get((r.prefix or "").lower()) or r.conda_version)
+            for r in readers
+        )
+
+    return replace(s, conda_installs=fill(s.conda_installs), other_conda_readers=fill(s.other_conda_readers))
 
 
 @dataclass(frozen=True)
@@ -502,6 +550,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
     condarc_files: list[str] = field(default_factory=list)
+    # Every conda reader's machine-scope files in its read order, for verify: [{label, files}].
+    reader_files: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -538,11 +588,33 @@ def _condarc_paths(s: PlanSettings) -> list[tuple[str, str]]:
         for install in s.conda_installs:
             if install.prefix:
                 out.append((install.label, win_join(install.prefix, "condarc.d", s.condarc_filename)))
+        # Pro's conda: its root too, only when ProgramData's file does not reach it.
+        for reader in s.other_conda_readers:
+            if reader.prefix and not ("programdata" in s.condarc_locations and reads_programdata(reader)):
+                path = win_join(reader.prefix, "condarc.d", s.condarc_filename)
+                if not _ci_in(path, [p for _, p in out]):
+                    out.append((reader.label, path))
+    return out
+
+
+def _readers_all(s: PlanSettings) -> list[CondaReader]:
+    """Every conda that reads condarc files here, once per root (Miniconda's, then Pro's)."""
+    seen: set[str] = set()
+    out = []
+    for reader in (*s.conda_installs, *s.other_conda_readers):
+        k = (reader.prefix or reader.label).lower()
+        if k not in seen:
+            seen.add(k)
+            out.append(reader)
     return out
 
 
 def _scope_sources(
-    host: HostState, root: str, names: Sequence[str], ours: Mapping[str, str | None]
+    host: HostState,
+    root: str,
+    names: Sequence[str],
+    ours: Mapping[str, str | None],
+    suffixes: tuple[str, ...] = (".yml", ".yaml"),
 ) -> list[str]:
     """A scope's condarc paths in conda's order; ``condarc.d`` expands sorted, with our files merged in."""
     out: list[str] = []
@@ -557,9 +629,30 @@ def _scope_sources(
             if our.startswith(prefix) and "\\" not in our[len(prefix) :]:
                 entries.setdefault(our[len(prefix) :], our[len(prefix) :])
         for key in sorted(entries):
-            if key.endswith((".yml", ".yaml")):
+            if key.endswith(suffixes):
                 out.append(win_join(path, entries[key]))
     return out
+
+
+SCOPE_NAMES = (".condarc", "condarc", "condarc.d")
+
+
+def machine_sources(host: HostState, reader: CondaReader | None, ours: Mapping[str, str | None]) -> list[str]:
+    """That conda's machine-scope condarc files in its read order: ProgramData (when it reads it), then
+    its install root (``$CONDA_ROOT``)."""
+    suffixes = condarc_d_suffixes(reader)
+    paths = (
+        _scope_sources(host, PROGRAMDATA_CONDA, SCOPE_NAMES, ours, suffixes)
+        if reads_programdata(reader)
+        else []
+    )
+    if reader and reader.prefix:
+        paths += _scope_sources(host, reader.prefix, SCOPE_NAMES, ours, suffixes)
+    return paths
+
+
+def _user_sources(host: HostState, profile: str, reader: CondaReader | None) -> list[str]:
+    return _scope_sources(host, profile, user_condarc_files(reader), {}, condarc_d_suffixes(reader))
 
 
 def scan_parameters(s: PlanSettings, thumbprints: Sequence[str]) -> dict[str, Any]:
@@ -571,7 +664,7 @@ def scan_parameters(s: PlanSettings, thumbprints: Sequence[str]) -> dict[str, An
         win_join(PROGRAMDATA_CONDA, "condarc.d"),
         win_parent(s.pip_ini),
     ]
-    for install in s.conda_installs:
+    for install in _readers_all(s):
         if install.prefix:
             files += [win_join(install.prefix, ".condarc"), win_join(install.prefix, "condarc")]
             dirs.append(win_join(install.prefix, "condarc.d"))
@@ -584,6 +677,8 @@ def scan_parameters(s: PlanSettings, thumbprints: Sequence[str]) -> dict[str, An
         "UserDirs": [s.user_dirname] + [f for f in USER_CONDARC_FILES if f.endswith("condarc.d")],
         "EnvNames": list(WATCHED_ENV),
         "Thumbprints": [t.upper() for t in thumbprints],
+        # Whose conda version decides which files it reads (observe reads <root>\\conda-meta\\conda-*.json).
+        "CondaRoots": [r.prefix for r in _readers_all(s) if r.prefix],
     }
 
 
@@ -679,6 +774,10 @@ def make_plan(
     # --- conda precedence: report (or fix) user files that undo the machine setting
     user_edits = _plan_user_condarc(s, host, prev, new, present, users, our_condarcs, plan)
     writes_config.extend(user_edits)
+    if present and s.conda:
+        plan.reader_files = [
+            {"label": r.label, "files": machine_sources(host, r, our_condarcs)} for r in _readers_all(s)
+        ]
 
     # --- stale or absent: files we wrote before and do not own now
     removals: list[str] = []
@@ -885,7 +984,7 @@ def _plan_user_condarc(
     if not s.conda:
         return edits
     ours = s.ssl_verify_value
-    readers: list[CondaReader | None] = list(s.conda_installs) or [None]
+    readers: list[CondaReader | None] = list(_readers_all(s)) or [None]
 
     def same(value: Any) -> bool:
         return isinstance(value, str) and value.lower() == ours.lower()
@@ -903,17 +1002,19 @@ def _plan_user_condarc(
                 found.append(setting)
         return found
 
-    scope_names = (".condarc", "condarc", "condarc.d")
-    pd = settings_of(_scope_sources(host, PROGRAMDATA_CONDA, scope_names, our_condarcs))
     carried = dict(prev.user_condarc)
     for user in [None, *sorted(users)]:
-        user_paths = _scope_sources(host, users[user], USER_CONDARC_FILES, {}) if user else []
+        # What any reader reads of the user's files (the edits below); each reader's own share decides.
+        user_paths: list[str] = []
+        for reader in readers if user else []:
+            for path in _user_sources(host, users[user], reader):
+                if not _ci_in(path, user_paths):
+                    user_paths.append(path)
         user_settings = settings_of(user_paths)
         for reader in readers:
-            root: list[CondarcSetting] = []
-            if reader and reader.prefix:
-                root = settings_of(_scope_sources(host, reader.prefix, scope_names, our_condarcs))
-            winner = effective_ssl_verify([*pd, *root, *user_settings])
+            machine = settings_of(machine_sources(host, reader, our_condarcs))
+            mine = settings_of(_user_sources(host, users[user], reader)) if user else []
+            winner = effective_ssl_verify([*machine, *mine])
             value = winner.value if winner else True
             if same(value):
                 continue
@@ -961,8 +1062,14 @@ def _readers(items: list[dict[str, Any]], kind: str) -> tuple[CondaReader, ...]:
         prefix = item.get("pro_conda_root") or item.get("prefix")
         label = item.get("label") or item.get("flavour") or item.get("id") or prefix or f"{kind} #{index}"
         python = item.get("python_major_minor")
+        version = item.get("conda_version")
         readers.append(
-            CondaReader(label=str(label), prefix=prefix, python_major_minor=str(python) if python else None)
+            CondaReader(
+                label=str(label),
+                prefix=prefix,
+                python_major_minor=str(python) if python else None,
+                conda_version=str(version) if version else None,
+            )
         )
     return tuple(readers)
 

@@ -504,6 +504,7 @@ def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profile
     read the previous run's record and the profiles)."""
     files, dirs, _ = doi_cert_paths(params, manifest_text, profiles)
     reads = [Read(params["ManifestPath"], content=True)]
+    reads += [Read(conda_meta_glob(root), "glob", detail=False) for root in params.get("CondaRoots") or []]
     reads += [Read(f, content=True) for f in files]
     for d in dirs:
         reads.append(Read(d, "dir"))
@@ -517,6 +518,23 @@ def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profile
 
 
 match_profiles = fh.match_profiles  # one resolver for every role (doi_cert, startup_bridge)
+
+
+def conda_meta_glob(root: str) -> str:
+    return ntpath.join(root, "conda-meta", "conda-*.json")
+
+
+def conda_versions(snap: Snapshot, roots: Iterable[str]) -> dict[str, str | None]:
+    """Each conda root's conda version, from its ``conda-meta\\conda-<version>-<build>.json`` (None: not
+    installed, or not observed)."""
+    out: dict[str, str | None] = {}
+    for root in roots:
+        try:
+            records = meta_records(snap.glob(conda_meta_glob(root)))
+        except fh.NotObserved:
+            records = []
+        out[root.lower()] = next((r["version"] for r in records if r["name"].lower() == "conda"), None)
+    return out
 
 
 def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
@@ -645,6 +663,8 @@ def doi_cert_verify(plan: Mapping[str, Any], settings: Any) -> list[Read]:
     if settings.state != "present":
         return []
     reads = [Read(settings.bundle_path), *(Read(p, content=True) for p in plan["condarc_files"])]
+    # Every conda's machine-scope files (Miniconda's and Pro's own): verify judges what each one ends with.
+    reads += [Read(p, content=True) for r in plan.get("reader_files") or [] for p in r["files"]]
     if settings.pip:
         reads.append(Read(settings.pip_ini, content=True))
     return reads

@@ -135,6 +135,8 @@ def plan_doi_cert(
         )
     if ctx.snapshot is None:
         return out
+    roots = dp.scan_parameters(settings, [])["CondaRoots"]
+    settings = dp.with_conda_versions(settings, fc.conda_versions(ctx.snapshot, roots))
     thumbprints = [str(c["sha1"]) for c in (bundle or {}).get("certificates") or []]
     params = dp.scan_parameters(settings, thumbprints)
     try:
@@ -158,7 +160,7 @@ def plan_doi_cert(
     out.make_changes = lambda c: fc.doi_cert_changes(plan, c.snapshot, c, settings.manifest_path, untrusted)
     out.verify_reads = fc.doi_cert_verify(plan, settings)
     out.judge = {
-        "plan": {"condarc_files": plan["condarc_files"]},
+        "plan": {"condarc_files": plan["condarc_files"], "reader_files": plan["reader_files"]},
         "args": dict(args),
         "bundle_sha256": fc.sha256(str(bundle["bundle_pem"])) if present and bundle else None,
     }
@@ -215,8 +217,35 @@ def _judge_doi(judge: Mapping[str, Any], settings: Any, snap: Snapshot) -> list[
             problems.append(
                 f"host {settings.host}: {path} does not set ssl_verify to {settings.ssl_verify_value}"
             )
+    problems += _judge_readers(judge["plan"].get("reader_files") or [], settings, snap)
     if settings.pip and f"cert = {settings.bundle_path}" not in (snap.text(settings.pip_ini) or ""):
         problems.append(f"host {settings.host}: {settings.pip_ini} has no 'cert = {settings.bundle_path}'")
+    return problems
+
+
+def _judge_readers(readers: Sequence[Mapping[str, Any]], settings: Any, snap: Snapshot) -> list[str]:
+    """Each conda's machine-scope result (Miniconda's and ArcGIS Pro's own conda): the value its files end
+    with, by conda's precedence (last wins, first ``#!final`` wins)."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
+
+    problems = []
+    ours = str(settings.ssl_verify_value)
+    for reader in readers:
+        found = []
+        for path in reader["files"]:
+            text = snap.text(path)
+            setting = dp.read_ssl_verify(path, text)[0] if text else None
+            if setting:
+                found.append(setting)
+        winner = dp.effective_ssl_verify(found)
+        value = winner.value if winner else True
+        if not (isinstance(value, str) and value.lower() == ours.lower()):
+            where = winner.path if winner else "no file sets it (conda's default: True)"
+            problems.append(
+                f"host {settings.host}: {reader['label']}'s conda ends with ssl_verify={value!r} ({where}), "
+                f"not {ours}: it does not trust the organisation's CA. Fix: remove ssl_verify from that "
+                "file, or keep doi_cert_condarc_final true and programdata in doi_cert_condarc_locations."
+            )
     return problems
 
 

@@ -292,12 +292,57 @@ def test_uninstall_gives_the_student_their_usercustomize_back(owned: dict[str, A
 def test_user_scope_finds_profiles_by_account_and_leaves_redirected_appdata_alone(tmp_path) -> None:
     """LAB\\jsmith's profile is C:\\Users\\jsmith.LAB (ProfileList); student2's AppData is redirected to a
     share, where Python's user site follows it: the plan bridges the first and names the second."""
-    lab = make_lab(tmp_path / "lab", "pro33_lab_profiles")
+    lab = make_lab(tmp_path / "lab", "reference_lab_profiles")
     variables = {**USER_SCOPE, "startup_bridge_users": ["jsmith", "student2"]}
     rc, out, rows = run(lab, "site.yml", variables, "--check")
     assert rc == 0, out
     targets = [c["target"] for c in rows[lab.hosts[0]]["planned"] if c["role"] == "startup_bridge"]
-    site = "C:\\Users\\jsmith.LAB\\AppData\\Roaming\\Python\\Python311\\site-packages"
+    site = "C:\\Users\\jsmith.LAB\\AppData\\Roaming\\Python\\Python27\\site-packages"
     assert site + "\\usercustomize.py" in targets
     assert not [t for t in targets if "student2" in t]
     assert "redirected to \\\\fileserver\\profiles\\student2\\AppData\\Roaming" in " ".join(out.split())
+
+
+PRO_ROOT = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
+
+
+def test_pro_conda_gets_the_ca_in_its_root_when_programdata_is_not_used(tmp_path) -> None:
+    """doi_cert_condarc_locations [install_root]: ArcGIS Pro's own conda reads no Miniconda root, so the
+    file goes into Pro's conda root too (never into an env), and verify judges Pro's conda."""
+    lab = make_lab(tmp_path / "lab", "pro33")
+    rc, out, _ = run(lab, "site.yml", {"doi_cert_condarc_locations": ["install_root"]})
+    assert rc == 0, out
+    text = read(lab, PRO_ROOT + "\\condarc.d\\doi_cert.yml")
+    assert text is not None and BUNDLE.encode() in text
+    assert read(lab, "C:\\ProgramData\\conda\\condarc.d\\doi_cert.yml") is None
+
+
+def test_verify_reports_when_pros_conda_does_not_trust_the_ca(tmp_path) -> None:
+    """An admin's <Pro root>\\.condarc with ssl_verify: false wins over ProgramData's file once
+    doi_cert_condarc_final is false: the Miniconda condas trust the CA, Pro's conda does not."""
+    lab = make_lab(tmp_path / "lab", "pro33")
+    with lab.edit() as host:
+        host.write(PRO_ROOT + "\\.condarc", b"ssl_verify: false\r\n", host.principal("svc_fleet"))
+    rc, out, _ = run(lab, "site.yml", {"doi_cert_condarc_final": False})
+    assert rc != 0, out
+    flat = " ".join(out.split())
+    assert "ssl_verify=False" in flat and "does not trust the organisation's CA" in flat
+    assert "pro-3.3.0-64's conda" in flat
+
+
+def test_user_condarc_files_are_judged_by_the_conda_version_observe_measured(tmp_path) -> None:
+    """student1's ~\\.config\\conda\\.condarc: Miniconda2's conda 4.8.3 never reads it (that folder is read
+    from conda 4.11), ArcGIS Pro's conda 23.7.4 does; only Pro's conda is reported as overridden."""
+    lab = make_lab(tmp_path / "lab", "reference")
+    first = {"doi_cert_condarc_final": False, "doi_cert_users": ["student1"]}
+    rc, out, _ = run(lab, "site.yml", first)  # installs Miniconda2 4.8.3: its version is observed next time
+    assert rc == 0, out
+    with lab.edit() as host:
+        student = host.as_user("student1")
+        student.mkdir("C:\\Users\\student1\\.config")
+        student.mkdir("C:\\Users\\student1\\.config\\conda")
+        student.write_file("C:\\Users\\student1\\.config\\conda\\.condarc", "ssl_verify: false\r\n")
+    _, out, _ = run(lab, "site.yml", first, "--check")
+    flat = " ".join(out.split())
+    assert "user student1 gets ssl_verify=False for pro-3.3.0-64 from" in flat, flat
+    assert "for miniconda2-x86 from" not in flat

@@ -29,7 +29,10 @@ EXPECTED_INSTALLS = {
     ],
     # The active env is a clone with numpy 1.26.4: the pins are still measured in arcgispro-py3.
     "pro33_clone_active": [("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3")],
-    "pro33_lab_profiles": [("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3")],
+    "reference_lab_profiles": [
+        ("desktop-10.4.1-32", "1.9.2", "1.4.3", "0.15.1"),
+        ("pro-3.3.0-64", "1.24.3", "3.6.3", "1.9.3"),
+    ],
     "desktop1082_bgp_pro35": [
         ("desktop-10.8.2-32", "1.9.3", "1.5.2", "0.17.0"),
         ("desktop_bgp-10.8.2-64", "1.9.3", "1.5.2", "0.17.0"),

@@ -391,3 +391,59 @@ def test_scan_parameters_cover_condas_search_path():
     assert ".condarc" in params["UserFiles"] and "AppData\\Roaming\\pip\\pip.ini" in params["UserFiles"]
     assert params["UserDirs"][0] == ".certificates"
     assert params["Thumbprints"] == ["AB" * 20]
+
+
+# --- which files each conda reads, by its version; ArcGIS Pro's own conda ---------------------------
+
+PRO = CondaReader(label="pro-3.3.0-64", prefix="C:\\Pro\\bin\\Python", python_major_minor="3.11")
+
+
+def test_user_files_a_hosts_conda_ignores_are_never_reported_or_edited(cas):
+    """~\\.config\\conda is read from conda 4.11 (conda/conda#10982); condarc.d *.yaml from 4.3.13."""
+    host = lab_host()
+    host.put("C:\\Users\\alice\\.config\\conda\\.condarc", "ssl_verify: false\n")
+    host.put("C:\\Users\\alice\\.conda\\condarc.d\\x.yaml", "ssl_verify: false\n")
+    old = dataclasses.replace(MC2, conda_version="4.3.12")
+    s = settings(condarc_final=False, manage_user_condarc=True, conda_installs=(old,))
+    plan, _ = run(host, s, bundle_for(cas[0]))
+    assert plan["overrides"] == [] and not [w for w in plan["write_files"] if "alice\\.conf" in w["path"]]
+    new = dataclasses.replace(MC2, conda_version="4.11.0")
+    plan, _ = run(host, dataclasses.replace(s, conda_installs=(new,)), bundle_for(cas[0]))
+    edited = {w["path"] for w in plan["write_files"] if "alice\\.con" in w["path"]}
+    assert edited == {
+        "C:\\Users\\alice\\.config\\conda\\.condarc",
+        "C:\\Users\\alice\\.conda\\condarc.d\\x.yaml",
+    }
+
+
+def test_a_conda_older_than_4_6_9_does_not_read_programdata(cas):
+    host = lab_host()
+    old = dataclasses.replace(MC2, conda_version="4.5.12")
+    s = settings(condarc_final=False, users=(), condarc_locations=("programdata",), conda_installs=(old,))
+    plan, _ = run(host, s, bundle_for(cas[0]))
+    assert [o["decided_by"] for o in plan["overrides"]] == ["(conda's default: True)"]
+    # No ProgramData file in what that conda reads (verify judges the same list).
+    assert plan["reader_files"] == [
+        {"label": "miniconda2-x86", "files": ["C:\\Miniconda2\\.condarc", "C:\\Miniconda2\\condarc"]}
+    ]
+
+
+def test_pros_conda_gets_our_file_in_its_root_only_when_programdata_does_not_reach_it(cas):
+    host = lab_host()
+    pro_file = "C:\\Pro\\bin\\Python\\condarc.d\\doi_cert.yml"
+    default, _ = run(host, settings(other_conda_readers=(PRO,)), bundle_for(cas[0]))
+    assert pro_file not in default["condarc_files"]
+    # Pro's conda reads ProgramData, then its own root: verify judges both.
+    (pro,) = [r for r in default["reader_files"] if r["label"] == PRO.label]
+    assert (
+        pro["files"][0] == "C:\\ProgramData\\conda\\.condarc"
+        and "C:\\Pro\\bin\\Python\\.condarc" in pro["files"]
+    )
+    for s in (
+        settings(other_conda_readers=(PRO,), condarc_locations=("install_root",)),
+        settings(other_conda_readers=(dataclasses.replace(PRO, conda_version="4.5.11"),)),
+    ):
+        plan, _ = run(host, s, bundle_for(cas[0]))
+        assert pro_file in plan["condarc_files"]
+    assert "C:\\Pro\\bin\\Python\\conda-meta" not in str(scan_parameters(settings(), []))
+    assert scan_parameters(settings(other_conda_readers=(PRO,)), [])["CondaRoots"][-1] == PRO.prefix
