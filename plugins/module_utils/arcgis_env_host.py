@@ -62,8 +62,11 @@ def _satisfied(spec_text: str, installed: Mapping[str, tuple[str, str]]) -> bool
         return False
 
 
-def _quiet(argv: list[str]) -> list[str]:
-    return [*argv, "--yes", "--quiet"]
+def _quiet(argv: list[str], shortcuts: bool = True) -> list[str]:
+    """``--no-shortcuts`` when the plan says so (arcgis_env_spec.SHORTCUTS_NOTE: conda's own default makes
+    the tools' Start-menu shortcuts, for all users under an AllUsers Miniconda, and removes them with the
+    env)."""
+    return [*argv, *([] if shortcuts else ["--no-shortcuts"]), "--yes", "--quiet"]
 
 
 def _channel_args(channels: Sequence[str]) -> list[str]:
@@ -105,7 +108,7 @@ def env_change(
                 argv.append("--pinned")
             result.update(
                 action="create",
-                argv=_quiet(argv),
+                argv=_quiet(argv, plan.get("shortcuts", True)),
                 missing=list(plan["install_specs"]),
                 summary=f"clone {plan['clone_source']} to {prefix}, then add "
                 + " ".join(plan["install_specs"]),
@@ -117,7 +120,8 @@ def env_change(
             result.update(
                 action="update",
                 argv=_quiet(
-                    [conda, "install", "--prefix", prefix, *_channel_args(plan["channels"]), *wanted]
+                    [conda, "install", "--prefix", prefix, *_channel_args(plan["channels"]), *wanted],
+                    plan.get("shortcuts", True),
                 ),
                 missing=wanted,
                 summary=f"add {' '.join(wanted)} to {prefix} (Esri's builds held by conda-meta\\pinned)",
@@ -142,7 +146,7 @@ def env_change(
             summary = (
                 f"create {prefix} with {' '.join(plan['install_specs'])} (no lock: conda solves on the host)"
             )
-        result.update(action="create", argv=_quiet(argv), summary=summary)
+        result.update(action="create", argv=_quiet(argv, plan.get("shortcuts", True)), summary=summary)
         return result
 
     installed = installed_packages(conda_list_json)
@@ -160,7 +164,10 @@ def env_change(
             ]
             result.update(
                 action="update",
-                argv=_quiet([conda, "install", "--prefix", prefix, "--file", result["update_path"]]),
+                argv=_quiet(
+                    [conda, "install", "--prefix", prefix, "--file", result["update_path"]],
+                    plan.get("shortcuts", True),
+                ),
                 update_text="# arcgis-conda fleet: only what differs from the lock\n@EXPLICIT\n"
                 + "\n".join(lines)
                 + "\n",
@@ -194,7 +201,7 @@ def env_change(
         ]
         result.update(
             action="update",
-            argv=_quiet(argv),
+            argv=_quiet(argv, plan.get("shortcuts", True)),
             missing=unmet,
             summary=f"install {' '.join(unmet)} into {prefix}",
         )

@@ -49,10 +49,24 @@ TOOL_CAPS: dict[str, dict[str, str]] = {
 # conda 4.7): ArcMap/ArcGIS Server 10.x (2.7) and ArcGIS Pro 1.x-2.0 (3.4/3.5).
 FREE_CHANNEL_LINES = frozenset({"2.7", "3.4", "3.5"})
 # Esri added `conda create --clone ... --pinned` (copy the source env's conda-meta/pinned) in Pro 3.2;
-# the Pro 3.0/3.1 help shows the clone command without it (pro.arcgis.com .../what-is-conda.htm).
+# the Pro 3.0/3.1 help shows the clone command without it (pro.arcgis.com .../what-is-conda.htm), the 3.2
+# help first says "The --pinned flag is introduced by Esri", and Esri's upstream proposal of the flag is
+# conda/conda#12499 (2023-03-18, after Pro 3.1). A claim that Pro has had it "since at least 3.0.3" found
+# no source, so the boundary stays 3.2: an unknown flag would fail the clone, while leaving it out loses
+# nothing (the role writes the clone's conda-meta\pinned itself, see fleet_changes.merge_pinned).
 PRO_PINNED_FLAG_SINCE = (3, 2)
 
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# Shortcuts, decided: conda on Windows makes a package's menu/*.json Start-menu shortcuts with menuinst
+# (conda/core/path_actions.py MakeMenuAction, on when context.shortcuts; `--no-shortcuts` turns it off) and
+# removes them when the package or the env is removed (RemoveMenuAction, whatever that setting). menuinst
+# puts them in the all-users Start Menu when the conda root has no `.nonadmin` marker and the run is
+# elevated (menuinst 1.4 __init__.install, mode 'system'), which is the miniconda role's AllUsers install
+# run by the admin account: lab-wide "Spyder (<env>)" / "Jupyter Notebook (<env>)" that `absent` (conda
+# remove --all) takes away again. arcgis_env_shortcuts: false passes --no-shortcuts to every create/install.
+SHORTCUTS_NOTE = "conda's menuinst: all-users Start-menu shortcuts, removed with the env"
 
 
 class SpecError(ValueError):
@@ -79,6 +93,8 @@ class EnvSettings:
     mirror: str = ""
     conda_forge_channel: str = ps.CONDA_FORGE
     esri_channel: str = ps.ESRI
+    # Start-menu shortcuts of the tools (Spyder, Jupyter Notebook): see SHORTCUTS_NOTE.
+    shortcuts: bool = True
 
     @cached_property
     def policy(self) -> ps.Policy:
@@ -120,6 +136,11 @@ class EnvSettings:
                 value = tuple(str(v) for v in value)
             elif key in ("names", "pro_modes"):
                 value = {str(k): str(v) for k, v in dict(value).items()}
+            elif key == "shortcuts":
+                text = str(value).strip().lower()
+                if not isinstance(value, bool) and text not in ("true", "false"):
+                    raise SpecError(f"arcgis_env_shortcuts: {value!r} is not true or false")
+                value = value if isinstance(value, bool) else text == "true"
             else:
                 value = str(value)
             values[key] = value
@@ -222,6 +243,7 @@ class EnvPlan:
     # behind each of ``channels`` (the same channel, or the one a mirror channel copies).
     source_label: str = ""
     upstream_channels: tuple[str, ...] = ()
+    shortcuts: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -427,6 +449,7 @@ def plan_host(
             "bits": int(fact["bits"]),
             "platform": platform_for(fact["bits"]),
             "pins": pins,
+            "shortcuts": settings.shortcuts,
         }
         mode = settings.pro_modes.get(arcgis_id, settings.pro_mode) if product == "pro" else "conda"
         if mode == "clone":

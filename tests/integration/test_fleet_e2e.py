@@ -99,6 +99,9 @@ def host_image(lab: Lab, host: str) -> dict[str, Any]:
     }
 
 
+START_MENU = "c:\\programdata\\microsoft\\windows\\start menu\\programs"
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Lab:
     return make_lab(tmp_path_factory.mktemp("ref"), "reference", per=2)
@@ -126,6 +129,13 @@ def test_check_apply_rerun_uninstall_on_the_reference_host(reference: Lab) -> No
         assert first[host]["module_calls"] == module_calls(lab, host), "callback count is not the real count"
         assert first[host]["bridge_verified"] is True
         assert esri_env_targets(lab, host) == []
+        # arcgis_env_shortcuts (default true): conda's menuinst puts the tools' shortcuts in the all-users
+        # Start Menu (AllUsers Miniconda, elevated run); the uninstall below must take them away again.
+        assert {k for k in host_image(lab, host)["files"] if k.endswith(".lnk")} >= {
+            START_MENU + "\\anaconda2 (32-bit)\\spyder (arc1041).lnk",
+            START_MENU + "\\anaconda2 (32-bit)\\jupyter notebook (arc1041).lnk",
+            START_MENU + "\\anaconda3 (64-bit)\\spyder (arcpro33).lnk",
+        }
 
     rc, out, again = run(lab, "site.yml")
     assert rc == 0, out

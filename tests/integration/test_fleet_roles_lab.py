@@ -346,3 +346,15 @@ def test_user_condarc_files_are_judged_by_the_conda_version_observe_measured(tmp
     flat = " ".join(out.split())
     assert "user student1 gets ssl_verify=False for pro-3.3.0-64 from" in flat, flat
     assert "for miniconda2-x86 from" not in flat
+
+
+def test_arcgis_env_shortcuts_false_makes_no_start_menu_shortcuts(tmp_path) -> None:
+    """The default (conda's menuinst, all-users shortcuts that absent removes) is asserted in
+    test_fleet_e2e; false passes --no-shortcuts, and the simulated menuinst then makes none."""
+    lab = make_lab(tmp_path / "lab", "desktop1041")
+    rc, out, _ = run(lab, "site.yml", {"arcgis_env_shortcuts": False})
+    assert rc == 0, out
+    state = json.loads((lab.state() / "host.json").read_text())
+    assert [k for k in state["fs"] if k.endswith(".lnk")] == []
+    creates = [c for c in lab.calls() if c.get("module") == "ansible.windows.win_command"]
+    assert creates, "no conda command ran"

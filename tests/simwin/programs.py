@@ -587,7 +587,67 @@ def _catalog(host: H.Host, channels: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+# Start-menu shortcuts (menuinst, run by conda for packages that ship menu/*.json): conda/core/path_actions.py
+# MakeMenuAction (context.shortcuts; --no-shortcuts off) and RemoveMenuAction (always, on removal); menuinst
+# 1.4 install(): mode 'system' (FOLDERID_CommonPrograms, all users) when the *root* prefix has no
+# .nonadmin and the run is elevated, else 'user' (FOLDERID_Programs); win32.ShortCut names a non-root
+# env's shortcut "<name> (<env>).lnk". Which packages ship a menu and the menu folder name
+# ("Anaconda<major> (<bits>-bit)") are this model's choice (not verified per package build).
+MENU_ITEMS = {"spyder": "Spyder", "notebook": "Jupyter Notebook"}
+COMMON_PROGRAMS = "C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs"
+
+
+def _menu_dir(host: H.Host, actor: H.Principal, root: str, python: str, bits: int) -> str:
+    system = actor.admin and not host.exists(ntpath.join(root, ".nonadmin"))
+    base = (
+        COMMON_PROGRAMS
+        if system
+        else host.user_env(actor)["APPDATA"] + "\\Microsoft\\Windows\\Start Menu\\Programs"
+    )
+    return ntpath.join(base, f"Anaconda{python.split('.')[0]} ({bits}-bit)")
+
+
+def _make_menus(
+    host: H.Host, actor: H.Principal, root: str, prefix: str, names: list[str], bits: int
+) -> None:
+    records = conda_records(host, prefix)
+    python = str((records.get("python") or {}).get("version") or "3")
+    folder = _menu_dir(host, actor, root, python, bits)
+    for name in names:
+        if name not in MENU_ITEMS:
+            continue
+        host.mkdir(folder, actor, parents=True)
+        link = ntpath.join(folder, f"{MENU_ITEMS[name]} ({ntpath.basename(prefix)}).lnk")
+        attrs = {"program": "shortcut", "target_prefix": prefix, "package": name}
+        host.write(link, None, actor, synthetic=_synthetic(link, attrs, 1024))
+
+
+def _remove_menus(host: H.Host, actor: H.Principal, prefix: str) -> None:
+    for node in list(host.fs().values()):
+        if (node.get("attrs") or {}).get("program") == "shortcut" and H.key_of(
+            str(node["attrs"].get("target_prefix"))
+        ) == H.key_of(prefix):
+            folder = H.parent_of(node["path"])
+            host.delete(node["path"], actor)
+            if folder and host.is_dir(folder) and not host.children(folder):
+                host.delete(folder, actor)
+
+
 def run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
+    result = _run_conda(host, actor, attrs, args)
+    if not args or result.rc != 0:
+        return result
+    opts, _ = _options(args[1:])
+    prefix = opts.get("prefix") or (
+        ntpath.join(attrs["root"], "envs", opts["name"]) if opts.get("name") else None
+    )
+    if args[0] in ("create", "install") and prefix and not opts.get("no-shortcuts"):
+        names = [r["name"] for r in conda_records(host, prefix).values()]
+        _make_menus(host, actor, str(attrs["root"]), prefix, names, int(attrs.get("bits", 64)))
+    return result
+
+
+def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
     if not args:
         return not_modelled("conda without a command")
     command, rest = args[0], args[1:]
@@ -659,6 +719,7 @@ def run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: lis
         if command == "remove" and opts.get("all"):
             if not prefix or not host.exists(prefix):
                 return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+            _remove_menus(host, actor, prefix)
             host.delete(prefix, actor)
             return Result(0, "Remove all packages in environment " + prefix + ":\n", changed=True)
         if command == "list" and opts.get("json"):

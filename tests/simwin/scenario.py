@@ -132,6 +132,8 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
     for folder in ("C:\\Windows\\Temp", "C:\\Windows\\system32", "C:\\Windows\\system32\\config"):
         host.mkdir(folder, system)
     host.mkdir("C:\\Windows\\system32\\config\\systemprofile\\AppData\\Local\\Temp", system, parents=True)
+    # The all-users Start Menu (FOLDERID_CommonPrograms), where menuinst puts an AllUsers conda's shortcuts.
+    host.mkdir("C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs", system, parents=True)
     for name in [*users, "Default", "Public"]:
         profile = (users.get(name) or {}).get("profile") or f"C:\\Users\\{name}"
         host.mkdir(profile, system)

@@ -237,3 +237,29 @@ def test_published_envs_follow_the_contract():
             "kind": "conda",
         }
     ]
+
+
+def test_shortcuts_are_condas_default_and_no_shortcuts_is_passed_when_turned_off():
+    """arcgis_env_shortcuts (arcgis_env_spec.SHORTCUTS_NOTE): conda's menuinst makes the tools' Start-menu
+    shortcuts unless --no-shortcuts; every create and install carries the choice."""
+    installed = conda_list(("python", "2.7.10", "0"))
+    fallback = plan(method="fallback", host_lock_path="")
+    for on, changes in ((True, {}), (False, {"shortcuts": False})):
+        for argv in (
+            env_change(plan(**changes), LOCK, None, env_exists=False)["argv"],
+            env_change({**fallback, **changes}, None, None, env_exists=False)["argv"],
+            env_change({**fallback, **changes}, None, installed, env_exists=True)["argv"],
+            env_change(plan(kind="pro_clone", method="clone", clone_source="S", **changes), [], "", False)[
+                "argv"
+            ],
+        ):
+            assert ("--no-shortcuts" in argv) is (not on), argv
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
+        EnvSettings,
+        SpecError,
+    )
+
+    assert EnvSettings.from_mapping({"shortcuts": "False"}).shortcuts is False
+    assert EnvSettings().shortcuts is True
+    with pytest.raises(SpecError, match="arcgis_env_shortcuts: 'sometimes' is not true or false"):
+        EnvSettings.from_mapping({"shortcuts": "sometimes"})
