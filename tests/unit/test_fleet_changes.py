@@ -378,3 +378,42 @@ def test_group_steps_batches_consecutive_file_changes_of_one_role():
 
 def test_group_steps_of_nothing():
     assert fc.group_steps([]) == []
+
+
+def test_conda_versions_come_from_the_roots_conda_meta_names():
+    """doi_cert judges each conda by the files its version reads; observe reads conda-meta\\conda-*.json."""
+    pro = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
+    names = ["conda-23.7.4-py311haa95532_0.json", "conda-package-handling-2.2.0-py311_0.json"]
+    snap = fh.Snapshot(
+        {
+            "reads": [
+                {
+                    "path": fc.conda_meta_glob(pro),
+                    "type": "glob",
+                    "matches": [
+                        {"path": f"{pro}\\conda-meta\\{n}", "type": "file", "size": 1} for n in names
+                    ],
+                },
+                {"path": fc.conda_meta_glob("C:\\Miniconda2"), "type": "glob", "matches": []},
+            ]
+        }
+    )
+    assert fc.conda_versions(snap, [pro, "C:\\Miniconda2", "D:\\never-read"]) == {
+        pro.lower(): "23.7.4",
+        "c:\\miniconda2": None,
+        "d:\\never-read": None,
+    }
+    reads = fc.doi_cert_reads(
+        {
+            "ManifestPath": "C:\\m.json",
+            "Files": [],
+            "Dirs": [],
+            "Users": [],
+            "UserFiles": [],
+            "UserDirs": [],
+            "CondaRoots": [pro],
+        },
+        None,
+        [],
+    )
+    assert fh.Read(fc.conda_meta_glob(pro), "glob", detail=False) in reads
