@@ -66,6 +66,7 @@ COLUMNS = (
     Column("arcgis_env", "Conda envs (pins, stack)"),
     Column("startup_bridge", "Startup bridge"),
     Column("changes", "Changes (against the last observation)"),
+    Column("notes", "Notes"),
     Column("security", "Trusted paths users can write (before the changes)"),
     Column("sources", "Package sources (Anaconda licence)"),
     Column("error", "Problem"),
@@ -454,6 +455,10 @@ class FleetPlanner:
                 continue
             host["env_planned"] = planned
             host["env_skipped"] = lines + skipped
+            if args.get("state", "present") == "present":
+                host["problems"] = ff.unknown_stack_problems(
+                    item.host, args["facts"] or [], settings.products
+                )
             for _plan, _spec in planned:
                 self.controller_map.update(
                     {h: u for h, u in zip(_plan.channels, _plan.upstream_channels, strict=False) if h != u}
@@ -596,11 +601,16 @@ class FleetPlanner:
                 host["error"], status = f"{item.host}: {self._error(exc)}", "failed"
         reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
         sources = self._sources(host, results)
+        # Planned, but not all of it: a declared release whose stack is unknown gets no env (the fix named).
+        problems = [f"{item.host}: {p}" for p in host.get("problems") or []]
+        if status == "ok" and problems:
+            status = "incomplete"
         row: dict[str, Any] = {
             "host": item.host,
             "lab": item.lab,
             "status": status,
             "error": host["error"]
+            or "; ".join(problems)
             or ("" if host["installs"] else "no ArcGIS probed or declared (fleet_arcgis_releases)"),
             "source": host.get("source", "none"),
             "arcgis": [
@@ -616,6 +626,7 @@ class FleetPlanner:
                 for f in findings
             ],
             "sources": sources,
+            "notes": fp.arcmap_notes(host["installs"]),
         }
         for role, result in results.items():
             row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
@@ -636,5 +647,7 @@ class FleetPlanner:
             },
             "judge": {role: results[role].judge for role in results if role in self.roles},
             "published": host["published"],
-            "warnings": list(host.get("warnings") or []) + [w for r in results.values() for w in r.warnings],
+            "warnings": list(host.get("warnings") or [])
+            + [w for r in results.values() for w in r.warnings]
+            + [f"note: {n}" for n in row["notes"]],
         }

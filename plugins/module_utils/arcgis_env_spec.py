@@ -30,7 +30,7 @@ PRODUCTS = ("desktop", "desktop_bgp", "pro", "server")
 PRO_MODES = ("clone", "conda")
 PACKAGE_FORMATS = ("auto", "tar_bz2", "prefer_conda")
 
-# Upper bounds of the interactive tools per Python line; the channel's own metadata decides the rest.
+# Bounds of the interactive tools per Python line; the channel's own metadata decides the rest.
 #  - IPython: 6.0 dropped Python 2.7 ("use the IPython 5.x LTS release"); 7.0 requires 3.5+, 7.10+
 #    requires 3.6+, 7.17+ requires 3.7+ (ipython.readthedocs.io/en/6.x/about/index.html and the
 #    "IPython versions and Python Support" table of IPython's README).
@@ -39,11 +39,18 @@ PACKAGE_FORMATS = ("auto", "tar_bz2", "prefer_conda")
 #  - Spyder: 5 is Python 3 only (spyder-ide/spyder#10963). For 2.7 we stay on 3.x: the 2.7-era stack
 #    comes from the frozen `free` channel, whose Spyder builds are 3.x; admins can override with an
 #    extra package such as `spyder=4`.
+#  - Python 3.13 (ArcGIS Pro 3.6/3.7): IPython and Notebook need no bound. Esri itself ships IPython
+#    8.37/8.38 and Notebook 7.3.3 on 3.13 (arcgis-dist.json, plugins/module_utils/arcgis_pro_dist.py), and
+#    IPython 9.x builds for 3.13 exist on `main` (anaconda.org/anaconda/ipython, py313 builds of 9.11.0).
+#    Spyder is first known good on 3.13 with 6.2: "After PR #26171 we can be certain that Spyder works
+#    without issues with Python 3.13", its installers moving to 3.13 for 6.2.0a2 (spyder-ide/spyder#26201).
+#    Esri ships no Spyder, so a Pro clone gets it from the channels; an extra `spyder=...` overrides this.
 TOOL_CAPS: dict[str, dict[str, str]] = {
     "2.7": {"ipython": "<6", "notebook": "<6", "spyder": "<4"},
     "3.4": {"ipython": "<7"},
     "3.5": {"ipython": "<7.10"},
     "3.6": {"ipython": "<7.17"},
+    "3.13": {"spyder": ">=6.2"},
 }
 # Python lines whose packages live in Anaconda's frozen `free` channel (removed from `defaults` in
 # conda 4.7): ArcMap/ArcGIS Server 10.x (2.7) and ArcGIS Pro 1.x-2.0 (3.4/3.5).

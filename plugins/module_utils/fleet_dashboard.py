@@ -5,8 +5,8 @@ inline CSS and SVG, no scripts, no external URLs, every value HTML-escaped. ``fl
 the files; this module only decides what a page says.
 
 Outcomes are derived per host from ``status`` and its change list (``planned``, else ``changes``):
-``failed``/``unreachable``/``skipped`` as given, otherwise ``would change`` (a plan) or ``changed``
-(a run) when the list is non-empty, else ``ok``.
+``failed``/``unreachable``/``incomplete``/``skipped`` as given, otherwise ``would change`` (a plan) or
+``changed`` (a run) when the list is non-empty, else ``ok``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from typing import Any
 PLAN = "plan"
 RUN = "run"
 # Index columns and chart legend, in this order; lab pages list failed and unreachable first.
-OUTCOMES = ("ok", "would change", "changed", "failed", "unreachable", "skipped")
-PAGE_ORDER = ("failed", "unreachable", "would change", "changed", "skipped", "ok")
+# incomplete: planned, but part of it could not be (a declared release whose stack is unknown).
+OUTCOMES = ("ok", "would change", "changed", "failed", "unreachable", "incomplete", "skipped")
+PAGE_ORDER = ("failed", "unreachable", "incomplete", "would change", "changed", "skipped", "ok")
 COLOURS = {
     "ok": "#2e8b57",
     "would change": "#d68910",
     "changed": "#2471a3",
     "failed": "#c0392b",
     "unreachable": "#7d3c98",
+    "incomplete": "#b9770e",
     "skipped": "#909497",
 }
 COLLAPSE_AFTER = 5  # a role's change list longer than this starts collapsed
@@ -116,7 +118,7 @@ def change_list(row: Mapping[str, Any]) -> list[Any]:
 
 def outcome(row: Mapping[str, Any], kind: str) -> str:
     status = str(row.get("status") or "ok").lower()
-    if status in ("failed", "unreachable", "skipped"):
+    if status in ("failed", "unreachable", "incomplete", "skipped"):
         return status
     if change_list(row):
         return "would change" if kind == PLAN else "changed"

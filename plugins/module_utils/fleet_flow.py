@@ -269,6 +269,27 @@ def arcgis_env_facts(installs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
     return facts, lines
 
 
+def unknown_stack_problems(
+    host: str, installs: Sequence[Mapping[str, Any]], products: Sequence[str]
+) -> list[str]:
+    """The host's problem for each declared release whose pins the table cannot give: no env is planned for
+    it, so the host is not ``ok``; the message names the two fixes (measure it, or declare it)."""
+    problems = []
+    for install in installs:
+        unknown = [p for p in STACK_PACKAGES if p in (install.get("unverified") or [])]
+        if install.get("status") != "declared" or not unknown or install.get("product") not in products:
+            continue
+        product, version = install.get("product"), install.get("version")
+        declared = ", ".join(f"{p}: '<version>'" for p in unknown)
+        problems.append(
+            f"ArcGIS {product} {version} ({install['id']}): {', '.join(unknown)} unknown for this release "
+            "(unverified in the release table), so no env is planned for it. Fix: probe the host "
+            f"(ansible-playbook playbooks/probe.yml --limit {host}) to measure them, or declare them in its "
+            f"fleet_arcgis_releases entry: {{product: {product}, version: '{version}', {declared}}}"
+        )
+    return problems
+
+
 def plan_arcgis_env(
     args: Mapping[str, Any],
     ctx: RoleContext,

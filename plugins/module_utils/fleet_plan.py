@@ -9,12 +9,15 @@ imports.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
+    ARCMAP_RETIRED,
+    SOURCES,
     UnknownRelease,
     arcgis_stack,
 )
@@ -22,6 +25,9 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release 
 STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
 # Where ArcGIS Pro installs its conda by default: a declared Pro is planned as if it sat there.
 PRO_DEFAULT_CONDA_ROOT = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
+# What a fleet_arcgis_releases entry may declare besides product and version (the stack it measured).
+DECLARABLE = ("python", *STACK_PACKAGES)
+_DECLARED_VERSION = re.compile(r"^\d+(\.\d+){1,3}$")
 
 
 class PlanError(ValueError):
@@ -43,7 +49,12 @@ class HostInput:
 
 
 def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
-    """An ``ansible_facts.arcgis``-shaped record for a release declared in the inventory."""
+    """An ``ansible_facts.arcgis``-shaped record for a release declared in the inventory.
+
+    The entry may declare the stack too (``python``, ``numpy``, ``matplotlib``, ``scipy``): a declared
+    value fills a cell the release table cannot source (or sources only from a community page); it may not
+    contradict a value the table has from Esri or from this project's own measurement.
+    """
     product = str(release.get("product", ""))
     version = str(release.get("version", ""))
     try:
@@ -52,6 +63,25 @@ def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
         raise PlanError(f"{host}: fleet_arcgis_releases entry {dict(release)!r}: {exc}") from exc
     bits = int(stack["bits"])  # type: ignore[call-overload]
     unverified = [str(name) for name in stack.get("unverified") or []]  # type: ignore[union-attr]
+    for name in DECLARABLE:
+        if release.get(name) is None:
+            continue
+        value = str(release[name])
+        if not _DECLARED_VERSION.match(value):
+            raise PlanError(
+                f"{host}: fleet_arcgis_releases entry for {product} {version}: {name} {value!r} is not a "
+                "version; declare it as measured in that ArcGIS's Python, e.g. numpy: '1.9.3'"
+            )
+        if name == "python":
+            value = ".".join(value.split(".")[:2])  # the table keeps major.minor
+        if name not in unverified and stack[name] is not None and str(stack[name]) != value:
+            raise PlanError(
+                f"{host}: fleet_arcgis_releases entry for {product} {version}: {name} {value} contradicts "
+                f"the release table's {stack[name]} ({stack['source']}). Fix: remove {name} from the entry, "
+                "or probe the host (playbooks/probe.yml): measured facts win over the table"
+            )
+        stack = {**stack, name: value}
+        unverified = [n for n in unverified if n != name]
     problems = [f"{name} unverified in the release table" for name in unverified]
     return {
         "id": f"{product}-{version}-{bits}",
@@ -73,6 +103,19 @@ def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
         "problems": problems,
         "unverified": unverified,
     }
+
+
+def arcmap_notes(installs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note (not a failure) per ArcMap release on the host: Esri retired ArcMap on 1 March 2026."""
+    releases = sorted(
+        {str(i.get("version")) for i in installs if i.get("product") in ("desktop", "desktop_bgp")}
+    )
+    source = SOURCES["esri-faq-000013224"]
+    return [
+        f"ArcMap (ArcGIS Desktop {version}) is retired: Esri retired ArcMap on {ARCMAP_RETIRED} "
+        f"({source.url}); its env and bridge are still managed, but plan the move to ArcGIS Pro"
+        for version in releases
+    ]
 
 
 def host_installs(item: HostInput) -> tuple[str, list[dict[str, Any]]]:

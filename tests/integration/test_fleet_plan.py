@@ -103,7 +103,8 @@ def test_plan_runs_offline_on_the_example_lab(example_plan):
     result, _ = example_plan
     summary = result["summary"]
     assert summary["hosts"] == 5
-    assert summary["labs"] == {"lab_gis101": {"ok": 3}, "lab_gis102": {"ok": 2}}
+    # lab_gis101's unprobed hosts declare Desktop 10.8.1, whose stack the table cannot source: incomplete.
+    assert summary["labs"] == {"lab_gis101": {"incomplete": 2, "ok": 1}, "lab_gis102": {"ok": 2}}
     assert summary["failed"] == []
 
 
@@ -130,6 +131,13 @@ def test_probed_facts_win_over_declared_releases(example_plan):
     assert any(line.startswith("Miniconda3 x64") for line in declared["miniconda"])
     assert any(line.startswith("Miniconda2 x86") for line in declared["miniconda"])
     assert "Demo Lab Root CA" in declared["doi_cert"][0]
+    # No env for the 10.8.1 it declares: the host says so and names the fixes; ArcMap's retirement is a note.
+    assert declared["status"] == "incomplete"
+    assert "numpy, matplotlib, scipy unknown for this release" in declared["error"]
+    assert "playbooks/probe.yml --limit gis101-ws02.lab.example.org" in declared["error"]
+    assert [line.split()[0] for line in declared["arcgis_env"]][:1] == ["arcpro31"]
+    assert declared["notes"][0].startswith("ArcMap (ArcGIS Desktop 10.8.1) is retired")
+    assert probed["status"] == "ok" and probed["notes"][0].startswith("ArcMap (ArcGIS Desktop 10.4.1)")
     # lab_gis102 declares Pro 3.3 only.
     assert [a.split()[0] for a in rows["gis102-ws01.lab.example.org"]["arcgis"]] == ["pro-3.3-64"]
 
@@ -166,19 +174,29 @@ def test_a_bad_declaration_fails_its_host_only(repo_root, tmp_path):
         "            good: {fleet_arcgis_releases: [{product: pro, version: '3.3'}]}\n"
         "            typo: {fleet_arcgis_releases: [{product: desktop, version: '10.9.9'}]}\n"
         "            bare: {}\n"
+        "            stack: {fleet_arcgis_releases: [{product: desktop, version: '10.8.1', numpy: '1.9.3',"
+        " matplotlib: '1.5.2', scipy: '0.17.0'}]}\n"
+        "            contra: {fleet_arcgis_releases: [{product: pro, version: '3.3', numpy: '1.26.4'}]}\n"
         "            nocert: {fleet_arcgis_releases: [{product: pro, version: '3.3'}],"
         " doi_cert_certificates: []}\n"
     )
     proc, _ = run_plan(repo_root, tmp_path, "-i", str(inventory))
     # The plan exits non-zero when any host cannot be planned, after planning (and reporting) all of them.
     assert proc.returncode != 0, proc.stdout[-3000:]
-    assert "2 workstation(s) cannot be planned: nocert, typo" in proc.stdout
+    assert "3 workstation(s) cannot be planned: contra, nocert, typo" in proc.stdout
     rows = {r["host"]: r for r in plan_result(proc)["hosts"]}
     assert rows["good"]["status"] == "ok"
     assert rows["typo"]["status"] == "failed"
     assert "typo:" in rows["typo"]["error"] and "10.9.9" in rows["typo"]["error"]
     assert "10.8.1" in rows["typo"]["error"]  # the known releases are listed
     assert rows["bare"]["status"] == "skipped"
+    # A declared stack fills what the table cannot source; it may not contradict what Esri publishes.
+    assert rows["stack"]["status"] == "ok", rows["stack"]["error"]
+    assert rows["stack"]["arcgis_env"][0] == (
+        "arc1081 (conda, win-32, python 2.7): numpy==1.9.3 matplotlib==1.5.2 scipy==0.17.0"
+    )
+    assert rows["contra"]["status"] == "failed"
+    assert "numpy 1.26.4 contradicts the release table's 1.24.3" in rows["contra"]["error"]
     assert "Demo Lab Root CA" in rows["good"]["doi_cert"][0]
     assert rows["nocert"]["status"] == "failed"
     assert rows["nocert"]["error"].startswith("nocert: doi_cert_certificates: ")  # host, variable, fix

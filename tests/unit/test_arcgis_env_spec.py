@@ -73,6 +73,18 @@ def test_python_36_caps_ipython_below_717():
     assert "ipython<7.17" in build_spec(fact("pro-2.2-64"), EnvSettings()).tools
 
 
+@pytest.mark.parametrize(("version", "numpy"), [("3.6", "2.2.0"), ("3.7", "2.3.5")])
+def test_pro_36_37_spec_is_python_313_numpy_2_and_spyder_62(version, numpy):
+    """Planned from the release table alone, as a declared lab is: Esri's arcgis-dist.json stack."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import declared_install
+
+    spec = build_spec(declared_install("pc1", {"product": "pro", "version": version}), EnvSettings())
+    assert spec.python == "3.13"
+    assert f"numpy=={numpy}" in spec.match_specs
+    assert spec.tools == ("ipython", "notebook", "spyder>=6.2")
+    assert spec.platform == "win-64" and spec.package_format == "prefer_conda"
+
+
 def test_missing_package_is_not_pinned():
     data = fact("desktop-10.4.1-32")
     data["packages"] = {"numpy": "1.9.2", "matplotlib": "1.4.3", "scipy": None}

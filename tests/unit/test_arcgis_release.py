@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import esri_release_table
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible.plugins.loader import filter_loader
@@ -11,7 +15,8 @@ DESKTOP_RELEASES = [
     "10.0", "10.1", "10.2", "10.2.1", "10.2.2", "10.3", "10.3.1", "10.4", "10.4.1", "10.5", "10.5.1",
     "10.6", "10.6.1", "10.7", "10.7.1", "10.8", "10.8.1", "10.8.2",
 ]  # fmt: skip
-PRO_PUBLISHED = [f"2.{minor}" for minor in range(10)] + [f"3.{minor}" for minor in range(6)]
+PRO_PUBLISHED = [f"2.{minor}" for minor in range(10)] + [f"3.{minor}" for minor in range(8)]
+VENDORED = Path(__file__).parent / "data" / "esri" / "arcgis-dist.json"
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +64,8 @@ def test_pro_short_and_registry_forms(arcgis_stack, version):
         ("2.9", "3.7", "1.20.1", "3.4.2", "1.6.2"),
         ("3.2", "3.9", "1.22.4", "3.6.3", "1.7.3"),
         ("3.5", "3.11", "1.26.4", "3.9.4", "1.14.1"),
+        ("3.6", "3.13", "2.2.0", "3.9.4", "1.14.1"),
+        ("3.7", "3.13", "2.3.5", "3.10.8", "1.16.3"),
     ],
 )
 def test_pro_rows_spot_checked_against_esris_arcgis_dist_json(version, python, numpy, matplotlib, scipy):
@@ -93,7 +100,7 @@ def test_unknown_release_lists_the_known_ones(arcgis_stack):
     with pytest.raises(AnsibleFilterError) as info:
         arcgis_stack("1.4", "pro")
     assert "ArcGIS pro 1.4 is not in the release table; known releases: 2.0, 2.1," in str(info.value)
-    assert "3.5" in str(info.value)
+    assert "3.7" in str(info.value)
     with pytest.raises(AnsibleFilterError, match=r"known releases: 10\.0, 10\.1, .*10\.8\.2"):
         arcgis_stack("9.3.1")
     with pytest.raises(AnsibleFilterError, match="unknown ArcGIS product 'server'"):
@@ -107,3 +114,64 @@ def test_unsourced_release_is_known_but_null(arcgis_stack):
     assert stack["numpy"] is None
     assert stack["python"] == "2.7"
     assert set(stack["unverified"]) == {"numpy", "matplotlib", "scipy"}
+
+
+def test_every_pro_row_is_the_vendored_esri_file():
+    """Each Pro row against Esri's own file (tests/unit/data/esri, the commit the table names)."""
+    dist = json.loads(VENDORED.read_text(encoding="utf-8"))
+    assert list(dist) == release.known_releases("pro")
+    for version, packages in dist.items():
+        stack = release.arcgis_stack(version, "pro")
+        assert stack["python"] == ".".join(packages["python"].split(".")[:2]), version
+        for name in release.STACK_PACKAGES:
+            assert stack[name] == packages[name], (version, name)
+        assert stack["unverified"] == [], version
+        assert release.pro_shipped(version)["python"] == packages["python"]
+    assert release.arcgis_stack("3.6", "pro")["numpy"].startswith("2.")
+
+
+def test_the_tool_regenerates_the_data_module_identically(tmp_path):
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_pro_dist
+
+    commit = arcgis_pro_dist.SOURCE["commit"]
+    shipped = Path(arcgis_pro_dist.__file__).read_text(encoding="utf-8")
+    assert esri_release_table.render(VENDORED.read_bytes(), commit) == shipped
+    out = tmp_path / "dist.py"
+    assert esri_release_table.main([str(VENDORED), "--commit", commit, "--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == shipped
+    assert esri_release_table.main([str(VENDORED), "--commit", commit, "--output", str(out), "--check"]) == 0
+    # A newer Esri file (a made-up 3.8) changes the module: --check says so, a run writes it.
+    dist = json.loads(VENDORED.read_text(encoding="utf-8"))
+    dist["3.8"] = {**dist["3.7"], "arcgispro": "3.8", "numpy": "2.4.0"}
+    newer = tmp_path / "arcgis-dist.json"
+    newer.write_text(json.dumps(dist), encoding="utf-8")
+    assert esri_release_table.main([str(newer), "--commit", commit, "--output", str(out), "--check"]) == 1
+    assert esri_release_table.main([str(newer), "--commit", commit, "--output", str(out)]) == 0
+    assert '"3.8": ("3.13.13", "2.4.0",' in out.read_text(encoding="utf-8")
+    assert arcgis_pro_dist.SOURCE["sha256"] in shipped
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update({"latest": {}}), "is not a Pro release"),
+        (lambda d: d["3.7"].pop("python"), "3.7: no python entry"),
+        (lambda d: d["3.7"].update({"numpy": "two"}), "numpy 'two' is not a version"),
+        (lambda d: d["3.7"].update({"arcgispro": "3.6"}), "names arcgispro '3.6'"),
+    ],
+)
+def test_the_tool_refuses_a_file_it_does_not_know(change, message):
+    dist = json.loads(VENDORED.read_text(encoding="utf-8"))
+    change(dist)
+    with pytest.raises(esri_release_table.DistError, match=message):
+        esri_release_table.render(json.dumps(dist).encode(), "0" * 40)
+
+
+def test_desktop_cells_name_their_own_source():
+    row = release.lookup_release("10.8", "desktop")
+    assert row.numpy == "1.9.3" and row.source_of("numpy").url.startswith("https://www.cnblogs.com/")
+    assert row.source_of("matplotlib") is release.SOURCES["unsourced"]
+    assert set(row.unverified) == {"numpy", "matplotlib", "scipy"}
+    vesnikos = release.lookup_release("10.5", "desktop")
+    assert vesnikos.source_of("numpy") is release.SOURCES["unsourced"]
+    assert vesnikos.source_of("scipy") is release.SOURCES["gist-vesnikos"]

@@ -98,6 +98,7 @@ def test_outcomes_count_per_lab_for_a_plan_and_a_run(fleet, tmp_path):
         "changed": 0,
         "failed": 1,
         "unreachable": 1,
+        "incomplete": 0,
         "skipped": 1,
     }
     assert counts["lab_b"]["would change"] == 2 and counts["lab_b"]["ok"] == 1
@@ -112,6 +113,15 @@ def test_outcomes_count_per_lab_for_a_plan_and_a_run(fleet, tmp_path):
     page = parse((tmp_path / "run/index.html").read_text())
     assert [a["href"] for a in page.find("a")] == ["lab_a.html", "lab_b.html"]
     assert "2025-01-15 09:30 UTC" in "".join(page.text)
+
+
+def test_an_incomplete_plan_is_its_own_outcome_even_with_changes(tmp_path):
+    """A declared release whose stack is unknown gets no env: that host is never counted as ok."""
+    rows = [host("a-part", status="incomplete", planned=[WRITE_PIP], error="numpy unknown"), host("a-ok")]
+    write_lab_reports(tmp_path / "plan", "fleet plan", rows, COLUMNS, now=NOW)
+    (lab,) = json.loads((tmp_path / "plan/index.json").read_text())["labs"]
+    assert lab["counts"]["incomplete"] == 1 and lab["counts"]["ok"] == 1
+    assert lab["counts"]["would change"] == 0
 
 
 def test_index_shows_meta_only_when_given(fleet, tmp_path):
