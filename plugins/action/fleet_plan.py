@@ -647,6 +647,7 @@ class FleetPlanner:
             },
             "judge": {role: results[role].judge for role in results if role in self.roles},
             "published": host["published"],
+            "notes": row["notes"],
             "warnings": list(host.get("warnings") or [])
             + [w for r in results.values() for w in r.warnings]
             + [f"note: {n}" for n in row["notes"]],

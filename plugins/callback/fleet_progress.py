@@ -101,6 +101,7 @@ REPORT_COLUMNS = (
     Column("bridge_verified", "Bridge verified"),
     Column("changes", "Planned changes"),
     Column("sources", "Package sources (Anaconda licence)"),
+    Column("notes", "Notes"),
     Column("error", "First error"),
 )
 

@@ -685,6 +685,9 @@ def arcgis_env_reads(
         Read(settings.host_lock_dir, "dir"),
     ]
     reads.append(Read(ntpath.join(settings.host_lock_dir, "*.txt"), "glob"))
+    # What each env was built from (arcgis_env_drift), with owners: only an administrator's record counts.
+    records = ntpath.join(host_dir, "records")
+    reads += [Read(records, "dir"), Read(ntpath.join(records, "*.json"), "glob", content=True)]
     roots = [ntpath.join(p, "envs") for p in conda_prefixes] + [settings.prefix_root]
     for root in roots:
         reads.append(Read(root, "dir"))
@@ -790,7 +793,9 @@ def arcgis_env_changes(
     state: str,
     host_dir: str,
     read_lock: Callable[[str], bytes],
+    drift: Mapping[str, Any] | None = None,
 ) -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import env_change
 
     if state == "absent":
@@ -824,10 +829,30 @@ def arcgis_env_changes(
                 read_lock(plan["lock_path"]),
                 f"lock {plan['spec_key']} for {plan['name']}",
             )
+    drift = drift or {}
+    built = []
     for plan in plans:
+        drifted = drift.get(plan["name"])
+        if drifted is not None and (
+            drifted.state == "ArcGIS upgraded" or (drifted.details and not drifted.repair)
+        ):
+            continue  # reported by the plan: left as it is (see arcgis_env_drift)
+        built.append(plan)
         exists = env_exists(snap, plan["prefix"])
         if plan["kind"] == "pro_clone":
             _pro_clone_changes(plan, snap, c, exists)
+            if drifted is not None and drifted.repair:
+                # conda-meta\pinned holds Esri's builds; the pins changed by hand are put back explicitly.
+                specs = [f"{n}=={v}" for n, v in sorted(plan["pins"].items())]
+                channels = [a for ch in plan["channels"] for a in ("--channel", ch)]
+                argv = [plan["conda_exe"], "install", "--prefix", plan["prefix"], "--override-channels"]
+                c.other(
+                    "command",
+                    "repair env",
+                    plan["prefix"],
+                    f"changed by hand, arcgis_env_repair: {'; '.join(drifted.details)}",
+                    {"argv": [*argv, *channels, *specs, "--yes", "--quiet"]},
+                )
             continue
         lock_packages = (locks.get(plan["spec_key"]) or {}).get("packages") or []
         listing = installed_from_meta(snap, plan["prefix"]) if exists else None
@@ -849,6 +874,58 @@ def arcgis_env_changes(
             decided["summary"],
             {"argv": decided["argv"]},
         )
+    # Last, once the envs are built: what each one is built from, in the role's admin-only folder.
+    if built:
+        c.mkdir(ad.records_dir(host_dir), "what each env is built from")
+        c.secure(host_dir, TRUSTED)
+    for plan in built:
+        record = ad.make_record(plan, lock_sha256(plan, read_lock))
+        c.write(
+            ad.record_path(host_dir, plan["name"]),
+            ad.record_text(record),
+            f"the record of env {plan['name']}",
+        )
+
+
+def lock_sha256(plan: Mapping[str, Any], read_lock: Callable[[str], bytes]) -> str | None:
+    """The SHA-256 of the lock an env is installed from (None: a clone, or conda solving on the host)."""
+    if plan["kind"] != "conda" or plan["method"] != "lock" or not plan.get("lock_path"):
+        return None
+    return sha256(read_lock(plan["lock_path"]))
+
+
+def hand_changes(
+    plan: Mapping[str, Any], snap: Snapshot, locks: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """How an existing env differs from its plan, in words (empty when it matches): its pins and, for a
+    locked env, every package of the lock; packages added beyond the lock are named too."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import (
+        env_change,
+        installed_packages,
+    )
+
+    listing = installed_from_meta(snap, plan["prefix"])
+    installed = installed_packages(listing)
+    found = []
+    got_python = ".".join((installed.get("python") or ("", ""))[0].split(".")[:2])
+    if got_python and got_python != plan["python_major_minor"]:
+        found.append(f"python {got_python} (ArcGIS ships {plan['python_major_minor']})")
+    for name, want in sorted(plan["pins"].items()):
+        got = (installed.get(name) or ("", ""))[0]
+        if want and got != want:
+            found.append(f"{name} {got or 'removed'} (ArcGIS ships {want})")
+    lock_packages = (locks.get(plan.get("spec_key") or "") or {}).get("packages") or []
+    if plan["kind"] == "conda" and plan["method"] == "lock" and lock_packages:
+        decided = env_change(plan, lock_packages, listing, True)
+        pinned = {n.split(" ")[0] for n in found}
+        found += [f"{n} removed (in the lock)" for n in decided["missing"] if n not in pinned]
+        found += [
+            f"{n} {'-'.join(installed[n])} (not the lock's build)"
+            for n in decided["different"]
+            if n not in pinned
+        ]
+        found += [f"{n} added (not in the lock)" for n in decided["extra"]]
+    return found
 
 
 def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool) -> None:

@@ -37,6 +37,8 @@ class RoleResult:
     # Compares the role's desired state with the snapshot; called in the order the playbook applies the
     # roles (uninstall: reversed), so what one role deletes is known to the next (folders left empty).
     make_changes: Callable[[fc.Changes], None] | None = None
+    # Changes applied after verify passed (site.yml's retire step): envs an upgrade replaced or orphaned.
+    make_retire: Callable[[fc.Changes], None] | None = None
 
 
 @dataclass
@@ -306,12 +308,88 @@ def plan_arcgis_env(
         kind = f"{plan['kind']}, {plan['platform']}, python {plan['python_major_minor']}"
         out.lines.append(f"{plan['name']} ({kind}): {pins}")
     out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
+    drifts, notes = arcgis_env_drift(args, ctx, plans, locks) if args["state"] == "present" else ([], [])
+    out.lines += [f"drift: {d.line()}" for d in drifts]
+    out.warnings += notes + [d.line() for d in drifts if d.state in NOTABLE_DRIFT]
+    by_name = {d.name: d for d in drifts}
     out.make_changes = lambda c: fc.arcgis_env_changes(
-        plans, locks, c.snapshot, c, args["state"], args["host_dir"], ctx.read_file
+        plans, locks, c.snapshot, c, args["state"], args["host_dir"], ctx.read_file, by_name
     )
+    if any(d.retire for d in drifts):
+        out.make_retire = lambda c: retire_unless_in_use(drifts, c, out.warnings)
     out.verify_runs = fc.arcgis_env_verify(plans, args["state"])
     out.judge = {"plans": plans, "state": args["state"]}
     return out
+
+
+NOTABLE_DRIFT = ("ArcGIS upgraded", "changed by hand", "ArcGIS removed")
+
+
+def arcgis_env_drift(
+    args: Mapping[str, Any],
+    ctx: RoleContext,
+    plans: Sequence[Mapping[str, Any]],
+    locks: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[Any], list[str]]:
+    """Each env against its record (arcgis_env_drift), and warnings; none without a snapshot."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
+
+    snap = ctx.snapshot
+    if snap is None:
+        return [], []
+    host_dir = str(args["host_dir"])
+    try:
+        paths = snap.glob(ntpath.join(ad.records_dir(host_dir), "*.json"))
+    except NotObserved:  # an observation cached before env records existed (plan.yml offline)
+        return [], [
+            "env records were not observed (an older observation): drift is planned after the next run"
+        ]
+    # A record decides what a retire deletes: one an administrator did not write is never believed (the
+    # role's own write of that env's record moves it aside first, as any untrusted file).
+    records, warnings = ad.observed_records(
+        {p: snap.text(p) for p in paths}, lambda p: snap.entry(p).trusted()
+    )
+
+    def exists(prefix: str) -> bool | None:
+        try:
+            return fc.env_exists(snap, prefix)
+        except NotObserved:
+            return None  # under a root observe did not read (its Miniconda is not served now)
+
+    observed = {}
+    for name, record in records.items():
+        if exists(str(record.get("prefix") or "")) is None:
+            warnings.append(f"env {name} ({record.get('prefix')}): its folder was not observed; left alone")
+        else:
+            observed[name] = record
+    files = {name: ad.record_path(host_dir, name) for name in observed}
+    shas = {str(p["name"]): fc.lock_sha256(p, ctx.read_file) for p in plans}
+    drifts = ad.classify(
+        plans,
+        observed,
+        files,
+        lambda prefix: bool(exists(prefix)),
+        lambda plan: fc.hand_changes(plan, snap, locks) if exists(str(plan["prefix"])) else [],
+        shas,
+        repair=bool(args.get("repair")),
+        keep_previous=bool(args.get("keep_previous")),
+    )
+    return drifts, warnings
+
+
+def retire_unless_in_use(drifts: Sequence[Any], c: fc.Changes, warnings: list[str]) -> None:
+    """The retire pass, but an env a running program was started from stays for a later run (said so)."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
+
+    ready = []
+    for drift in drifts:
+        holders = c.snapshot.holders(drift.prefix) if drift.retire and drift.prefix else []
+        if holders:
+            names = ", ".join(f"{p.get('name')} (pid {p.get('pid')})" for p in holders)
+            warnings.append(f"{drift.name}: not retired this run, in use by {names}; a later run retires it")
+            continue
+        ready.append(drift)
+    ad.retire_changes(ready, c)
 
 
 def arcgis_env_reads(
@@ -423,6 +501,13 @@ def host_changes(results: Mapping[str, RoleResult], ctx: RoleContext, roles: Seq
             continue
         result.make_changes(made)
         changes += made.items
+    for role in roles:  # after every role: applied by site.yml once verify passed
+        result = results.get(role)
+        if result is not None and result.make_retire is not None and ctx.snapshot is not None:
+            made = ctx.changes(f"{role}_retire")
+            if made is not None:
+                result.make_retire(made)
+                changes += made.items
     return changes
 
 

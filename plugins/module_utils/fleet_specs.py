@@ -111,6 +111,8 @@ ARCGIS_ENV: dict[str, Any] = {
     "cache_dir": {"type": "path", "default": ".cache/rattler"},
     "refresh": {"type": "bool", "default": False},
     "timeout": {"type": "float", "default": 10.0},
+    "repair": {"type": "bool", "default": False},
+    "keep_previous": {"type": "bool", "default": False},
 }
 
 STARTUP_BRIDGE: dict[str, Any] = {

@@ -266,6 +266,50 @@ def apply_scenario(host: H.Host, data: dict[str, Any]) -> None:
     host.state["scenario"] = data.get("name")
 
 
+UNINSTALL_KEYS = (
+    "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
+    "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
+)
+
+
+def upgrade(host: H.Host, scenario: str) -> None:
+    """Run a newer release's installer over the host, as an ArcGIS upgrade does (e.g. pro33 -> pro35).
+
+    Each conda root the scenario installs (Pro's ``bin\\Python``) is replaced with its ``arcgispro-py3``;
+    environments elsewhere (clones in ProgramData or %LOCALAPPDATA%) stay as they were, with the old
+    release's packages: Esri, "Upgrade an environment": "A conda environment created with one version of
+    ArcGIS Pro will have a set of packages that are incompatible with another version of ArcGIS Pro", shown
+    as "Version Mismatch" (https://pro.arcgis.com/en/pro-app/3.1/arcpy/get-started/upgrade-an-environment.htm).
+    The old release's Uninstall entry (same DisplayName) gives way to the new one's; the product key's
+    values are overwritten. Accounts, faults, processes and everything else on the host are kept.
+    """
+    data = load_scenario(scenario)
+    system = host.principal("SYSTEM")
+    for conda in data.get("condas") or []:
+        host.delete(H.norm_path(conda["prefix"]), system)
+    names = {
+        str(values.get("DisplayName"))
+        for key, values in (data.get("registry") or {}).items()
+        if "\\uninstall\\" in key.lower() and values
+    }
+    for root in UNINSTALL_KEYS:
+        for sub in host.reg_subkeys(root):
+            key = f"{root}\\{sub}"
+            if ((host.reg_values(key) or {}).get("DisplayName") or [None, None])[1] in names:
+                host.reg_delete_key(key)
+    apply_scenario(
+        host,
+        {k: data.get(k) for k in ("dirs", "pythons", "files", "condas", "registry")}
+        | {
+            "faults": host.state.get("faults"),
+            "processes": host.state.get("processes"),
+            "session": host.session(),
+            "name": host.state.get("scenario"),
+        },
+    )
+    host.save()
+
+
 def create_host(state_dir: str | Path, scenario: str, computer: str | None = None) -> H.Host:
     """Write a fresh host state for a scenario into state_dir and return it."""
     data = load_scenario(scenario)
