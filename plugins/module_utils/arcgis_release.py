@@ -194,7 +194,7 @@ def pro_shipped(version: str) -> dict[str, str | None]:
     """Every package arcgis_pro_dist records for a Pro release (full Python version, tools Esri ships)."""
     key = release_key(version, "pro")
     if key not in DIST_RELEASES:
-        raise UnknownRelease(f"ArcGIS Pro {version} is not in Esri's arcgis-dist.json as vendored here")
+        raise UnknownRelease(f"ArcGIS Pro {version} is not in the release table (Esri's arcgis-dist.json)")
     return dict(zip(DIST_FIELDS, DIST_RELEASES[key], strict=True))
 
 
