@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax pytest molecule-syntax molecule-lab bench bench-calls clean
+.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax sanity pytest molecule-syntax molecule-lab bench bench-calls clean
 
 ## setup: create the venv with pinned Ansible, collections, WinRM/PSRP clients and the dev tools.
 setup: $(VENV)/.installed
@@ -17,10 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python tools/ansible_sanity.py --prime
 	touch $@
 
 ## test: every gate that needs no Windows host.
-test: lint argcheck syntax molecule-syntax pytest
+test: lint argcheck syntax sanity molecule-syntax pytest
 
 lint: yamllint ruff ansible-lint
 
@@ -42,6 +43,10 @@ syntax:
 	@for pb in $(PLAYBOOKS); do \
 	  ansible-playbook --syntax-check "$$pb" >/dev/null || exit 1; echo "syntax ok: $$pb"; \
 	done
+
+## sanity: ansible-test sanity on a scratch copy of the collection (its virtualenvs come from make setup).
+sanity:
+	python tools/ansible_sanity.py
 
 pytest:
 	python -m pytest

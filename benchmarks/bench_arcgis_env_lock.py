@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: plan and lock a 1,000-host fleet spread over 6 distinct ArcGIS stacks (not a timed test).
 
 Builds the tests' local conda channel (plus unrelated filler records, so repodata is not trivially

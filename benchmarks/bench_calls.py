@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: WinRM module calls per host for site.yml on the simulated workstations (tests/simwin).
 
 For each shipped scenario it makes a fresh simulated lab, runs the real ``ansible-playbook site.yml``

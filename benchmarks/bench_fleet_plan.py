@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: plan a 1,000-host fleet offline with playbooks/plan.yml; print wall time and peak memory.
 
 Generates an inventory of HOSTS workstations in labs of 25, each lab declaring one of six ArcGIS mixes

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a sample fleet report (synthetic hosts, no inventory or host needed) to look at the dashboard.
 
 Usage (from the repository root, in the project's venv)::

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check every task's module arguments against that module's own documentation.
 
 ansible-lint's production profile accepts ``ansible.windows.win_get_url: {checksum_typo: abc}`` and

@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         host = self._task.delegate_to or (task_vars or {}).get("inventory_hostname", "this host")
         try:
             packages = discovery.validate_packages(args["packages"])

@@ -398,7 +398,7 @@ def _server_install(dump: RegistryDump) -> list[Install]:
     install_dir = key.get("InstallDir")
     server = Install("server", version, 64, install_dir, None)
     major_minor = _major_minor(version)
-    if major_minor and int(major_minor.split(".")[0]) >= 11:
+    if major_minor and int(major_minor.split(".", maxsplit=1)[0]) >= 11:
         root, env = key.get("PythonCondaRoot"), key.get("PythonCondaEnv") or PRO_DEFAULT_ENV
         if root:
             server.python_exe = ntpath.join(root, "envs", env, "python.exe")

@@ -11,8 +11,21 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rattler import MatchSpec, Version, VersionSpec
-from rattler.exceptions import InvalidVersionError, InvalidVersionSpecError
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
+
+try:
+    from rattler import MatchSpec, Version, VersionSpec
+    from rattler.exceptions import InvalidVersionError, InvalidVersionSpecError
+except ImportError as _exc:  # optional: the feature that needs it fails, naming it
+    RATTLER_IMPORT_ERROR: ImportError | None = _exc
+    _why = "to compare the conda versions arcgis_env finds on a host"
+    MatchSpec = missing("MatchSpec", "py-rattler", _why, _exc)
+    Version = missing("Version", "py-rattler", _why, _exc)
+    VersionSpec = missing("VersionSpec", "py-rattler", _why, _exc)
+    InvalidVersionError = missing("InvalidVersionError", "py-rattler", _why, _exc)
+    InvalidVersionSpecError = missing("InvalidVersionSpecError", "py-rattler", _why, _exc)
+else:
+    RATTLER_IMPORT_ERROR = None
 
 PUBLISHED_KEYS = (
     "arcgis_id",

@@ -24,11 +24,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import EnvSpec
-from rattler import Channel, MatchSpec, PackageName, Subdir
-from rattler.exceptions import FetchRepoDataError, SolverError
-from rattler.networking import fetch_repo_data
-from rattler.repo_data import PackageFormatSelection, RepoDataRecord, SparseRepoData
-from rattler.solver import solve_with_sparse_repodata
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
+
+try:
+    from rattler import Channel, MatchSpec, PackageName, Subdir
+    from rattler.exceptions import FetchRepoDataError, SolverError
+    from rattler.networking import fetch_repo_data
+    from rattler.repo_data import PackageFormatSelection, RepoDataRecord, SparseRepoData
+    from rattler.solver import solve_with_sparse_repodata
+except ImportError as _exc:  # optional: the feature that needs it fails, naming it
+    RATTLER_IMPORT_ERROR: ImportError | None = _exc
+    _why = "to solve the arcgis_env lockfiles on the controller"
+    Channel = missing("Channel", "py-rattler", _why, _exc)
+    MatchSpec = missing("MatchSpec", "py-rattler", _why, _exc)
+    PackageName = missing("PackageName", "py-rattler", _why, _exc)
+    Subdir = missing("Subdir", "py-rattler", _why, _exc)
+    FetchRepoDataError = missing("FetchRepoDataError", "py-rattler", _why, _exc)
+    SolverError = missing("SolverError", "py-rattler", _why, _exc)
+    fetch_repo_data = missing("fetch_repo_data", "py-rattler", _why, _exc)
+    PackageFormatSelection = missing("PackageFormatSelection", "py-rattler", _why, _exc)
+    RepoDataRecord = missing("RepoDataRecord", "py-rattler", _why, _exc)
+    SparseRepoData = missing("SparseRepoData", "py-rattler", _why, _exc)
+    solve_with_sparse_repodata = missing("solve_with_sparse_repodata", "py-rattler", _why, _exc)
+else:
+    RATTLER_IMPORT_ERROR = None
 
 LOCK_HEADER = "# arcgis-conda fleet lock"
 _FORMATS = {
@@ -124,7 +143,7 @@ def parse_explicit(text: str) -> tuple[str, list[LockedPackage]]:
             continue
         if not explicit:
             raise ValueError("not an explicit conda file: a package line comes before @EXPLICIT")
-        url, _, md5 = line.partition("#")
+        url, _sep, md5 = line.partition("#")
         name, version, build = parse_filename(url.rsplit("/", 1)[-1])
         packages.append(LockedPackage(name, version, build, url, md5))
     if not explicit:

@@ -20,8 +20,22 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
-from rattler import MatchSpec, Version, VersionSpec
-from rattler.exceptions import InvalidMatchSpecError, InvalidVersionError, InvalidVersionSpecError
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
+
+try:
+    from rattler import MatchSpec, Version, VersionSpec
+    from rattler.exceptions import InvalidMatchSpecError, InvalidVersionError, InvalidVersionSpecError
+except ImportError as _exc:  # optional: the feature that needs it fails, naming it
+    RATTLER_IMPORT_ERROR: ImportError | None = _exc
+    _why = "to parse the conda match specs of arcgis_env"
+    MatchSpec = missing("MatchSpec", "py-rattler", _why, _exc)
+    Version = missing("Version", "py-rattler", _why, _exc)
+    VersionSpec = missing("VersionSpec", "py-rattler", _why, _exc)
+    InvalidMatchSpecError = missing("InvalidMatchSpecError", "py-rattler", _why, _exc)
+    InvalidVersionError = missing("InvalidVersionError", "py-rattler", _why, _exc)
+    InvalidVersionSpecError = missing("InvalidVersionSpecError", "py-rattler", _why, _exc)
+else:
+    RATTLER_IMPORT_ERROR = None
 
 # The packages whose versions must equal ArcGIS's own: arcpy's compiled modules are built against them.
 PINNED_PACKAGES = ("numpy", "matplotlib", "scipy")
@@ -547,7 +561,7 @@ def plan_fleet(
         if not isinstance(facts, list) or not isinstance(installs, list):
             raise SpecError(f"host {host}: ansible_facts.arcgis and arcgis_env_conda_installs must be lists")
         planned, skipped = plan_host(host, facts, installs, settings)
-        fleet.plans[host] = [plan for plan, _ in planned]
+        fleet.plans[host] = [plan for plan, _rest in planned]
         if skipped:
             fleet.skipped[host] = skipped
         for plan, spec in planned:

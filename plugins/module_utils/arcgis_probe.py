@@ -140,7 +140,7 @@ def metadata_candidates(directory, wanted):
         if kind is None:
             continue
         stem = entry[: -len(kind)]
-        file_name, _, file_version = stem.partition("-")
+        file_name, _sep, file_version = stem.partition("-")
         key = normalize(text(file_name))
         if key not in wanted:
             continue

@@ -22,10 +22,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtensionOID
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import ExtensionOID
+except ImportError as _exc:  # optional: the feature that needs it fails, naming it
+    CRYPTOGRAPHY_IMPORT_ERROR: ImportError | None = _exc
+    _why = "to validate the DOI root CA (doi_cert) on the controller"
+    x509 = missing("x509", "cryptography", _why, _exc)
+    InvalidSignature = missing("InvalidSignature", "cryptography", _why, _exc)
+    Encoding = missing("Encoding", "cryptography", _why, _exc)
+    ExtensionOID = missing("ExtensionOID", "cryptography", _why, _exc)
+else:
+    CRYPTOGRAPHY_IMPORT_ERROR = None
 
 PEM_RE = re.compile(
     rb"-----BEGIN CERTIFICATE-----\s*(?P<body>[A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----"

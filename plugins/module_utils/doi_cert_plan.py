@@ -33,7 +33,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
+
+try:
+    import yaml
+except ImportError as _exc:  # optional: the feature that needs it fails, naming it
+    PYYAML_IMPORT_ERROR: ImportError | None = _exc
+    _why = "to read the condarc files doi_cert plans against"
+    yaml = missing("yaml", "PyYAML", _why, _exc)
+else:
+    PYYAML_IMPORT_ERROR = None
 
 PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"  # conda hard-codes this path (conda/conda#14912)
 SSL_KEYS = ("ssl_verify", "verify_ssl")  # verify_ssl is conda's alias
@@ -281,7 +290,7 @@ def render_condarc(ssl_verify: str, final: bool) -> str:
 
 def _comment_after_value(line: str) -> str | None:
     """The end-of-line comment of a ``key: value`` line, skipping '#' inside quotes (YAML rules)."""
-    _, _, rest = line.partition(":")
+    _key, _sep, rest = line.partition(":")
     quote = ""
     prev = " "
     for index, char in enumerate(rest):
@@ -392,7 +401,7 @@ def ini_set(text: str, section: str, key: str, value: str) -> str:
         if lines and lines[-1].strip():
             block.insert(0, "")
         return newline.join([*lines, *block]) + newline
-    end = next((i for _, i in sections if i > start), len(lines))
+    end = next((i for _name, i in sections if i > start), len(lines))
     key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=:]", re.IGNORECASE)
     for i in range(start + 1, end):
         if key_re.match(lines[i]):
@@ -416,7 +425,7 @@ def ini_remove(text: str, section: str, key: str) -> str:
     start = next((i for name, i in sections if name == section), None)
     if start is None:
         return text
-    end = next((i for _, i in sections if i > start), len(lines))
+    end = next((i for _name, i in sections if i > start), len(lines))
     key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=:]", re.IGNORECASE)
     kept = lines[: start + 1]
     i = start + 1
@@ -554,7 +563,7 @@ class Plan:
     reader_files: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
 
 def resolve_users(s: PlanSettings, host: HostState) -> tuple[dict[str, str], list[str]]:
@@ -716,7 +725,8 @@ def make_plan(
     needed_dirs: list[str] = []
     certificates = list((bundle or {}).get("certificates") or [])
     if present:
-        assert bundle is not None
+        if bundle is None:  # present implies a validated bundle
+            raise AssertionError("doi_cert: state=present without a validated bundle")
         needed_dirs += [win_parent(s.manifest_path), s.cert_dir]
         writes_before.append(own(s.bundle_path, str(bundle["bundle_pem"]), why="CA bundle"))
         writes_before.append(own(s.roots_path, str(bundle["roots_pem"]), why="organisation roots"))
@@ -791,7 +801,7 @@ def make_plan(
                 removals.append(path)
     else:
         # Without a record (lost, or a first run with state=absent) remove what the settings name as ours.
-        for path in [s.bundle_path, s.roots_path] + [p for _, p in _condarc_paths(s)]:
+        for path in [s.bundle_path, s.roots_path] + [p for _key, p in _condarc_paths(s)]:
             if not _ci_in(path, removals):
                 removals.append(path)
         for user_profile in users.values():

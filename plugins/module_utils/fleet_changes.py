@@ -251,7 +251,7 @@ ENV_DIRS = ("Lib", "Lib\\site-packages", "conda-meta")
 def miniconda_reads(inputs: Any) -> list[Read]:
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
 
-    prefixes, _ = mp.resolve_prefixes(inputs.prefixes)
+    prefixes, _rest = mp.resolve_prefixes(inputs.prefixes)
     download_dir = mp.check_download_dir(inputs.download_dir)
     reads = [
         Read(mp.CONDARC_PATH, content=True),
@@ -485,7 +485,7 @@ def doi_cert_paths(
     listed user whose profile is unambiguous. Observe reads them; the plan's scan then uses them."""
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
 
-    prev, _ = Manifest.parse(manifest_text)
+    prev, _rest = Manifest.parse(manifest_text)
     files = list(params["Files"]) + sorted(prev.files) + list(prev.user_condarc or {})
     if prev.pip_ini and isinstance(prev.pip_ini, Mapping) and prev.pip_ini.get("path"):
         files.append(str(prev.pip_ini["path"]))
@@ -502,7 +502,7 @@ def doi_cert_paths(
 def doi_cert_reads(params: Mapping[str, Any], manifest_text: str | None, profiles: Sequence[Mapping]) -> list:
     """Reads for what the doi_cert plan looks at (:func:`doi_cert_paths`; call 1 of observe has already
     read the previous run's record and the profiles)."""
-    files, dirs, _ = doi_cert_paths(params, manifest_text, profiles)
+    files, dirs, _rest = doi_cert_paths(params, manifest_text, profiles)
     reads = [Read(params["ManifestPath"], content=True)]
     reads += [Read(conda_meta_glob(root), "glob", detail=False) for root in params.get("CondaRoots") or []]
     reads += [Read(f, content=True) for f in files]
@@ -547,7 +547,7 @@ def doi_cert_scan(params: Mapping[str, Any], snap: Snapshot) -> dict[str, Any]:
     # A record a user wrote or can write would steer what the admin run deletes: never read it.
     manifest_text = snap.text(params["ManifestPath"]) if manifest_entry.trusted() else None
     files[params["ManifestPath"]] = manifest_text
-    prev, _ = Manifest.parse(manifest_text)
+    prev, _rest = Manifest.parse(manifest_text)
     wanted_files, wanted_dirs, profiles = doi_cert_paths(params, manifest_text, snap.profiles)
     homes = [fh.key(p["path"]) for found in profiles.values() for p in found]
     untrusted: list[str] = []

@@ -180,7 +180,7 @@ def changes_by_role(row: Mapping[str, Any]) -> dict[str, list[str]]:
         if isinstance(item, Mapping):
             role = str(item.get("role") or "other")
         else:
-            head, sep, _ = str(item).partition(": ")
+            head, sep, _tail = str(item).partition(": ")
             role = head if sep and " " not in head else "other"
         roles.setdefault(role, []).append(change_text(item))
     return roles

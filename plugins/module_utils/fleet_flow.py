@@ -192,7 +192,7 @@ def doi_cert_thumbprints(args: Mapping[str, Any], manifest: str | None, read: Ca
     if args["plan"].get("state") == "present":
         with contextlib.suppress(ValueError, OSError):
             found += [str(c["sha1"]).upper() for c in build_bundle(args["bundle"], read)["certificates"]]
-    prev, _ = Manifest.parse(manifest)
+    prev, _rest = Manifest.parse(manifest)
     found += [str(t).upper() for t in sorted(prev.store)]
     return list(dict.fromkeys(found))
 

@@ -361,7 +361,8 @@ def choose_flavours(
                 f"or none for {ident!r}."
             )
         flavour = wanted or natural
-        assert flavour is not None  # natural is None only when wanted is set
+        if flavour is None:  # natural is None only when wanted is set
+            raise AssertionError(f"miniconda: no flavour for ArcGIS install {ident!r}")
         warnings.extend(notes)
         if chosen_explicit and flavour not in chosen_explicit:
             warnings.append(

@@ -775,7 +775,7 @@ def plan_for_host(
         for parent in profile_parents(records or [], profiles_dir, flavour):
             existing += list_dirs(parent)
         profiles, profile_skips = select_profiles(existing, users, default_profile, flavour, records)
-    _, folders, _ = targets(installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour)
+    _f, folders, _s = targets(installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour)
     files = probe_files(folders, scope, flavour)
     existing = checksums(files) if files else {}
     plan = build_plan(

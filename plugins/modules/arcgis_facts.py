@@ -5,7 +5,7 @@ DOCUMENTATION = r"""
 module: arcgis_facts
 short_description: Find every ArcGIS install on a Windows host and measure its Python stack
 version_added: 0.1.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
 description:
   - Reads the ESRI registry keys of ArcGIS Desktop 10.x (32-bit, C(WOW6432Node\ESRI\Desktop<ver>) and
     C(Python<ver>)), the 64-bit Background Geoprocessing Python (C(C:\Python27\ArcGISx64<ver>)),
@@ -48,6 +48,7 @@ attributes:
     description: Only reads the registry and runs the read-only probe, in check mode too.
   platform:
     platforms: windows
+    support: full
     description: Needs a PowerShell connection (WinRM or PSRP); fails clearly on any other.
 notes:
   - The probe runs as the connecting account, so C(user_site) is that account's user site directory.

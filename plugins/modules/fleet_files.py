@@ -12,12 +12,15 @@ description:
     C(plugins/module_utils/fleet_host.py); it stops at the first failure and names it.
   - In check mode nothing is sent; the task reports the changes it would apply.
 version_added: 0.2.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:
     support: full
+    description: Sends nothing in check mode and reports the changes it would apply.
   platform:
     platforms: windows
+    support: full
+    description: Needs a PowerShell connection (WinRM or PSRP) to a Windows host.
 options:
   changes:
     description: Planned changes, each C({role, step, action, target, reason, item}) with C(step=files).

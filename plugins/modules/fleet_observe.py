@@ -16,12 +16,15 @@ description:
   - Both calls are the C(host_read) PowerShell of C(plugins/module_utils/fleet_host.py), sent through
     M(ansible.windows.win_powershell); it changes nothing, so check mode gives the same answer.
 version_added: 0.2.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:
     support: full
+    description: Read-only, so check mode gives the same answer.
   platform:
     platforms: windows
+    support: full
+    description: Needs a PowerShell connection (WinRM or PSRP) to a Windows host.
 options:
   packages:
     description: Distribution names whose versions the probe reads in each ArcGIS Python.

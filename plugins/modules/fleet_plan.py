@@ -21,7 +21,15 @@ description:
     self-contained file.
   - A host whose input cannot be planned is reported with its error; the other hosts are still planned.
 version_added: 0.1.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
+attributes:
+  check_mode:
+    support: full
+    description: Never changes a host, so it plans alike in check mode (site.yml's C(--check) stops after it).
+  platform:
+    platforms: all
+    support: full
+    description: Runs on the controller only, whatever the hosts' platform.
 options:
   mode:
     description: V(live) plans the play batch from fresh observations; V(offline) plans a group and reports.

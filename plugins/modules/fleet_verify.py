@@ -10,12 +10,15 @@ description:
     the condarc and pip.ini settings), in one read-only M(ansible.windows.win_powershell) call.
   - Every role's judge decides on the controller; the task fails naming each problem and its fix.
 version_added: 0.2.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:
     support: full
+    description: Read-only, so it verifies in check mode too.
   platform:
     platforms: windows
+    support: full
+    description: Needs a PowerShell connection (WinRM or PSRP) to a Windows host.
 options:
   verify:
     description: The plan's C(verify) (C(reads) and C(runs)).
