@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: fleet_progress
 type: aggregate
+author: arcgis-conda fleet team (!UNKNOWN)
 short_description: One progress line per lab, module calls per host, and a per-lab report after the run
 description:
   - Prints one line per lab (C(lab_*) group) when its count of finished hosts changes, without touching the

@@ -1,0 +1,203 @@
+"""The collection as a user gets it: build the tarball, check what it holds, install it, run it by FQCN.
+
+`ansible-galaxy collection build` of this checkout must ship what a user of arcgis_conda.fleet needs
+(plugins, roles, playbooks with site, meta, docs, README, CHANGELOG, LICENSE, requirements.txt) and none
+of the development files (tests, Molecule, tools, benchmarks, the example inventory and its vault, the
+demo CA, caches). The installed copy - in a temporary collections path, run from a folder that is not
+this checkout - must document every plugin (what galaxy-importer reads) and run `arcgis_conda.fleet.site`
+end to end against a simulated workstation (tests/simwin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from simwin import lab as simlab
+from simwin.testing import make_lab
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CERT = ROOT / "files" / "demo-lab-root-ca.crt"
+
+# What a user needs, by top-level entry; anything else in the tarball is a leak of the dev tree.
+SHIPPED_DIRS = {"plugins", "roles", "playbooks", "meta", "docs"}
+SHIPPED_FILES = {
+    "MANIFEST.json",
+    "FILES.json",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "requirements.txt",
+    "site.yml",
+}
+NEVER = ("__pycache__", ".pyc", ".retry", "vault", ".ruff_cache", ".pytest_cache", "tests/", "molecule")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """No trace of this checkout's ansible.cfg or collections/ symlink: the installed copy alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_NOCOLOR="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **extra)
+    return env
+
+
+def tracked(*paths: str) -> list[str]:
+    """The files a commit would hold: tracked, and new ones git does not ignore."""
+    cmd = ["git", "ls-files", "--cached", "--others", "--exclude-standard", *paths]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    return [name for name in out.stdout.splitlines() if (ROOT / name).is_file()]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, Path]:
+    """Build from a clean copy of the tracked files (the working tree's caches do not count) and install."""
+    base = tmp_path_factory.mktemp("collection")
+    src = base / "src"
+    for name in tracked():
+        if name.startswith("collections/"):
+            continue
+        dst = src / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes((ROOT / name).read_bytes())
+    # A developer's leftovers must not ship either: what the working tree typically holds.
+    for junk in (
+        "reports/last-run/lab_x.json",
+        ".pytest_cache/v/x",
+        "plugins/filter/__pycache__/arcgis.cpython-311.pyc",
+    ):
+        (src / junk).parent.mkdir(parents=True, exist_ok=True)
+        (src / junk).write_text("junk\n")
+    out = base / "dist"
+    env = clean_env()
+    subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(src)],
+        cwd=base,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (tarball,) = out.glob("arcgis_conda-fleet-*.tar.gz")
+    collections = base / "collections"
+    subprocess.run(
+        [
+            str(BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--offline",
+            "--no-deps",
+            "-p",
+            str(collections),
+            str(tarball),
+        ],
+        cwd=base,
+        env=clean_env(ANSIBLE_COLLECTIONS_PATH=str(collections)),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    run_dir = base / "run"  # the user's own project folder
+    run_dir.mkdir()
+    return {"tarball": tarball, "collections": collections, "run": run_dir}
+
+
+def test_the_tarball_holds_what_a_user_needs_and_no_dev_files(installed: dict[str, Path]) -> None:
+    with tarfile.open(installed["tarball"]) as tar:
+        names = sorted(m.name for m in tar.getmembers() if m.isfile())
+    tops = {n.split("/", 1)[0] for n in names}
+    leaked = sorted(n for n in names if n.split("/", 1)[0] not in SHIPPED_DIRS | SHIPPED_FILES)
+    assert not leaked, f"development files in the tarball: {leaked}"
+    assert not [n for n in names if any(bad in n for bad in NEVER)], names
+    assert tops == SHIPPED_FILES | SHIPPED_DIRS
+    # Every tracked plugin, role and playbook file ships.
+    wanted = set(tracked("plugins", "roles", "playbooks", "meta", "docs"))
+    assert wanted - set(names) == set(), "tracked collection files missing from the tarball"
+    assert "playbooks/site.yml" in names
+    with tarfile.open(installed["tarball"]) as tar:
+        manifest = json.loads(tar.extractfile("MANIFEST.json").read())
+    assert manifest["collection_info"]["license"] == ["MIT"]
+    assert set(manifest["collection_info"]["dependencies"]) == {"ansible.windows", "community.windows"}
+
+
+def test_every_plugin_of_the_installed_copy_is_documented(installed: dict[str, Path]) -> None:
+    """What galaxy-importer lists: each plugin type's plugins, each with docs that load."""
+    env = clean_env(ANSIBLE_COLLECTIONS_PATH=str(installed["collections"]))
+    root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"
+    expected = {
+        "module": {p.stem for p in (root / "plugins" / "modules").glob("*.py")},
+        "callback": {p.stem for p in (root / "plugins" / "callback").glob("*.py")},
+        "filter": {"arcgis_stack"},
+    }
+    for kind, names in expected.items():
+        proc = subprocess.run(
+            [str(BIN / "ansible-doc"), "-t", kind, "--list", "--json", "arcgis_conda.fleet"],
+            cwd=installed["run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+        listed = {name.rsplit(".", 1)[-1] for name in json.loads(proc.stdout)}
+        assert listed == names, f"{kind}: {listed} != {names}"
+        fqcns = [f"arcgis_conda.fleet.{n}" for n in sorted(names)]
+        proc = subprocess.run(
+            [str(BIN / "ansible-doc"), "-t", kind, "--json", *fqcns],
+            cwd=installed["run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+        docs = json.loads(proc.stdout)
+        for fqcn in fqcns:
+            assert docs[fqcn]["doc"]["short_description"], fqcn
+            assert "(!UNKNOWN)" in str(docs[fqcn]["doc"]["author"]), fqcn
+
+
+def test_site_runs_by_fqcn_from_the_installed_copy_on_a_simulated_workstation(
+    installed: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = make_lab(tmp_path / "lab", "reference")
+    host = lab.hosts[0]
+    cfg = (
+        installed["run"] / "ansible.cfg"
+    )  # a user's minimal settings: the installed collection, its callback
+    cfg.write_text(
+        "[defaults]\n"
+        f"collections_path = {installed['collections']}\n"
+        "callbacks_enabled = arcgis_conda.fleet.fleet_progress\n"
+        "retry_files_enabled = false\n"
+    )
+    for key in [k for k in os.environ if k.startswith("ANSIBLE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(cfg))
+    extra = lab.dir / "extra.json"
+    extra.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
+
+    proc = simlab.run(
+        lab.dir,
+        ["ansible-playbook", "arcgis_conda.fleet.site", "-e", f"@{extra}"],
+        cwd=installed["run"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    rows = {r["host"]: r for r in json.loads((lab.dir / "reports" / "lab_sim.json").read_text())["hosts"]}
+    assert rows[host]["status"] == "ok", rows[host]
+    assert rows[host]["bridge_verified"] is True
+    assert rows[host]["planned"], "the installed copy planned nothing on a fresh workstation"
+    # The run used the installed copy, not this checkout: no path of the checkout in the output.
+    assert str(ROOT) not in out.replace(str(CERT), ""), "the run reached into the checkout"
