@@ -201,3 +201,38 @@ def test_site_runs_by_fqcn_from_the_installed_copy_on_a_simulated_workstation(
     assert rows[host]["planned"], "the installed copy planned nothing on a fresh workstation"
     # The run used the installed copy, not this checkout: no path of the checkout in the output.
     assert str(ROOT) not in out.replace(str(CERT), ""), "the run reached into the checkout"
+
+
+def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
+    installed: dict[str, Path], tmp_path: Path
+) -> None:
+    """galaxy-importer (what Galaxy and Automation Hub run on upload), offline, on the built tarball.
+
+    Its ansible-lint pass is off: it only ever warns, and `make ansible-lint` is the project's lint gate.
+    """
+    env = clean_env(GALAXY_IMPORTER_RUN_ANSIBLE_LINT="false", GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "galaxy_importer.main", str(installed["tarball"])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Importer processing completed successfully" in out, out
+    assert "ERROR" not in out and "WARNING" not in out, out
+    result = json.loads((tmp_path / "importer_result.json").read_text())
+    contents = result["contents"]
+    root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"
+    for kind, folder in (("module", "modules"), ("callback", "callback"), ("filter", "filter")):
+        files = {p.stem for p in (root / "plugins" / folder).glob("*.py")}
+        found = {c["name"] for c in contents if c["content_type"] == kind}
+        assert found == files, f"{kind}: galaxy-importer found {found}, the collection has {files}"
+        undocumented = [c["name"] for c in contents if c["content_type"] == kind and not c.get("description")]
+        assert not undocumented, f"{kind} without docs: {undocumented}"
+    roles = {c["name"] for c in contents if c["content_type"] == "role"}
+    assert roles == {p.name for p in (root / "roles").iterdir()}
+    playbooks = {c["name"] for c in contents if c["content_type"] == "playbook"}
+    assert "site.yml" in playbooks
