@@ -96,5 +96,13 @@ def test_execution_environment_is_valid_and_matches_pins(repo_root):
     for req in ee["dependencies"]["python"]:
         name, version = req.split("==")
         assert pins[name.split("[")[0].lower()] == version, req
+    # Exactly the run time's needs: requirements.txt's Python clients, galaxy.yml's collections, and no
+    # system packages (krb5 only comes with the kerberos extras, which are not installed).
+    assert {r.split("==")[0].split("[")[0].lower() for r in ee["dependencies"]["python"]} == set(pins) - {
+        "ansible",
+        "ansible-core",
+    }
+    assert "system" not in ee["dependencies"]
     galaxy = yaml.safe_load((repo_root / ee["dependencies"]["galaxy"]).read_text())
-    assert {"ansible.windows", "community.windows"} <= {c["name"] for c in galaxy["collections"]}
+    runtime = yaml.safe_load((repo_root / "galaxy.yml").read_text())["dependencies"]
+    assert {c["name"] for c in galaxy["collections"]} == set(runtime)
