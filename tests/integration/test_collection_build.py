@@ -236,3 +236,23 @@ def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
     assert roles == {p.name for p in (root / "roles").iterdir()}
     playbooks = {c["name"] for c in contents if c["content_type"] == "playbook"}
     assert "site.yml" in playbooks
+
+
+def test_site_by_fqcn_from_this_checkout_is_the_same_flow() -> None:
+    """In the checkout, `arcgis_conda.fleet.site` (via collections/) imports the top-level site.yml."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    cmd = [str(BIN / "ansible-playbook"), "arcgis_conda.fleet.site", "--list-tasks"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "playbooks/site.yml" in proc.stdout
+    cmd = [str(BIN / "ansible-playbook"), "site.yml", "--list-tasks"]
+    direct = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert direct.returncode == 0, direct.stderr
+
+    def tasks(out: str) -> list[str]:  # by FQCN the roles are the collection's: arcgis_conda.fleet.<role>
+        return [
+            line.strip().replace("arcgis_conda.fleet.", "") for line in out.splitlines() if "TAGS:" in line
+        ]
+
+    assert len(tasks(proc.stdout)) > 10 and tasks(proc.stdout) == tasks(direct.stdout)
