@@ -52,7 +52,7 @@ def extension_suffixes():
     except ImportError:  # Python 2.7
         import imp
 
-        return tuple(s for s, _, kind in imp.get_suffixes() if kind == imp.C_EXTENSION)
+        return tuple(s for s, _mode, kind in imp.get_suffixes() if kind == imp.C_EXTENSION)
 
 
 def located(name):
@@ -67,7 +67,7 @@ def located(name):
         import imp
 
         try:
-            handle, path, _ = imp.find_module(name)
+            handle, path, _desc = imp.find_module(name)
         except ImportError:
             return None
         if handle:
