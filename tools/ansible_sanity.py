@@ -141,8 +141,11 @@ def main() -> int:
         dest = scratch / "ansible_collections" / NAMESPACE / NAME
         copy_tree(dest)
         env = dict(os.environ)
+        # pyenv's shims answer for every version but fail for unselected ones: hide them, so ansible-test
+        # finds exactly the controller Pythons linked here (and skips the others).
+        rest = [p for p in env["PATH"].split(os.pathsep) if not p.rstrip("/").endswith("/shims")]
         env["PATH"] = os.pathsep.join(
-            [str(python_path_dir(scratch)), str(Path(sys.executable).parent), env["PATH"]]
+            [str(python_path_dir(scratch)), str(Path(sys.executable).parent), *rest]
         )
         env.pop("ANSIBLE_COLLECTIONS_PATH", None)  # the copy's own ansible_collections is the one to test
         env.pop("ANSIBLE_CONFIG", None)
