@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: build the exact-subset mirror of a 40-host lab with playbooks/mirror.yml, then re-run it.
 
 Two real HTTP servers on 127.0.0.1 (tests/integration/mirror_lab.py): an upstream of generated

@@ -20,7 +20,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import project_path
 
 try:  # py-rattler solves, reads repodata and indexes; pinned in requirements.txt
-    import rattler  # noqa: F401
+    import rattler  # noqa: F401  # pylint: disable=unused-import
 
     HAS_RATTLER = True
 except ImportError:

@@ -181,7 +181,7 @@ class EnvSettings:
                 raise SpecError(
                     f"arcgis_env_pro_mode for {arcgis_id}: {mode!r} is not one of {list(PRO_MODES)}"
                 )
-        _ = self.policy
+        _policy = self.policy
         if self.package_format not in PACKAGE_FORMATS:
             raise SpecError(
                 f"arcgis_env_package_format: {self.package_format!r} is not one of {list(PACKAGE_FORMATS)}"

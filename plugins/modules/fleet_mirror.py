@@ -19,15 +19,18 @@ description:
     and writes C(<subdir>/repodata.json), then checks that each index lists exactly the locked files.
   - Every channel the hosts' condarc names on the mirror is created, empty when no lock uses it.
 version_added: 0.3.0
-author: arcgis-conda fleet team
+author: arcgis-conda fleet team (!UNKNOWN)
 requirements:
   - py-rattler (pinned in requirements.txt) on the controller.
 attributes:
   check_mode:
     support: full
+    description: In check mode it only reports what it would do.
     details: Lists the files it would fetch; downloads and writes nothing.
   platform:
     platforms: posix
+    support: full
+    description: Runs on the controller (POSIX), where the mirror is built.
 options:
   group:
     description: The inventory group whose hosts' stacks are mirrored.
