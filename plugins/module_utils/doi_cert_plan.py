@@ -601,7 +601,7 @@ def _condarc_paths(s: PlanSettings) -> list[tuple[str, str]]:
         for reader in s.other_conda_readers:
             if reader.prefix and not ("programdata" in s.condarc_locations and reads_programdata(reader)):
                 path = win_join(reader.prefix, "condarc.d", s.condarc_filename)
-                if not _ci_in(path, [p for _, p in out]):
+                if not _ci_in(path, [p for _key, p in out]):
                     out.append((reader.label, path))
     return out
 

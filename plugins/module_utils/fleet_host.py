@@ -760,7 +760,9 @@ def match_profiles(
     out = []
     for profile in profiles:
         account = str(profile.get("account") or "")
-        if account and (account.lower() == user.lower() or account.split("\\")[-1].lower() == user.lower()):
+        if account and (
+            account.lower() == user.lower() or account.rsplit("\\", 1)[-1].lower() == user.lower()
+        ):
             found = {"account": account, "path": str(profile.get("path"))}
             out.append({**dict(profile), **found} if full else found)  # full: sid, appdata, hive_error too
     return out
@@ -773,7 +775,7 @@ def redirected_appdata(profile: Mapping[str, Any]) -> str | None:
     if not raw:
         return None
     home = str(profile.get("path") or "")
-    name = str(profile.get("account") or "").split("\\")[-1]
+    name = str(profile.get("account") or "").rsplit("\\", 1)[-1]
     values = {"userprofile": home, "username": name, "homedrive": home[:2], "systemdrive": home[:2]}
     value = re.sub(r"%([^%]+)%", lambda m: values.get(m.group(1).lower(), m.group(0)), str(raw))
     return None if key(value) == key(ntpath.join(home, "AppData", "Roaming")) else value

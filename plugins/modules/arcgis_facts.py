@@ -52,8 +52,9 @@ attributes:
     description: Needs a PowerShell connection (WinRM or PSRP); fails clearly on any other.
 notes:
   - The probe runs as the connecting account, so C(user_site) is that account's user site directory.
-  - Pro's active environment is the machine-wide C(PythonCondaEnv) value (RV(arcgis[].pro_conda_env)); the
-    probe always measures Esri's own C(<PythonCondaRoot>\envs\arcgispro-py3), never an active clone.
+  - Pro's active environment is the machine-wide C(PythonCondaEnv) value
+    (RV(ansible_facts.arcgis[].pro_conda_env)); the probe always measures Esri's own
+    C(<PythonCondaRoot>\envs\arcgispro-py3), never an active clone.
   - Each account's C(HKCU\Software\ESRI\ArcGISPro) is read (C(HKEY_USERS\<sid>), or the profile's
     C(NTUSER.DAT) loaded with C(reg load) for the read and unloaded at once). A per-user Pro install found
     there is a warning naming the user; its Python, which that user owns, is never started.
