@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Regenerate plugins/module_utils/arcgis_pro_dist.py from a downloaded copy of Esri's arcgis-dist.json.
 
 Esri publishes the conda packages of every ArcGIS Pro release's Python distribution in

@@ -107,7 +107,7 @@ class Drift:
 
 
 def _major(version: str | None) -> str:
-    return str(version or "").split(".")[0]
+    return str(version or "").split(".", 1)[0]
 
 
 def upgrade_reason(old: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
