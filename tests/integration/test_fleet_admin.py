@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from simwin import lab as simlab
-from simwin.testing import Lab, make_lab
+from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +20,8 @@ CERT = Path(__file__).resolve().parents[2] / "files" / "demo-lab-root-ca.crt"
 
 
 def run(lab: Lab, playbook: str, variables: dict, *extra: str) -> tuple[int, str]:
-    vars_file = lab.dir / "extra.json"
-    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}], **variables}))
-    lab.reset_calls()
-    proc = simlab.run(
-        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    rc, out, _ = fleet_run(lab, playbook, variables, *extra)
+    return rc, out
 
 
 def rows(lab: Lab, folder: str = "reports") -> dict:

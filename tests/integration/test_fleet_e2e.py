@@ -14,28 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simwin import lab as simlab
 from simwin.host import Host
-from simwin.testing import Lab, make_lab
+from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-CERT = ROOT / "files" / "demo-lab-root-ca.crt"
 
 
 def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
     """Run a playbook on the lab; return its exit code, output and the fleet_progress report rows."""
-    vars_file = lab.dir / "extra.json"
-    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
-    lab.reset_calls()
-    proc = simlab.run(
-        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
-    )
-    out = proc.stdout + proc.stderr
-    report = lab.dir / "reports" / "lab_sim.json"
-    rows = json.loads(report.read_text())["hosts"] if report.exists() else []
-    return proc.returncode, out, {row["host"]: row for row in rows}
+    return fleet_run(lab, playbook, None, *extra)
 
 
 def effects(lab: Lab, host: str) -> list[dict[str, Any]]:

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from simwin import lab as simlab
-from simwin.testing import Lab, make_lab
+from simwin.testing import Lab, fleet_run, make_lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
 from doi_cert_testca import NOW, make_ca, make_server
@@ -28,7 +27,6 @@ from doi_cert_testca import NOW, make_ca, make_server
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CA = ROOT / "files" / "demo-lab-root-ca.crt"
 BUNDLE = "C:\\ProgramData\\arcgis-conda\\certs\\ca-bundle.pem"
 CONDARC = "C:\\ProgramData\\conda\\.condarc"
 PIP_INI = "C:\\ProgramData\\pip\\pip.ini"
@@ -40,16 +38,7 @@ USER_SHIM = b"print('my own usercustomize')\n"
 
 def run(lab: Lab, playbook: str, variables: dict[str, Any], *extra: str) -> tuple[int, str, dict]:
     """Run a playbook on the lab with extra variables; exit code, output, fleet_progress rows by host."""
-    vars_file = lab.dir / "extra.json"
-    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(DEMO_CA)}], **variables}))
-    lab.reset_calls()
-    report = lab.dir / "reports" / "lab_sim.json"
-    report.unlink(missing_ok=True)
-    proc = simlab.run(
-        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
-    )
-    rows = json.loads(report.read_text())["hosts"] if report.exists() else []
-    return proc.returncode, proc.stdout + proc.stderr, {row["host"]: row for row in rows}
+    return fleet_run(lab, playbook, variables, *extra)
 
 
 def effects(lab: Lab, host: str) -> list[dict[str, Any]]:

@@ -13,32 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simwin import lab as simlab
 from simwin.programs import write_conda_record
 from simwin.scenario import upgrade
-from simwin.testing import Lab, make_lab
+from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-CERT = ROOT / "files" / "demo-lab-root-ca.crt"
 ENVS = "C:\\ProgramData\\arcgis-conda\\envs"
 RECORDS = "C:\\ProgramData\\arcgis-conda\\arcgis_env\\records"
 
 
 def run(lab: Lab, *extra: str) -> tuple[int, str, dict[str, Any]]:
-    vars_file = lab.dir / "extra.json"
-    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
-    lab.reset_calls()
-    proc = simlab.run(
-        lab.dir,
-        ["ansible-playbook", "site.yml", "-e", f"@{vars_file}", *extra],
-        capture_output=True,
-        text=True,
-    )
-    report = lab.dir / "reports" / "lab_sim.json"
-    rows = json.loads(report.read_text())["hosts"] if report.exists() else []
-    return proc.returncode, proc.stdout + proc.stderr, {row["host"]: row for row in rows}
+    return fleet_run(lab, "site.yml", None, *extra)
 
 
 def record(lab: Lab, name: str) -> dict[str, Any] | None:

@@ -4,28 +4,18 @@ plan warns before an on-host solve). Real ansible-playbook runs; only the hosts'
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from simwin import host as H
-from simwin import lab as simlab
-from simwin.testing import Lab, make_lab
+from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-CERT = ROOT / "files" / "demo-lab-root-ca.crt"
-
 
 def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str]:
-    vars_file = lab.dir / "extra.json"
-    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(CERT)}]}))
-    lab.reset_calls()
-    proc = simlab.run(
-        lab.dir, ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    rc, out, _ = fleet_run(lab, playbook, None, *extra)
+    return rc, out
 
 
 def changed_anything(lab: Lab) -> bool:

@@ -14,6 +14,28 @@ from . import lab
 from .calls import calls, reset_calls
 from .host import Host
 
+DEMO_CA = lab.REPO / "files" / "demo-lab-root-ca.crt"
+
+
+def fleet_run(
+    simlab: Lab, playbook: str, variables: dict[str, Any] | None = None, *extra: str
+) -> tuple[int, str, dict[str, dict[str, Any]]]:
+    """Run one of the repository's playbooks on the lab with the example's demo CA (and ``variables``)
+    as extra vars: exit code, output, and this run's fleet_progress report rows by host."""
+    vars_file = simlab.dir / "extra.json"
+    vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(DEMO_CA)}], **(variables or {})}))
+    simlab.reset_calls()
+    report = simlab.dir / "reports" / "lab_sim.json"
+    report.unlink(missing_ok=True)
+    proc = lab.run(
+        simlab.dir,
+        ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra],
+        capture_output=True,
+        text=True,
+    )
+    rows = json.loads(report.read_text())["hosts"] if report.exists() else []
+    return proc.returncode, proc.stdout + proc.stderr, {row["host"]: row for row in rows}
+
 
 @dataclass
 class Lab:
