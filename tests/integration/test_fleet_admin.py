@@ -20,7 +20,7 @@ CERT = Path(__file__).resolve().parents[2] / "files" / "demo-lab-root-ca.crt"
 
 
 def run(lab: Lab, playbook: str, variables: dict, *extra: str) -> tuple[int, str]:
-    rc, out, _ = fleet_run(lab, playbook, variables, *extra)
+    rc, out = fleet_run(lab, playbook, variables, *extra)[:2]
     return rc, out
 
 

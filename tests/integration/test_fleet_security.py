@@ -36,7 +36,7 @@ PLANTED = {
 
 
 def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str]:
-    rc, out, _ = fleet_run(lab, playbook, None, *extra)
+    rc, out = fleet_run(lab, playbook, None, *extra)[:2]
     return rc, out
 
 
