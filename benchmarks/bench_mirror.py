@@ -38,25 +38,10 @@ def main() -> int:
         web = ml.serve(root / "web")
         mirror = f"{web.url}/conda"
         inventory = ml.write_inventory(root / "hosts.yml", opts.hosts, upstream.url, mirror, sums)
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(root / "facts"),
-            "ARCGIS_FLEET_REPORT_DIR": str(root / "last-run"),
-        }
-        argv = [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "playbooks/mirror.yml",
-            "-i",
-            str(inventory),
-            "-e",
-            f"fleet_mirror_dir={root / 'web' / 'conda'}",
-            "-e",
-            f"fleet_plan_lock_dir={root / 'locks'}",
-            "-e",
-            f"fleet_plan_cache_dir={root / 'cache'}",
-        ]
+        argv, extra_env = ml.playbook_command(
+            root, inventory, "playbooks/mirror.yml", str(Path(sys.executable).parent / "ansible-playbook")
+        )
+        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), **extra_env}
         print(
             f"mirror of {opts.hosts} hosts, 3 stacks (Desktop 10.4.1 32-bit, its 64-bit BGP, Pro 3.3 clone)"
         )

@@ -145,6 +145,31 @@ def write_inventory(path: Path, hosts: int, upstream: str, mirror: str, sums: di
     return path
 
 
+def playbook_command(
+    root: Path, inventory: Path, playbook: str, ansible_playbook: str = "ansible-playbook"
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a playbook run on the mirror lab under ``root``: its own fact
+    cache, report, lock and solver-cache folders, the mirror written to <root>/web/conda, JSON output."""
+    argv = [
+        ansible_playbook,
+        playbook,
+        "-i",
+        str(inventory),
+        "-e",
+        f"fleet_mirror_dir={root / 'web' / 'conda'}",
+        "-e",
+        f"fleet_plan_lock_dir={root / 'locks'}",
+        "-e",
+        f"fleet_plan_cache_dir={root / 'cache'}",
+    ]
+    env = {
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(root / "facts"),
+        "ARCGIS_FLEET_REPORT_DIR": str(root / "last-run"),
+    }
+    return argv, env
+
+
 def playbook_result(stdout: str, task: str) -> dict[str, Any]:
     """The result of a localhost task from ansible.builtin.json callback output."""
     data = json.loads(stdout[stdout.index("{") :])

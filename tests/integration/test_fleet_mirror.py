@@ -37,31 +37,9 @@ def lab(tmp_path_factory):
 
 
 def run(lab, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    root = lab["root"]
-    env = {
-        **os.environ,
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(root / "facts"),
-        "ARCGIS_FLEET_REPORT_DIR": str(root / "last-run"),
-    }
+    argv, env = ml.playbook_command(lab["root"], lab["inventory"], playbook)
     return subprocess.run(
-        [
-            "ansible-playbook",
-            playbook,
-            "-i",
-            str(lab["inventory"]),
-            "-e",
-            f"fleet_mirror_dir={root / 'web' / 'conda'}",
-            "-e",
-            f"fleet_plan_lock_dir={root / 'locks'}",
-            "-e",
-            f"fleet_plan_cache_dir={root / 'cache'}",
-            *extra,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        [*argv, *extra], env={**os.environ, **env}, capture_output=True, text=True, check=False
     )
 
 
