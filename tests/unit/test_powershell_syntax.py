@@ -55,15 +55,29 @@ def yaml_scripts(root: Path = ROOT) -> list[tuple[str, str]]:
     return out
 
 
+# Every host script the collection ships as a file (plugins/module_utils/*.ps1), as sent.
 PLUGIN_SCRIPTS = [
-    ("fleet_host HOST_READ_SCRIPT", HOST_READ_SCRIPT),
-    ("fleet_host APPLY_FILES_SCRIPT", APPLY_FILES_SCRIPT),
+    (str(path.relative_to(root)), path.read_text(encoding="utf-8"))
+    for root in [Path(__file__).resolve().parents[2]]
+    for path in sorted((root / "plugins").rglob("*.ps1"))
 ]
 
 
 @pytest.mark.parametrize(("place", "script"), PLUGIN_SCRIPTS + yaml_scripts(), ids=lambda v: str(v)[:60])
 def test_script_parses(place, script):
     assert problems(script) == [], place
+
+
+def test_the_shipped_script_files_are_what_is_sent():
+    # Two files, each the exact text the action plugins send (no copy kept in Python).
+    assert [p for p, _ in PLUGIN_SCRIPTS] == [
+        "plugins/module_utils/fleet_apply_files.ps1",
+        "plugins/module_utils/fleet_host_read.ps1",
+    ]
+    assert dict(PLUGIN_SCRIPTS) == {
+        "plugins/module_utils/fleet_apply_files.ps1": APPLY_FILES_SCRIPT,
+        "plugins/module_utils/fleet_host_read.ps1": HOST_READ_SCRIPT,
+    }
 
 
 def test_the_host_scripts_say_which_contract_they_are():

@@ -1,0 +1,109 @@
+# arcgis_conda.fleet host script: apply_files
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [object[]] $Items
+)
+# Applies the controller's planned file operations in order; stops at the first failure. Never sent in
+# check mode: the plan is the prediction.
+$ErrorActionPreference = 'Stop'
+$done = [System.Collections.Generic.List[object]]::new()
+$admins = [System.Security.Principal.SecurityIdentifier] 'S-1-5-32-544'
+
+function Test-SameBytes([string] $Path, [byte[]] $Bytes) {
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $false }
+    $old = [System.IO.File]::ReadAllBytes($Path)
+    if ($old.Length -ne $Bytes.Length) { return $false }
+    for ($i = 0; $i -lt $old.Length; $i++) { if ($old[$i] -ne $Bytes[$i]) { return $false } }
+    $true
+}
+
+function Get-SecurityText([string] $Path) {
+    # The folder's and every child's security descriptor: equal text, nothing changed.
+    $items = @(Get-Item -LiteralPath $Path -Force) + @(Get-ChildItem -LiteralPath $Path -Recurse -Force)
+    ($items | ForEach-Object { '{0}={1}' -f $_.FullName, (Get-Acl -LiteralPath $_.FullName).Sddl }) -join "`n"
+}
+
+function Set-AdminOnly([string] $Path) {
+    $acl = Get-Acl -LiteralPath $Path
+    $acl.SetOwner($admins)
+    $acl.SetAccessRuleProtection($true, $false)
+    foreach ($rule in @($acl.Access)) { [void] $acl.RemoveAccessRuleAll($rule) }
+    $both = [System.Security.AccessControl.InheritanceFlags] 'ContainerInherit, ObjectInherit'
+    $none = [System.Security.AccessControl.PropagationFlags] 'None'
+    foreach ($grant in @(@('S-1-5-18', 'FullControl'), @('S-1-5-32-544', 'FullControl'), @('S-1-5-32-545', 'ReadAndExecute'))) {
+        $sid = [System.Security.Principal.SecurityIdentifier] $grant[0]
+        $acl.AddAccessRule([System.Security.AccessControl.FileSystemAccessRule]::new($sid, $grant[1], $both, $none, 'Allow'))
+    }
+    Set-Acl -LiteralPath $Path -AclObject $acl
+    foreach ($child in Get-ChildItem -LiteralPath $Path -Recurse -Force) {
+        $childAcl = Get-Acl -LiteralPath $child.FullName
+        $childAcl.SetOwner($admins)
+        $childAcl.SetAccessRuleProtection($false, $false)
+        foreach ($rule in @($childAcl.Access | Where-Object { -not $_.IsInherited })) { [void] $childAcl.RemoveAccessRuleAll($rule) }
+        Set-Acl -LiteralPath $child.FullName -AclObject $childAcl
+    }
+}
+
+foreach ($item in $Items) {
+    $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null }
+    try {
+        switch ($item.op) {
+            'mkdir' {
+                if (-not (Test-Path -LiteralPath $item.path -PathType Container)) {
+                    $parent = Split-Path -Path $item.path -Parent
+                    if (-not (Test-Path -LiteralPath $parent -PathType Container)) {
+                        throw "Could not find a part of the path '$($item.path)': $parent does not exist"
+                    }
+                    [void] [System.IO.Directory]::CreateDirectory($item.path)
+                    $record.changed = $true
+                }
+            }
+            'write' {
+                $bytes = [Convert]::FromBase64String($item.content_b64)
+                if (-not (Test-SameBytes $item.path $bytes)) {
+                    if ($item.backup -and (Test-Path -LiteralPath $item.path -PathType Leaf)) {
+                        $record.backup_file = '{0}.{1}.bak' -f $item.path, (Get-Date -Format 'yyyyMMdd-HHmmss')
+                        [System.IO.File]::Copy($item.path, $record.backup_file, $true)
+                    }
+                    [System.IO.File]::WriteAllBytes($item.path, $bytes)
+                    $record.changed = $true
+                }
+            }
+            'copy' {
+                $exists = Test-Path -LiteralPath $item.path
+                if (($item.force -or -not $exists) -and
+                    -not (Test-SameBytes $item.path ([System.IO.File]::ReadAllBytes($item.src)))) {
+                    [System.IO.File]::Copy($item.src, $item.path, $true)
+                    $record.changed = $true
+                }
+            }
+            'delete' {
+                if (Test-Path -LiteralPath $item.path) {
+                    Remove-Item -LiteralPath $item.path -Recurse -Force
+                    $record.changed = $true
+                }
+            }
+            'rmdir_empty' {
+                if ((Test-Path -LiteralPath $item.path -PathType Container) -and
+                    -not (Get-ChildItem -LiteralPath $item.path -Force | Select-Object -First 1)) {
+                    Remove-Item -LiteralPath $item.path -Force
+                    $record.changed = $true
+                }
+            }
+            'secure' {
+                $before = Get-SecurityText $item.path
+                Set-AdminOnly $item.path
+                $record.changed = $before -ne (Get-SecurityText $item.path)
+            }
+            default { throw "unknown operation $($item.op)" }
+        }
+    }
+    catch {
+        $Ansible.Result = @{ items = $done.ToArray() }
+        $Ansible.Failed = $true
+        throw "$($item.op) $($item.path): $($_.Exception.Message)"
+    }
+    if ($record.changed) { $Ansible.Changed = $true }
+    $done.Add($record)
+}
+$Ansible.Result = @{ items = $done.ToArray() }

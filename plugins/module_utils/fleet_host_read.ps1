@@ -1,0 +1,315 @@
+# arcgis_conda.fleet host script: host_read
+[CmdletBinding(SupportsShouldProcess = $true)]
+param (
+    [bool] $Arcgis = $false,
+    [bool] $Profiles = $false,
+    [bool] $Session = $false,
+    [string[]] $EnvNames = @(),
+    [string[]] $Thumbprints = @(),
+    [object[]] $Reads = @(),
+    [object[]] $Runs = @()
+)
+# Read-only: it changes nothing, so it runs in check mode too. Plain data out; the controller decides.
+$ErrorActionPreference = 'Stop'
+$Ansible.Changed = $false
+$maxContent = 1048576
+$result = @{}
+
+function Get-Sid([System.Security.Principal.IdentityReference] $Identity) {
+    try { return $Identity.Translate([System.Security.Principal.SecurityIdentifier]).Value }
+    catch { return $Identity.Value }
+}
+
+function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
+    $entry = @{ path = $Path; type = 'missing' }
+    try {
+        $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+        if ($null -eq $item) { return $entry }
+        if (-not $Detail) {
+            $entry.type = if ($item.PSIsContainer) { 'dir' } else { 'file' }
+            if (-not $item.PSIsContainer) { $entry.size = $item.Length }
+            return $entry
+        }
+        $acl = Get-Acl -LiteralPath $Path
+        $entry.owner = Get-Sid ([System.Security.Principal.NTAccount] $acl.Owner)
+        $entry.protected = $acl.AreAccessRulesProtected
+        $rules = [System.Collections.Generic.List[object]]::new()
+        foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+            $inherit = 'none'
+            $flags = [int] $rule.InheritanceFlags
+            if ($flags -eq 3) { $inherit = 'both' } elseif ($flags -eq 1) { $inherit = 'container' }
+            elseif ($flags -eq 2) { $inherit = 'object' }
+            $rules.Add(@{
+                sid = $rule.IdentityReference.Value
+                rights = [int] $rule.FileSystemRights
+                type = $rule.AccessControlType.ToString().ToLowerInvariant()
+                inherited = $rule.IsInherited
+                inherit = $inherit
+            })
+        }
+        $entry.acl = $rules.ToArray()
+        if ($item.PSIsContainer) {
+            $entry.type = 'dir'
+            $entry.children = @(Get-ChildItem -LiteralPath $Path -Force | ForEach-Object {
+                @{ name = $_.Name; dir = $_.PSIsContainer }
+            })
+        }
+        else {
+            $entry.type = 'file'
+            $entry.size = $item.Length
+            $entry.sha256 = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+            if ($Content -and $item.Length -le $maxContent) {
+                $entry.content_b64 = [Convert]::ToBase64String([System.IO.File]::ReadAllBytes($Path))
+            }
+        }
+    }
+    catch {
+        $entry.type = 'error'
+        $entry.error = $_.Exception.Message
+    }
+    $entry
+}
+
+function Get-KeyValues([Microsoft.Win32.RegistryKey] $Key, [string[]] $Names) {
+    $values = @{}
+    if (-not $Names) { $Names = $Key.GetValueNames() }
+    foreach ($name in $Names) {
+        $value = $Key.GetValue($name)
+        if ($null -eq $value -or $value -is [byte[]]) { continue }
+        $values[$name] = if ($value -is [string[]]) { $value -join "`n" } else { [string] $value }
+    }
+    $values
+}
+
+# Each account's hive: HKEY_USERS\<sid> while the user is logged on, else the profile's NTUSER.DAT, loaded
+# under a key of our own for the read and unloaded at once (as PSAppDeployToolkit's
+# Invoke-ADTAllUsersRegistryAction does). Read there: Software\ESRI\ArcGISPro (a per-user Pro, MSI
+# ALLUSERS=2 MSIINSTALLPERUSER=1) and the unexpanded AppData of User Shell Folders (folder redirection;
+# Python's user site follows %APPDATA%). Expanding it for that user is the controller's job.
+function Invoke-Reg([string[]] $Arguments) {
+    $ErrorActionPreference = 'Continue'  # reg.exe's stderr is its message, not a terminating error
+    $text = (& reg.exe @Arguments 2>&1 | Out-String).Trim()
+    @{ rc = $LASTEXITCODE; text = $text }
+}
+
+$hives = [System.Collections.Generic.List[object]]::new()
+if ($Arcgis -or $Profiles) {
+    $profileList = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
+    foreach ($profileKey in Get-ChildItem -LiteralPath $profileList) {
+        $sid = $profileKey.PSChildName
+        if ($sid -notmatch '^S-1-5-21-') { continue }  # local and domain accounts; not SYSTEM or services
+        $profilePath = [Environment]::ExpandEnvironmentVariables([string] $profileKey.GetValue('ProfileImagePath'))
+        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; pro = $null; appdata = $null; error = $null }
+        $mount = $null
+        $usersHive = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Registry64)
+        try {
+            $hive = $usersHive.OpenSubKey($sid)
+            if (-not $hive) {
+                $item.loaded = $false
+                $file = Join-Path $profilePath 'NTUSER.DAT'
+                if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { continue }
+                $load = Invoke-Reg @('load', "HKU\arcgis_conda_$sid", $file)
+                if ($load.rc -ne 0) { throw "reg load $($file): $($load.text)" }
+                $mount = "arcgis_conda_$sid"
+                $hive = $usersHive.OpenSubKey($mount)
+            }
+            $pro = $hive.OpenSubKey('Software\ESRI\ArcGISPro')
+            if ($pro) { $item.pro = Get-KeyValues $pro; $pro.Dispose() }
+            $shell = $hive.OpenSubKey('Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders')
+            if ($shell) {
+                $item.appdata = $shell.GetValue('AppData', $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                $shell.Dispose()
+            }
+            $hive.Dispose()
+        }
+        catch { $item.error = $_.Exception.Message }
+        finally {
+            $usersHive.Dispose()
+            if ($mount) {
+                [GC]::Collect(); [GC]::WaitForPendingFinalizers()  # no open handle may keep the hive loaded
+                $unload = Invoke-Reg @('unload', "HKU\$mount")
+                if ($unload.rc -ne 0) { $item.error = "reg unload HKU\$($mount): $($unload.text)" }
+            }
+        }
+        $hives.Add($item)
+    }
+}
+
+if ($Arcgis) {
+    $publisher = 'Environmental Systems Research Institute, Inc.'
+    $uninstallPath = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
+    $uninstallValues = 'DisplayName', 'DisplayVersion', 'InstallLocation', 'Publisher'
+    $is64 = [Environment]::Is64BitOperatingSystem
+    $views = if ($is64) { @('64', '32') } else { @('32') }
+    $esriKeys = [System.Collections.Generic.List[object]]::new()
+    $uninstall = [System.Collections.Generic.List[object]]::new()
+    foreach ($view in $views) {
+        $regView = [Microsoft.Win32.RegistryView]::Registry32
+        if ($view -eq '64') { $regView = [Microsoft.Win32.RegistryView]::Registry64 }
+        $hklm = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $regView)
+        try {
+            $esri = $hklm.OpenSubKey('SOFTWARE\ESRI')
+            if ($esri) {
+                foreach ($name in $esri.GetSubKeyNames()) {
+                    $sub = $esri.OpenSubKey($name)
+                    if ($sub) {
+                        $esriKeys.Add(@{ view = $view; name = $name; values = (Get-KeyValues $sub) })
+                        $sub.Dispose()
+                    }
+                }
+                $esri.Dispose()
+            }
+            $root = $hklm.OpenSubKey($uninstallPath)
+            if ($root) {
+                foreach ($name in $root.GetSubKeyNames()) {
+                    try { $sub = $root.OpenSubKey($name) }
+                    catch [System.Security.SecurityException] { continue }  # another vendor's locked key
+                    if ($sub) {
+                        if ($sub.GetValue('Publisher') -eq $publisher) {
+                            $uninstall.Add(@{ view = $view; key = $name; values = (Get-KeyValues $sub $uninstallValues) })
+                        }
+                        $sub.Dispose()
+                    }
+                }
+                $root.Dispose()
+            }
+        }
+        finally {
+            $hklm.Dispose()
+        }
+    }
+    $roots = [System.Collections.Generic.List[string]]::new()
+    $roots.Add((Join-Path $env:SystemDrive 'Python27'))
+    foreach ($key in $esriKeys) {
+        $dir = $key['values']['PythonDir']
+        if ($dir -and -not ($roots -contains $dir.TrimEnd('\'))) { $roots.Add($dir.TrimEnd('\')) }
+    }
+    $pythonDirs = [System.Collections.Generic.List[object]]::new()
+    foreach ($root in $roots) {
+        if (Test-Path -LiteralPath $root -PathType Container) {
+            foreach ($dir in (Get-ChildItem -LiteralPath $root -Directory -Filter 'ArcGIS*' -ErrorAction SilentlyContinue)) {
+                $hasPython = Test-Path -LiteralPath (Join-Path $dir.FullName 'python.exe') -PathType Leaf
+                $pythonDirs.Add(@{ root = $root; name = $dir.Name; has_python = $hasPython })
+            }
+        }
+    }
+    $result.arcgis = @{
+        os_64bit = $is64
+        esri_keys = $esriKeys.ToArray()
+        uninstall = $uninstall.ToArray()
+        python_dirs = $pythonDirs.ToArray()
+        user_keys = @($hives | Where-Object { $_.pro -or $_.error } | ForEach-Object {
+            @{ sid = $_.sid; profile = $_.profile; loaded = $_.loaded; values = $_.pro; error = $_.error }
+        })
+    }
+}
+
+if ($Profiles) {
+    $list = [System.Collections.Generic.List[object]]::new()
+    foreach ($key in Get-ChildItem -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList') {
+        $account = $null
+        try {
+            $sid = [System.Security.Principal.SecurityIdentifier] $key.PSChildName
+            $account = $sid.Translate([System.Security.Principal.NTAccount]).Value
+        }
+        catch { $account = $null }
+        $hive = $hives | Where-Object { $_.sid -eq $key.PSChildName } | Select-Object -First 1
+        $list.Add(@{
+            sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account
+            appdata = if ($hive) { $hive.appdata } else { $null }; hive_error = if ($hive) { $hive.error } else { $null }
+        })
+    }
+    $result.profiles = $list.ToArray()
+}
+
+if ($Session) {
+    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB; PowerShell remoting's plugin
+    # quota and the shell's own both apply, so the lower one is reported (0: none set).
+    $quota = $null
+    foreach ($item in 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB') {
+        try {
+            $value = [int] (Get-Item -LiteralPath $item -ErrorAction Stop).Value
+            if ($value -gt 0 -and ($null -eq $quota -or $value -lt $quota)) { $quota = $value }
+        }
+        catch { }
+    }
+    # Running programs by image path: one started from inside a prefix holds its files open.
+    $procs = @(Get-CimInstance -ClassName Win32_Process -ErrorAction SilentlyContinue | Where-Object { $_.ExecutablePath } |
+        ForEach-Object { @{ pid = [int] $_.ProcessId; name = [string] $_.Name; path = [string] $_.ExecutablePath } })
+    $result.session = @{ max_memory_mb = $quota; processes = $procs }
+}
+
+$envValues = @{}
+foreach ($name in $EnvNames) { $envValues[$name] = [Environment]::GetEnvironmentVariable($name, 'Machine') }
+$result.env = $envValues
+
+$store = @{}
+foreach ($t in $Thumbprints) { $store[$t] = Test-Path -LiteralPath "Cert:\LocalMachine\Root\$t" }
+$result.store = $store
+
+$reads = [System.Collections.Generic.List[object]]::new()
+foreach ($read in $Reads) {
+    $content = [bool] $read.content
+    $detail = ($null -eq $read.detail) -or [bool] $read.detail
+    if ($read.kind -eq 'glob') {
+        $found = @(Get-Item -Path $read.path -Force -ErrorAction SilentlyContinue | Sort-Object FullName |
+            ForEach-Object { Get-Entry $_.FullName $content $detail })
+        $reads.Add(@{ path = $read.path; type = 'glob'; matches = $found })
+    }
+    else {
+        $reads.Add((Get-Entry ([string] $read.path) $content $detail))
+    }
+}
+$result.reads = $reads.ToArray()
+
+$runs = [System.Collections.Generic.List[object]]::new()
+foreach ($spec in $Runs) {
+    $run = @{ id = $spec.id; rc = $null; stdout = ''; stderr = ''; error = $null }
+    $scriptPath = $null
+    try {
+        $argv = @($spec.argv)
+        if ($spec.script) {
+            $scriptPath = Join-Path $Ansible.Tmpdir ("{0}.py" -f $spec.id)
+            [System.IO.File]::WriteAllText($scriptPath, $spec.script, [System.Text.UTF8Encoding]::new($false))
+            $argv = @($argv | ForEach-Object { if ($_ -eq '{script}') { $scriptPath } else { $_ } })
+        }
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
+        $psi.Arguments = (@($argv | Select-Object -Skip 1) | ForEach-Object { '"{0}"' -f ($_ -replace '"', '\"') }) -join ' '
+        $psi.WorkingDirectory = $Ansible.Tmpdir
+        foreach ($pair in @($spec.environment)) {
+            if (-not $pair) { continue }
+            $name, $value = ([string] $pair) -split '=', 2
+            $psi.EnvironmentVariables[$name] = [Environment]::ExpandEnvironmentVariables($value)
+        }
+        $psi.UseShellExecute = $false
+        $psi.CreateNoWindow = $true
+        $psi.RedirectStandardInput = $true
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $process = [System.Diagnostics.Process]::Start($psi)
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        if ($spec.stdin) { $process.StandardInput.Write([string] $spec.stdin) }
+        $process.StandardInput.Close()
+        $timeout = if ($spec.timeout) { [int] $spec.timeout } else { 120 }
+        if ($process.WaitForExit($timeout * 1000)) {
+            $process.WaitForExit()
+            $run.rc = $process.ExitCode
+        }
+        else {
+            $process.Kill()
+            $run.error = "no answer within $timeout s (killed)"
+        }
+        $run.stdout = $stdout.Result
+        $run.stderr = $stderr.Result
+    }
+    catch {
+        $run.error = $_.Exception.Message
+    }
+    finally {
+        if ($scriptPath) { [System.IO.File]::Delete($scriptPath) }
+    }
+    $runs.Add($run)
+}
+$result.runs = $runs.ToArray()
+$Ansible.Result = $result
