@@ -15,7 +15,6 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import project_path
 
@@ -62,9 +61,16 @@ class ActionModule(ActionBase):
         from ansible_collections.arcgis_conda.fleet.plugins.action.fleet_plan import (
             ActionModule as PlanAction,
         )
-        from ansible_collections.arcgis_conda.fleet.plugins.action.fleet_plan import FleetPlanner, RoleArgs
+        from ansible_collections.arcgis_conda.fleet.plugins.action.fleet_plan import RoleArgs
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
         from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_mirror as fm
         from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import Locker
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
+            ROOT,
+            Fleet,
+            FleetError,
+        )
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
         hosts = (
             list(args["hosts"]) if args["hosts"] is not None else sorted(task_vars["groups"][args["group"]])
@@ -81,11 +87,24 @@ class ActionModule(ActionBase):
             timeout=args["timeout"],
         )
         role_args = RoleArgs(Templar(loader=self._loader), task_vars.get("omit"))
-        planner = FleetPlanner(role_args, plan_args, list(fc.ROLES), lock=True, display=self._display)
+        fleet = Fleet(
+            live=False,
+            options=plan_args,
+            read_file=ff.lock_reader(ROOT),
+            project_path=lambda path: project_path(path, C.CONFIG_FILE),
+            warn=self._display.warning,
+            lock=True,
+        )
+        names = [role.name for role in ROLES]
+        planner = ff.FleetPlanner(ROLES, names, role_args, role_args.check_public, fleet)
         inputs = [PlanAction._host_input(h, task_vars["hostvars"][h]) for h in hosts]
         for item in inputs:
             item.variables.update(args["variables"])
-        plans = planner.plan(inputs)
+        try:
+            plans = planner.plan(inputs)
+        except FleetError as exc:
+            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
+        outcomes = fleet.summary.get("locks") or {}
         failed = {h: p["error"] for h, p in plans.items() if p["status"] == "failed"}
         if failed:
             raise AnsibleActionFail(
@@ -94,13 +113,13 @@ class ActionModule(ActionBase):
                 + (f" (and {len(failed) - 3} more: see playbooks/plan.yml)" if len(failed) > 3 else "")
             )
         mirror = self._mirror(role_args, inputs)
-        fallback = [o["message"] for o in planner.lock_outcomes.values() if o["status"] == "fallback"]
+        fallback = [o["message"] for o in outcomes.values() if o["status"] == "fallback"]
         if fallback:
             raise AnsibleActionFail("cannot lock, so cannot mirror: " + " | ".join(fallback))
-        locks = {Path(o["path"]).name: Path(o["path"]).read_text() for o in planner.lock_outcomes.values()}
+        locks = {Path(o["path"]).name: Path(o["path"]).read_text() for o in outcomes.values()}
         given = args["channel_mirrors"]  # upstream channel -> the controller's copy of it
         try:
-            wanted = fm.wanted_from_locks(locks, mirror, planner.controller_map)
+            wanted = fm.wanted_from_locks(locks, mirror, fleet.summary.get("controller_map") or {})
             installs = [
                 i
                 for p in plans.values()

@@ -17,8 +17,6 @@ and the offline plan decide from the same inputs.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,24 +28,29 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar, trust_as_template
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Snapshot
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
     write_lab_reports,
 )
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
+    ROOT,
+    Fleet,
+    FleetError,
+    HostPlanError,
+    Role,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import SPECS, project_path
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROLE_NAMES = [role.name for role in ROLES]
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "mode": {"type": "str", "default": "offline", "choices": ["offline", "live"]},
     "group": {"type": "str", "default": "windows_workstations"},
     "hosts": {"type": "list", "elements": "str"},
-    "roles": {"type": "list", "elements": "str", "default": list(fc.ROLES), "choices": list(fc.ROLES)},
+    "roles": {"type": "list", "elements": "str", "default": ROLE_NAMES, "choices": ROLE_NAMES},
     "variables": {"type": "dict", "default": {}},
     "report_dir": {"type": "path", "default": "reports/plan"},
     "lock": {"type": "bool", "default": False},
@@ -61,17 +64,14 @@ COLUMNS = (
     Column("status", "Status"),
     Column("source", "ArcGIS from"),
     Column("arcgis", "ArcGIS installs (python, numpy, matplotlib, scipy)"),
-    Column("miniconda", "Miniconda"),
-    Column("doi_cert", "Trusted root CAs"),
-    Column("arcgis_env", "Conda envs (pins, stack)"),
-    Column("startup_bridge", "Startup bridge"),
+    *(Column(role.name, role.column) for role in ROLES),
     Column("changes", "Changes (against the last observation)"),
     Column("notes", "Notes"),
     Column("security", "Trusted paths users can write (before the changes)"),
     Column("sources", "Package sources (Anaconda licence)"),
     Column("error", "Problem"),
 )
-ROLE_PREFIXES = ("miniconda_", "startup_bridge_", "doi_cert_", "arcgis_env_", "fleet_")
+ROLE_PREFIXES = (*(f"{role.name}_" for role in ROLES), "fleet_")
 
 
 def trusted(data: Any) -> Any:
@@ -106,7 +106,7 @@ def validated(spec: Mapping[str, Any], args: Mapping[str, Any], where: str) -> d
     """Apply the role action's own argument spec, as Ansible would before running it."""
     result = ArgumentSpecValidator(dict(spec)).validate(dict(args))
     if result.error_messages:
-        raise ff.HostPlanError(f"{where}: " + "; ".join(result.error_messages))
+        raise HostPlanError(f"{where}: " + "; ".join(result.error_messages))
     return result.validated_parameters
 
 
@@ -130,7 +130,7 @@ PLAYBOOK_VARIABLES = frozenset(
 def public_specs() -> dict[str, dict[str, Any]]:
     """Each role's public variables as its meta/argument_specs.yml declares them (the contract of record)."""
     out = {}
-    for role in (*fc.ROLES, "fleet"):
+    for role in (*ROLE_NAMES, "fleet"):
         path = ROOT / "roles" / role / "meta" / "argument_specs.yml"
         out[role] = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
     return out
@@ -142,9 +142,9 @@ class RoleArgs:
     def __init__(self, templar: Templar, omit: Any) -> None:
         self.templar = templar
         self.omit = omit
-        self.templates = {role: plan_args_template(role) for role in fc.ROLES}
+        self.templates = {role: plan_args_template(role) for role in ROLE_NAMES}
         self.defaults: dict[str, Any] = {}
-        for role in (*fc.ROLES, "fleet"):  # fleet: the organisation-wide fleet_* choices the planners read
+        for role in (*ROLE_NAMES, "fleet"):  # fleet: the organisation-wide fleet_* choices the planners read
             self.defaults.update(role_defaults(role))
         self.specs = SPECS
         self.public = public_specs()
@@ -186,7 +186,7 @@ class RoleArgs:
         return errors, warnings
 
     def __call__(
-        self, role: str, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
+        self, role: Role, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
     ) -> dict[str, Any]:
         self.templar.available_variables = {
             **self.defaults,
@@ -196,16 +196,11 @@ class RoleArgs:
             "omit": self.omit,
         }
         try:
-            args = self.templar.template(self.templates[role])
+            args = self.templar.template(self.templates[role.name])
         except AnsibleError as exc:
-            raise ff.HostPlanError(f"cannot template the {role} variables: {exc}") from None
+            raise HostPlanError(f"cannot template the {role.name} variables: {exc}") from None
         args = self._drop_omit(args)
-        if role == "doi_cert":
-            return {
-                "bundle": validated(self.specs["doi_cert.bundle"], args["bundle"], "doi_cert"),
-                "plan": validated(self.specs["doi_cert.plan"], args["plan"], "doi_cert"),
-            }
-        return validated(self.specs[role], args, role)
+        return role.validate(args, lambda spec, values: validated(self.specs[spec], values, role.name))
 
     def _drop_omit(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -234,23 +229,29 @@ class ActionModule(ActionBase):
                 f"group {args['group']!r} has no hosts in this inventory. Fix: pass -i inventory/<agency> "
                 "or set fleet_plan_group to the group holding your workstations."
             )
-        planner = FleetPlanner(
-            RoleArgs(Templar(loader=self._loader), task_vars.get("omit")),
-            args,
-            roles=args["roles"],
+        role_args = RoleArgs(Templar(loader=self._loader), task_vars.get("omit"))
+        fleet = Fleet(
+            live=live,
+            options=args,
+            read_file=ff.lock_reader(ROOT),
+            project_path=lambda path: project_path(path, C.CONFIG_FILE),
+            warn=self._display.warning,
             lock=live or args["lock"],
-            display=self._display,
         )
+        planner = ff.FleetPlanner(ROLES, args["roles"], role_args, role_args.check_public, fleet)
         hostvars = task_vars["hostvars"]
         inputs = [self._host_input(h, hostvars[h]) for h in hosts]
         for item in inputs:
             item.variables.update(args["variables"])
-        plans = planner.plan(inputs)
+        try:
+            plans = planner.plan(inputs)
+        except FleetError as exc:
+            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
         summary = fp.summarize([p["row"] for p in plans.values()])
         summary["seconds"] = round(time.perf_counter() - started, 2)
-        summary["distinct_stacks"] = len(planner.fleet_specs)
-        if planner.lock_outcomes:
-            summary["locks"] = planner.lock_outcomes
+        summary["distinct_stacks"] = fleet.summary.get("distinct_stacks", 0)
+        if fleet.summary.get("locks"):
+            summary["locks"] = fleet.summary["locks"]
         if live:
             secret = any(c.get("secret") for p in plans.values() for c in p["changes"] or [])
             if secret:
@@ -320,335 +321,3 @@ class ActionModule(ActionBase):
             f"{summary['distinct_stacks']} distinct conda stack(s){locked}; reports: "
             + ", ".join(summary["reports"])
         )
-
-
-# The name a group of identical hosts is planned under: a NUL can be in no path, message or value of a
-# plan, so putting each member's own name in its place cannot touch anything else (a host named "arcgis"
-# must not rename C:\ProgramData\arcgis-conda).
-GROUP_HOST = "\u0000fleet-host\u0000"
-
-
-def renamed(result: Any, item: fp.HostInput) -> Any:
-    """The group's plan (planned as GROUP_HOST) for ``item``: same input, same plan, its own name and lab."""
-    text = json.dumps(result).replace(json.dumps(GROUP_HOST)[1:-1], json.dumps(item.host)[1:-1])
-    copy = json.loads(text)
-    copy["row"]["host"], copy["row"]["lab"] = item.host, item.lab
-    return copy
-
-
-class FleetPlanner:
-    """Plans hosts role by role, in site.yml's order; arcgis_env fleet-wide (one lock per stack)."""
-
-    def __init__(
-        self, role_args: RoleArgs, args: Mapping[str, Any], roles: list[str], lock: bool, display: Any
-    ) -> None:
-        self.role_args = role_args
-        self.args = args
-        self.roles = roles
-        self.lock = lock
-        self.display = display
-        self.memo: dict[str, Any] = {}
-        self.bundles: dict[str, dict[str, Any]] = {}
-        self.fleet_specs: dict[str, Any] = {}
-        self.lock_outcomes: dict[str, Any] = {}
-        # Host channel -> upstream channel, for the channels a mirror copies (package_sources.env_source).
-        self.controller_map: dict[str, str] = {}
-        self.read_file = ff.lock_reader(ROOT)
-
-    def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
-        """Plan each distinct input once (a lab of identical workstations, usually), then give every host
-        its copy, with its own name in the messages. The planners' output holds no other host detail."""
-        groups: dict[str, list[fp.HostInput]] = {}
-        for item in inputs:
-            key = json.dumps(
-                [item.facts, item.declared, item.variables, item.observed], sort_keys=True, default=repr
-            )
-            groups.setdefault(key, []).append(item)
-        self.memo = {key: members[0].host for key, members in groups.items()}
-        # One stand-in per group, named GROUP_HOST plus its index (unique among the stand-ins).
-        firsts = [
-            dataclasses.replace(members[0], host=f"{GROUP_HOST}{n}")
-            for n, members in enumerate(groups.values())
-        ]
-        state: dict[str, dict[str, Any]] = {}
-        for item in firsts:
-            state[item.host] = self._start(item)
-        self._arcgis_env(firsts, state)
-        for item in firsts:
-            self._finish(item, state[item.host])
-        out: dict[str, dict[str, Any]] = {}
-        for stand_in, members in zip(firsts, groups.values(), strict=True):
-            planned = self._result(stand_in, state[stand_in.host])
-            text = json.dumps(planned).replace(json.dumps(stand_in.host)[1:-1], json.dumps(GROUP_HOST)[1:-1])
-            for item in members:
-                out[item.host] = renamed(json.loads(text), item)
-        return {item.host: out[item.host] for item in inputs}
-
-    def _start(self, item: fp.HostInput) -> dict[str, Any]:
-        host: dict[str, Any] = {"results": {}, "published": {}, "error": "", "planned": {}}
-        try:
-            host["source"], host["installs"] = fp.host_installs(item)
-        except fp.PlanError as exc:
-            host.update(error=str(exc), source="declared", installs=[])
-            return host
-        observed = item.observed
-        host["snapshot"] = Snapshot(observed) if observed else None
-        host["os_bits"] = (observed or {}).get("os_bits")
-        if not host["installs"]:
-            return host
-        ctx = ff.RoleContext(item.host, host["installs"], host["snapshot"], host["planned"], self.read_file)
-        host["ctx"] = ctx
-        errors, host["warnings"] = self.role_args.check_public(item.variables, host["installs"])
-        if errors:
-            host["error"] = (
-                f"{item.host}: {len(errors)} bad variable value(s): "
-                + "; ".join(errors)
-                + ". Fix them in the "
-                "inventory (group_vars/host_vars) or on the command line (-e), then run again."
-                + "".join(f" Also: {w}." for w in host["warnings"])
-            )
-            return host
-        try:
-            args = self.role_args("miniconda", item.variables, host["installs"], host["published"])
-            host["results"]["miniconda"] = ff.plan_miniconda(args, ctx, host["os_bits"])
-            host["published"].update(
-                self._available(host["results"]["miniconda"].published, ctx, "miniconda")
-            )
-            doi = self.role_args("doi_cert", item.variables, host["installs"], host["published"])
-            key = json.dumps(doi["bundle"], sort_keys=True, default=str)
-            if doi["plan"]["state"] == "present" and key not in self.bundles:
-                try:
-                    self.bundles[key] = ff.build_bundle(doi["bundle"], self.read_file)
-                except (ValueError, OSError) as exc:
-                    self.bundles[key] = {"error": str(exc)}
-            bundle = self.bundles.get(key) if doi["plan"]["state"] == "present" else None
-            if bundle and "error" in bundle:
-                raise ff.HostPlanError(f"{item.host}: doi_cert_certificates: {bundle['error']}")
-            host["results"]["doi_cert"] = ff.plan_doi_cert(doi["bundle"], doi["plan"], ctx, bundle)
-            env_args = self.role_args("arcgis_env", item.variables, host["installs"], host["published"])
-            host["env_args"] = env_args
-        except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved) as exc:
-            host["error"] = self._error(exc)
-        return host
-
-    def _arcgis_env(self, inputs: list[fp.HostInput], state: dict[str, dict[str, Any]]) -> None:
-        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
-            EnvSettings,
-            SpecError,
-            plan_host,
-        )
-
-        pending: dict[str, set[str]] = {}
-        lock_args: Mapping[str, Any] = {}
-        for item in inputs:
-            host = state[item.host]
-            if host["error"] or "env_args" not in host:
-                continue
-            args = host["env_args"]
-            lock_args = lock_args or args
-            facts, lines = ff.arcgis_env_facts(args["facts"] or [])
-            try:
-                settings = EnvSettings.from_mapping(args["settings"])
-                planned, skipped = plan_host(item.host, facts, args["conda_installs"] or [], settings)
-            except SpecError as exc:
-                host["error"] = f"{item.host}: arcgis_env: {exc}"
-                continue
-            host["env_planned"] = planned
-            host["env_skipped"] = lines + skipped
-            if args.get("state", "present") == "present":
-                host["problems"] = ff.unknown_stack_problems(
-                    item.host, args["facts"] or [], settings.products
-                )
-            for _plan, _spec in planned:
-                self.controller_map.update(
-                    {h: u for h, u in zip(_plan.channels, _plan.upstream_channels, strict=False) if h != u}
-                )
-            for _plan, spec in planned:
-                if spec is not None:
-                    self.fleet_specs.setdefault(spec.key, spec)
-                    pending.setdefault(spec.key, set()).add(f"ArcGIS {_plan.product} {_plan.version}")
-        # The lock settings are fleet-wide (arcgis_env_lock_dir, _cache_dir, _channel_mirrors, ...): the first
-        # planned host's are used; plan.yml's own fleet_plan_* options apply when it locks offline.
-        outcomes = self._lock(pending, lock_args) if self.lock and pending else {}
-        for item in inputs:
-            host = state[item.host]
-            if "env_planned" not in host:
-                continue
-            plans = []
-            for plan, _spec in host["env_planned"]:
-                data = plan.to_dict()
-                outcome = outcomes.get(plan.spec_key)
-                if outcome is not None:
-                    data["method"] = "fallback" if outcome.status == "fallback" else "lock"
-                    data["lock_path"] = outcome.path
-                elif data["kind"] == "conda":
-                    data["method"] = "fallback"
-                plans.append(data)
-            locks = {k: {"packages": o.packages} for k, o in outcomes.items() if o.packages}
-            try:
-                result = ff.plan_arcgis_env(host["env_args"], host["ctx"], plans, locks, host["env_skipped"])
-            except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
-                host["error"] = self._error(exc)
-                continue
-            host["results"]["arcgis_env"] = result
-            host["published"].update(self._available(result.published, host["ctx"], "arcgis_env"))
-
-    def _lock(self, pending: Mapping[str, set[str]], env_args: Mapping[str, Any]) -> dict[str, Any]:
-        from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import (
-            Locker,
-            UnsatisfiableError,
-            lock_fleet,
-        )
-
-        live = self.args["mode"] == "live"
-        opts = {
-            k: (env_args.get(k) if live else None) or self.args[k]
-            for k in ("cache_dir", "lock_dir", "timeout")
-        }
-        given = (env_args.get("channel_mirrors") if live else None) or self.args["channel_mirrors"]
-        # A mirror channel is solved against its upstream (or the admin's controller copy of that upstream).
-        mirrors = {h: given.get(u, u) for h, u in self.controller_map.items()}
-        mirrors.update(given)
-        config = C.CONFIG_FILE
-        locker = Locker(project_path(opts["cache_dir"], config), mirrors, float(opts["timeout"]))
-        try:
-            outcomes = lock_fleet(
-                {k: self.fleet_specs[k] for k in pending},
-                dict(pending),
-                project_path(opts["lock_dir"], config),
-                locker,
-                refresh=bool(env_args.get("refresh")) if live else False,
-            )
-        except UnsatisfiableError as exc:
-            raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
-        finally:
-            locker.close()
-        for key, o in outcomes.items():
-            self.lock_outcomes[key] = {"status": o.status, "path": o.path, "message": o.message}
-            if o.status == "fallback":
-                self.display.warning(f"arcgis_env: no lock, conda will solve on the hosts: {o.message}")
-        return outcomes
-
-    def _finish(self, item: fp.HostInput, host: dict[str, Any]) -> None:
-        if host["error"] or not host["installs"] or "ctx" not in host:
-            return
-        try:
-            args = self.role_args("startup_bridge", item.variables, host["installs"], host["published"])
-            host["results"]["startup_bridge"] = ff.plan_startup_bridge(args, host["ctx"])
-        except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved) as exc:
-            host["error"] = self._error(exc)
-
-    def _available(self, published: dict[str, Any], ctx: ff.RoleContext, role: str) -> dict[str, Any]:
-        """What a role publishes for the roles after it, limited, when the role does not apply in this run
-        (``--tags``), to what already exists: later roles never plan into a Miniconda or env not there."""
-        if role in self.roles or ctx.snapshot is None:
-            return published
-        out = {}
-        for name, records in published.items():
-            kept = []
-            for record in records:
-                try:
-                    if ctx.snapshot.exists(str(record["prefix"])):
-                        kept.append(record)
-                except NotObserved:
-                    kept.append(record)
-            out[name] = kept
-        return out
-
-    @staticmethod
-    def _mirror(host: Mapping[str, Any]) -> str:
-        try:
-            return ps.mirror_url(((host.get("env_args") or {}).get("settings") or {}).get("mirror"))
-        except ps.SourceError:
-            return ""
-
-    @staticmethod
-    def _sources(host: Mapping[str, Any], results: Mapping[str, ff.RoleResult]) -> list[str]:
-        """Per host: the licence choice, then where each installer and env comes from."""
-        settings = (host.get("env_args") or {}).get("settings") or {}
-        try:
-            policy = ps.Policy.from_args(settings.get("anaconda"), settings.get("mirror"))
-        except ps.SourceError:
-            return []
-        miniconda = results.get("miniconda")
-        env = results.get("arcgis_env")
-        installs = (miniconda.judge.get("plan") or {}).get("installs") or [] if miniconda else []
-        plans = env.judge.get("plans") or [] if env else []
-        return ps.sources_lines(policy, installs, plans)
-
-    @staticmethod
-    def _error(exc: Exception) -> str:
-        if isinstance(exc, NotObserved):
-            return f"observe did not read {exc}: a bug in the observe spec; please report it"
-        return str(exc)
-
-    def _result(self, item: fp.HostInput, host: dict[str, Any]) -> dict[str, Any]:
-        results: dict[str, ff.RoleResult] = host["results"]
-        status = "failed" if host["error"] else ("skipped" if not host["installs"] else "ok")
-        observed = host.get("snapshot") is not None
-        changes: list[dict[str, Any]] | None = None
-        findings: list[dict[str, Any]] = []
-        if observed and status == "ok":
-            try:
-                changes = ff.host_changes(results, host["ctx"], self.roles)
-                ff.in_use(changes, host["snapshot"], item.host)
-                host.setdefault("warnings", []).extend(
-                    ff.session_warnings(changes, host["snapshot"], item.host)
-                )
-                ps.mark_share_reads(changes, self._mirror(host))
-                findings = fc.audit(host["snapshot"], host["ctx"].trusted)
-            except (ff.HostPlanError, ValueError, KeyError, TypeError, NotObserved, OSError) as exc:
-                host["error"], status = f"{item.host}: {self._error(exc)}", "failed"
-        reads, runs = ff.verify_params({r: v for r, v in results.items() if r in self.roles})
-        sources = self._sources(host, results)
-        # Planned, but not all of it: a declared release whose stack is unknown gets no env (the fix named).
-        problems = [f"{item.host}: {p}" for p in host.get("problems") or []]
-        if status == "ok" and problems:
-            status = "incomplete"
-        row: dict[str, Any] = {
-            "host": item.host,
-            "lab": item.lab,
-            "status": status,
-            "error": host["error"]
-            or "; ".join(problems)
-            or ("" if host["installs"] else "no ArcGIS probed or declared (fleet_arcgis_releases)"),
-            "source": host.get("source", "none"),
-            "arcgis": [
-                f"{i['id']} python {i.get('python_major_minor')} "
-                + " ".join(f"{p} {(i.get('packages') or {}).get(p)}" for p in fp.STACK_PACKAGES)
-                for i in host["installs"]
-            ],
-            "changes": ff.summary_of(changes) if changes is not None else ["not observed yet"],
-            # The plan as data (role, step, action, target, reason; no file bytes), for scripts and tests.
-            "planned": [fc.brief(c) for c in changes] if changes is not None else None,
-            "security": [
-                f"{f['path']}: writable by {', '.join(f['writable_by']) or '-'}, owner {f['owner']}"
-                for f in findings
-            ],
-            "sources": sources,
-            "notes": fp.arcmap_notes(host["installs"]),
-        }
-        for role, result in results.items():
-            row[role] = result.lines + [f"warning: {w}" for w in result.warnings]
-        return {
-            "row": row,
-            "status": status,
-            "error": row["error"] if status == "failed" else "",
-            "changes": changes,
-            "planned": row["planned"] or [],
-            # Paths the run trusts that a non-admin owns or can write, as observed before this run's changes.
-            "audit": findings,
-            "steps": fc.group_steps(changes or []),
-            "sources": sources,
-            "summary": row["changes"],
-            "verify": {
-                "reads": [r.as_param() for r in reads],
-                "runs": runs,
-            },
-            "judge": {role: results[role].judge for role in results if role in self.roles},
-            "published": host["published"],
-            "notes": row["notes"],
-            "warnings": list(host.get("warnings") or [])
-            + [w for r in results.values() for w in r.warnings]
-            + [f"note: {n}" for n in row["notes"]],
-        }

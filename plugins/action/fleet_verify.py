@@ -3,7 +3,8 @@
 One read-only ``host_read`` call (module_utils/fleet_host.py) runs what the plan's verify spec lists (each
 Miniconda's ``conda --version``, each ArcGIS Python, each env's version check, each bridged Python with
 the seed's checks) and reads back the files that must be there; every role's own judge
-(module_utils/fleet_flow.py) then decides on the controller. Fails naming every problem and its fix.
+(``Role.judge``, through module_utils/fleet_flow.py) then decides on the controller. Fails naming every
+problem and its fix.
 Documentation: plugins/modules/fleet_verify.py.
 """
 
@@ -15,6 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "verify": {"type": "dict", "required": True},
@@ -47,7 +49,7 @@ class ActionModule(ActionBase):
         if answer.get("failed"):
             raise AnsibleActionFail(f"{host}: the verify read failed: {fh.module_error(answer)}")
         snapshot = fh.Snapshot(answer.get("result") or {})
-        problems = ff.judge_host(host, args["judge"], snapshot)
+        problems = ff.judge_host(ROLES, host, args["judge"], snapshot)
         flat = [p for role in problems.values() for p in role]
         bridged = (
             "startup_bridge" in args["judge"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RECORDS = "records"
-SCHEMA = 1
+RECORD_SCHEMA = 1
 RETIRE_ROLE = "arcgis_env_retire"
 PINNED = ("numpy", "matplotlib", "scipy")
 
@@ -42,7 +42,7 @@ def record_path(host_dir: str, name: str) -> str:
 def make_record(plan: Mapping[str, Any], lock_sha256: str | None) -> dict[str, Any]:
     """What the env at ``plan['prefix']`` is built from (no timestamp: equal plans, equal records)."""
     return {
-        "schema": SCHEMA,
+        "schema": RECORD_SCHEMA,
         "name": plan["name"],
         "prefix": plan["prefix"],
         "kind": plan["kind"],
@@ -82,8 +82,8 @@ def observed_records(
         except ValueError:
             warnings.append(f"{path}: not an env record (no JSON); ignored")
             continue
-        if not isinstance(record, dict) or record.get("schema") != SCHEMA or not record.get("name"):
-            warnings.append(f"{path}: not an env record of schema {SCHEMA}; ignored")
+        if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA or not record.get("name"):
+            warnings.append(f"{path}: not an env record of schema {RECORD_SCHEMA}; ignored")
             continue
         records[str(record["name"])] = record
     return records, warnings

@@ -1,8 +1,9 @@
 """Host-side decisions for arcgis_env, taken on the controller from what the host reported.
 
-What differs between an env on a workstation (`conda list --json`) and its plan (lock, pins or
-clone); the exact conda command lines that change only that; whether the env's numpy, matplotlib
-and scipy equal ArcGIS's; and the `arcgis_env_envs` records other roles read. Plain data in and out.
+What differs between an env on a workstation (its packages, from the ``conda-meta`` records observe
+read: ``fleet_host.conda_packages``) and its plan (lock, pins or clone); the exact conda command lines
+that change only that; whether the env's numpy, matplotlib and scipy equal ArcGIS's; and the
+``arcgis_env_envs`` records other roles read. Plain data in and out.
 """
 
 from __future__ import annotations
@@ -39,29 +40,6 @@ PUBLISHED_KEYS = (
 )
 
 
-class HostStateError(ValueError):
-    """What the host reported cannot be read; names the env and the output."""
-
-
-def installed_packages(
-    conda_list_json: str | Sequence[Mapping[str, Any]] | None,
-) -> dict[str, tuple[str, str]]:
-    """name -> (version, build) from `conda list --json` (conda 4.x and later print a list of records)."""
-    if conda_list_json in (None, ""):
-        return {}
-    records = json.loads(conda_list_json) if isinstance(conda_list_json, str) else conda_list_json
-    if isinstance(records, dict):  # conda prints {"error": ...} as JSON when it fails
-        raise HostStateError(
-            f"conda list failed: {records.get('message') or records.get('error') or records}"
-        )
-    out: dict[str, tuple[str, str]] = {}
-    for record in records:
-        if record.get("platform") == "pypi" or record.get("channel") == "pypi":
-            continue  # pip-installed: not conda's to compare
-        out[str(record["name"]).lower()] = (str(record["version"]), str(record.get("build_string", "")))
-    return out
-
-
 def _satisfied(spec_text: str, installed: Mapping[str, tuple[str, str]]) -> bool:
     spec = MatchSpec(spec_text)
     found = installed.get(spec.name.normalized)
@@ -92,7 +70,7 @@ def _channel_args(channels: Sequence[str]) -> list[str]:
 def env_change(
     plan: Mapping[str, Any],
     lock_packages: Sequence[Mapping[str, str]] | None,
-    conda_list_json: str | None,
+    installed: Mapping[str, tuple[str, str]] | None,
     env_exists: bool,
 ) -> dict[str, Any]:
     """The action for one env: ``none``, ``create`` or ``update``, with argv and a one-line summary.
@@ -127,7 +105,7 @@ def env_change(
                 + " ".join(plan["install_specs"]),
             )
             return result
-        installed = installed_packages(conda_list_json)
+        installed = dict(installed or {})
         wanted = [s for s in plan["install_specs"] if not _satisfied(s, installed)]
         if wanted:
             result.update(
@@ -162,7 +140,7 @@ def env_change(
         result.update(action="create", argv=_quiet(argv, plan.get("shortcuts", True)), summary=summary)
         return result
 
-    installed = installed_packages(conda_list_json)
+    installed = dict(installed or {})
     if method == "lock":
         locked = {p["name"].lower(): p for p in lock_packages or []}
         missing = sorted(n for n in locked if n not in installed)

@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import PRODUCTS
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
 
 try:
@@ -40,7 +41,6 @@ else:
 # The packages whose versions must equal ArcGIS's own: arcpy's compiled modules are built against them.
 PINNED_PACKAGES = ("numpy", "matplotlib", "scipy")
 TOOLS = ("ipython", "notebook", "spyder")
-PRODUCTS = ("desktop", "desktop_bgp", "pro", "server")
 PRO_MODES = ("clone", "conda")
 PACKAGE_FORMATS = ("auto", "tar_bz2", "prefer_conda")
 
@@ -133,7 +133,7 @@ class EnvSettings:
                 python,
                 int(fact["bits"]),
                 clone=clone,
-                anaconda_channels=default_channels(python, self.channel_base),
+                anaconda_channels=env_default_channels(python, self.channel_base),
                 custom=self.channels,
                 conda_forge=self.conda_forge_channel,
                 esri=self.esri_channel,
@@ -330,7 +330,7 @@ def default_env_name(product: str, version: str) -> str:
 ESRI_CHANNEL = "https://conda.anaconda.org/esri"
 
 
-def default_channels(python: str, base: str) -> tuple[str, ...]:
+def env_default_channels(python: str, base: str) -> tuple[str, ...]:
     base = base.rstrip("/")
     if python in FREE_CHANNEL_LINES:
         return (f"{base}/free", f"{base}/main")
@@ -428,7 +428,7 @@ def _pinned_lines(fact: Mapping[str, Any], pins: Mapping[str, str]) -> tuple[str
     return tuple(lines)
 
 
-def plan_host(
+def plan_arcgis_env(
     host: str,
     facts: Sequence[Mapping[str, Any]],
     installs: Sequence[Mapping[str, Any]],
@@ -560,7 +560,7 @@ def plan_fleet(
         installs = data.get("conda_installs") or []
         if not isinstance(facts, list) or not isinstance(installs, list):
             raise SpecError(f"host {host}: ansible_facts.arcgis and arcgis_env_conda_installs must be lists")
-        planned, skipped = plan_host(host, facts, installs, settings)
+        planned, skipped = plan_arcgis_env(host, facts, installs, settings)
         fleet.plans[host] = [plan for plan, _rest in planned]
         if skipped:
             fleet.skipped[host] = skipped

@@ -27,9 +27,11 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_pro_dist
     SOURCE as DIST_SOURCE,
 )
 
-PRODUCTS = ("desktop", "desktop_bgp", "pro")
+# Every ArcGIS product the fleet knows; those with a release table (Python and stack per release) first.
+PRODUCTS = ("desktop", "desktop_bgp", "pro", "server")
+RELEASE_PRODUCTS = ("desktop", "desktop_bgp", "pro")
 STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
-FIELDS = ("python", "bits", *STACK_PACKAGES)
+TABLE_FIELDS = ("python", "bits", *STACK_PACKAGES)
 _PRO_RANGE = f"{next(iter(DIST_RELEASES))}-{next(reversed(DIST_RELEASES))}"
 # ArcMap (Desktop 10.x) left Mature support and was retired on this date (SOURCES["esri-faq-000013224"]).
 ARCMAP_RETIRED = "2026-03-01"
@@ -122,12 +124,14 @@ class Release:
     @property
     def unverified(self) -> list[str]:
         """Fields whose value is unknown (None) or comes only from a community page."""
-        return [name for name in FIELDS if getattr(self, name) is None or not self.source_of(name).verified]
+        return [
+            name for name in TABLE_FIELDS if getattr(self, name) is None or not self.source_of(name).verified
+        ]
 
     def as_dict(self, product: str | None = None) -> dict[str, object]:
         """The filter's answer; desktop_bgp is the same stack as desktop, in 64 bits."""
         bits = 64 if product == "desktop_bgp" else self.bits
-        keys = sorted({self.sources.get(name, "unsourced") for name in FIELDS})
+        keys = sorted({self.sources.get(name, "unsourced") for name in TABLE_FIELDS})
         return {
             "product": product or self.product,
             "release": self.version,
@@ -240,8 +244,8 @@ def known_releases(product: str) -> list[str]:
 
 
 def _table_product(product: str) -> str:
-    if product not in PRODUCTS:
-        raise UnknownRelease(f"unknown ArcGIS product {product!r}: use one of {', '.join(PRODUCTS)}")
+    if product not in RELEASE_PRODUCTS:
+        raise UnknownRelease(f"unknown ArcGIS product {product!r}: use one of {', '.join(RELEASE_PRODUCTS)}")
     return "pro" if product == "pro" else "desktop"
 
 

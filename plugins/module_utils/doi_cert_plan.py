@@ -1,8 +1,8 @@
 """Decide what the doi_cert role writes, imports, sets and removes on one host.
 
 Pure functions, no Ansible imports: settings, the bundle built on the controller and the host's current
-state (read by the ``doi_cert_scan`` PowerShell) in; a plan of plain data out. The role's YAML only
-loops over the plan with ansible.windows modules.
+state (:class:`HostState`, made from observe's snapshot by ``doi_cert_role``) in; a plan of plain data
+out, which ``doi_cert_role`` turns into changes.
 
 Facts from conda's and pip's sources that shape the plan (see the role's README section):
 
@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import PROGRAMDATA_CONDA
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
 
 try:
@@ -44,7 +46,6 @@ except ImportError as _exc:  # optional: the feature that needs it fails, naming
 else:
     PYYAML_IMPORT_ERROR = None
 
-PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"  # conda hard-codes this path (conda/conda#14912)
 SSL_KEYS = ("ssl_verify", "verify_ssl")  # verify_ssl is conda's alias
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 # Machine variables that silently override conda's ssl_verify or pip's cert (requests/curl semantics).
@@ -63,10 +64,6 @@ STORE_FILE_RE = re.compile(r"^doi-root-[0-9A-F]{40}\.crt$", re.IGNORECASE)
 WIN_ABS_RE = re.compile(r"^[A-Za-z]:\\")
 BAD_NAME_RE = re.compile(r'[\\/:*?"<>|]')
 MANIFEST_VERSION = 1
-
-
-class PlanError(ValueError):
-    """The settings cannot be applied to this host; the message names host, value and fix."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,7 +156,8 @@ class PlanSettings:
 
 
 class HostState:
-    """The scan result, looked up case-insensitively as Windows paths and names are."""
+    """What the plan knows of the host (files' text, folders' names, the listed users' profiles, machine
+    environment variables, Root-store presence), looked up case-insensitively as Windows does."""
 
     def __init__(self, raw: Mapping[str, Any] | None) -> None:
         raw = raw or {}
@@ -542,7 +540,7 @@ def validate_settings(s: PlanSettings) -> list[str]:
 
 
 @dataclass
-class Plan:
+class DoiCertPlan:
     create_dirs: list[str] = field(default_factory=list)
     harden_dirs: list[dict[str, Any]] = field(default_factory=list)
     write_files: list[dict[str, Any]] = field(default_factory=list)
@@ -664,8 +662,21 @@ def _user_sources(host: HostState, profile: str, reader: CondaReader | None) -> 
     return _scope_sources(host, profile, user_condarc_files(reader), {}, condarc_d_suffixes(reader))
 
 
-def scan_parameters(s: PlanSettings, thumbprints: Sequence[str]) -> dict[str, Any]:
-    """The ``win_powershell`` parameters of the scan for these settings."""
+@dataclass(frozen=True)
+class ObservedPaths:
+    """What the plan looks at on a host for these settings: machine files and folders, and per listed
+    user the files and folders relative to their profile; each conda root's version decides which files
+    that conda reads (observe reads ``<root>\\conda-meta\\conda-*.json``)."""
+
+    files: tuple[str, ...]
+    dirs: tuple[str, ...]
+    users: tuple[str, ...]
+    user_files: tuple[str, ...]
+    user_dirs: tuple[str, ...]
+    conda_roots: tuple[str, ...]
+
+
+def observed_paths(s: PlanSettings) -> ObservedPaths:
     files = [s.pip_ini, win_join(PROGRAMDATA_CONDA, ".condarc"), win_join(PROGRAMDATA_CONDA, "condarc")]
     dirs = [
         s.cert_dir,
@@ -677,27 +688,20 @@ def scan_parameters(s: PlanSettings, thumbprints: Sequence[str]) -> dict[str, An
         if install.prefix:
             files += [win_join(install.prefix, ".condarc"), win_join(install.prefix, "condarc")]
             dirs.append(win_join(install.prefix, "condarc.d"))
-    return {
-        "ManifestPath": s.manifest_path,
-        "Files": files,
-        "Dirs": dirs,
-        "Users": list(s.users),
-        "UserFiles": [f for f in USER_CONDARC_FILES if not f.endswith("condarc.d")] + list(USER_PIP_FILES),
-        "UserDirs": [s.user_dirname] + [f for f in USER_CONDARC_FILES if f.endswith("condarc.d")],
-        "EnvNames": list(WATCHED_ENV),
-        "Thumbprints": [t.upper() for t in thumbprints],
-        # Whose conda version decides which files it reads (observe reads <root>\\conda-meta\\conda-*.json).
-        "CondaRoots": [r.prefix for r in _readers_all(s) if r.prefix],
-    }
+    return ObservedPaths(
+        files=tuple(files),
+        dirs=tuple(dirs),
+        users=tuple(s.users),
+        user_files=tuple(f for f in USER_CONDARC_FILES if not f.endswith("condarc.d")) + USER_PIP_FILES,
+        user_dirs=(s.user_dirname, *(f for f in USER_CONDARC_FILES if f.endswith("condarc.d"))),
+        conda_roots=tuple(r.prefix for r in _readers_all(s) if r.prefix),
+    )
 
 
-def make_plan(
-    s: PlanSettings, raw_host: Mapping[str, Any] | None, bundle: Mapping[str, Any] | None = None
-) -> Plan:
-    """Everything the role does on one host, in the order the YAML applies it."""
-    plan = Plan()
+def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | None = None) -> DoiCertPlan:
+    """Everything the role does on one host, in the order its changes are applied."""
+    plan = DoiCertPlan()
     plan.warnings.extend(validate_settings(s))
-    host = HostState(raw_host)
     plan.warnings.extend(f"host {s.host}: {p}" for p in host.problems)
     prev, manifest_problem = Manifest.parse(host.text(s.manifest_path))
     if manifest_problem:
@@ -856,7 +860,7 @@ def _plan_pip(
     new: Manifest,
     present: bool,
     ours_values: set[str],
-    plan: Plan,
+    plan: DoiCertPlan,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The pip.ini write (or removal) and the manifest entry; only our ``cert`` key is ever touched."""
     pip_path = s.pip_ini
@@ -908,7 +912,7 @@ def _plan_env(
     new: Manifest,
     present: bool,
     ours_values: set[str],
-    plan: Plan,
+    plan: DoiCertPlan,
 ) -> None:
     for name in WATCHED_ENV:
         value = host.env.get(name)
@@ -949,7 +953,7 @@ def _plan_store(
     new: Manifest,
     present: bool,
     certificates: Sequence[Mapping[str, Any]],
-    plan: Plan,
+    plan: DoiCertPlan,
 ) -> None:
     wanted = {str(c["sha1"]).upper() for c in certificates} if present and s.windows_store else set()
     imports = []
@@ -976,7 +980,7 @@ def _plan_user_condarc(
     present: bool,
     users: Mapping[str, str],
     our_condarcs: Mapping[str, str | None],
-    plan: Plan,
+    plan: DoiCertPlan,
 ) -> list[dict[str, Any]]:
     """Report who ends up with another ssl_verify (conda's precedence); edit user files when asked."""
     edits: list[dict[str, Any]] = []

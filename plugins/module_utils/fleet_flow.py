@@ -1,514 +1,350 @@
-"""Plan one host through every role: desired state from the roles' planners, changes against what
-observe read, and what verify will run. Used by the ``fleet_plan`` action for the live run (site.yml,
-with a snapshot) and for the offline plan (playbooks/plan.yml, with the last cached snapshot or none).
+"""The engine: every role for every host, observe → plan → changes → verify → judge. It names no role.
 
-Each ``plan_<role>`` takes the role's templated, validated arguments and a :class:`RoleContext`, and
-returns a :class:`RoleResult`. Without a snapshot (a host never observed) the desired state is planned
-and reported, and ``changes`` is None: nothing can be said about what differs. No Ansible imports.
+The roles come from ``registry.ROLES`` (apply order) and each implements ``fleet_role.Role``. The
+``fleet_plan`` action (site.yml's live plan, and ``playbooks/plan.yml`` offline) gives this engine each
+host's input and a way to turn the host's variables into a role's validated planner arguments; the
+``fleet_observe`` action asks it what to read; ``fleet_verify`` asks it to judge. No Ansible imports.
+
+Identical hosts (a lab of the same image, usually) are planned once under a stand-in name and each gets
+its copy with its own name in the messages.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import ntpath
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
+    Fleet,
+    HostPlanError,
+    HostPlanning,
+    Observation,
+    ObserveContext,
+    Role,
+    RoleContext,
+    RolePlan,
+)
 
-STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
-# SHA-256 of files/demo-lab-root-ca.crt, the example inventory's throw-away CA (its key was discarded).
-DEMO_CA_SHA256 = "cc433e11eb2fcadc815385a27f3c69ca33d35b26a80af3e9e3b9ef0fb22538f4"
+# Turns a host's variables into one role's validated planner arguments (the fleet_plan action templates
+# roles/<role>/vars/plan.yml and validates with the role's spec); raises HostPlanError for a bad value.
+RoleArgsFn = Callable[[Role, Mapping[str, Any], list[dict[str, Any]], Mapping[str, Any]], dict[str, Any]]
+# Checks the host's public variables against the roles' argument_specs: (errors, warnings).
+CheckPublicFn = Callable[[Mapping[str, Any], list[dict[str, Any]]], tuple[list[str], list[str]]]
+# Bugs in a planner are not caught: only these are a host's problem (bad input, a path observe did not
+# read, a refused folder, a controller file that cannot be read).
+HOST_ERRORS = (HostPlanError, fc.UntrustedPath, NotObserved, OSError)
+
+
+def host_error(exc: Exception) -> str:
+    if isinstance(exc, NotObserved):
+        return f"observe did not read {exc}: a bug in the observe spec; please report it"
+    return str(exc)
+
+
+# --- observe ---------------------------------------------------------------------------------------------
+
+
+def first_reads(roles: Sequence[Role], args_of: Callable[[Role], dict[str, Any] | None]) -> list[Read]:
+    """What observe's first call reads for the roles (records that name what the second call reads)."""
+    return [read for role in roles for read in role.first_reads(args_of(role))]
+
+
+def observation(
+    roles: Sequence[Role], octx: ObserveContext, args_of: Callable[[Role, Mapping[str, Any]], dict | None]
+) -> Observation:
+    """Every role's share of observe's second call, in apply order (each sees what earlier ones publish)."""
+    total = Observation()
+    for role in roles:
+        args = args_of(role, octx.published)
+        if args is None:
+            continue  # a bad input: the plan names it
+        seen = role.observe(args, octx)
+        total.reads += seen.reads
+        total.thumbprints += [t for t in seen.thumbprints if t not in total.thumbprints]
+        total.env_names += [n for n in seen.env_names if n not in total.env_names]
+        total.secret = total.secret or seen.secret
+        octx.published.update(seen.published)
+    return total
+
+
+# --- plan ------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class RoleResult:
-    lines: list[str] = field(default_factory=list)
+class HostRecord:
+    """One host through the plan: its input, ArcGIS, snapshot, each role's arguments and plan."""
+
+    item: fp.HostInput
+    source: str = "none"
+    installs: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+    ctx: RoleContext | None = None
+    args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plans: dict[str, RolePlan] = field(default_factory=dict)
     published: dict[str, Any] = field(default_factory=dict)
-    verify_reads: list[Read] = field(default_factory=list)
-    verify_runs: list[dict[str, Any]] = field(default_factory=list)
-    # What judging the verify answers needs, kept with the host's plan (plain data).
-    judge: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    # Compares the role's desired state with the snapshot; called in the order the playbook applies the
-    # roles (uninstall: reversed), so what one role deletes is known to the next (folders left empty).
-    make_changes: Callable[[fc.Changes], None] | None = None
-    # Changes applied after verify passed (site.yml's retire step): envs an upgrade replaced or orphaned.
-    make_retire: Callable[[fc.Changes], None] | None = None
+    error: str = ""
+
+    @property
+    def live(self) -> bool:
+        """Still planned: no error so far, ArcGIS found or declared, and a context."""
+        return not self.error and bool(self.installs) and self.ctx is not None
 
 
-@dataclass
-class RoleContext:
-    host: str
-    installs: list[dict[str, Any]]
-    snapshot: Snapshot | None
-    planned: dict[str, str]  # paths planned by earlier roles on this host (see fleet_changes.Changes)
-    read_file: Callable[[str], bytes]  # a controller file (certificates, locks)
-    gone: set[str] = field(default_factory=set)  # paths this run deletes, all roles together
-    trusted: list[str] = field(default_factory=list)  # paths the run trusts, all roles together (audit)
-
-    def changes(self, role: str) -> fc.Changes | None:
-        if self.snapshot is None:
-            return None
-        return fc.Changes(role, self.snapshot, self.planned, self.gone, self.trusted)
+# The name a group of identical hosts is planned under: a NUL can be in no path, message or value of a
+# plan, so putting each member's own name in its place cannot touch anything else (a host named "arcgis"
+# must not rename C:\ProgramData\arcgis-conda).
+GROUP_HOST = "\u0000fleet-host\u0000"
 
 
-class HostPlanError(ValueError):
-    """The host's inputs cannot be planned; the message names host, variable, value and fix."""
+def renamed(result: Any, item: fp.HostInput) -> Any:
+    """The group's plan (planned as GROUP_HOST) for ``item``: same input, same plan, its own name and lab."""
+    text = json.dumps(result).replace(json.dumps(GROUP_HOST)[1:-1], json.dumps(item.host)[1:-1])
+    copy = json.loads(text)
+    copy["row"]["host"], copy["row"]["lab"] = item.host, item.lab
+    return copy
 
 
-# --- miniconda ----------------------------------------------------------------------------------------
+class FleetPlanner:
+    """Plans hosts role by role, in the registry's order; a role may plan the batch at once (plan_fleet)."""
 
+    def __init__(
+        self,
+        roles: Sequence[Role],
+        selected: Sequence[str],
+        role_args: RoleArgsFn,
+        check_public: CheckPublicFn,
+        fleet: Fleet,
+    ) -> None:
+        self.roles = tuple(roles)
+        self.selected = list(selected)
+        self.role_args = role_args
+        self.check_public = check_public
+        self.fleet = fleet
+        self.memo: dict[str, str] = {}
 
-def plan_miniconda(args: Mapping[str, Any], ctx: RoleContext, os_bits: int | None) -> RoleResult:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
-
-    inputs = mp.inputs_from_args(args)
-    try:
-        plan = mp.build_plan(inputs, os_bits)
-    except mp.PlanError as exc:
-        raise HostPlanError(f"{ctx.host}: {exc}") from None
-    out = RoleResult(published={"miniconda_installs": plan["published"]}, warnings=list(plan["warnings"]))
-    out.lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan.get("installs", [])]
-    if plan["condarc"].get("manage"):
-        out.lines.append(f"manage {plan['condarc']['path']}")
-    out.make_changes = lambda c: fc.miniconda_changes(plan, c.snapshot, c)
-    out.verify_reads, out.verify_runs = fc.miniconda_verify(plan)
-    out.judge = {"plan": {k: plan[k] for k in ("state", "installs", "arcgis_pythons")}}
-    return out
-
-
-def miniconda_reads(args: Mapping[str, Any]) -> list[Read]:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
-
-    try:
-        return fc.miniconda_reads(mp.inputs_from_args(args))
-    except mp.PlanError:
-        return []  # the plan reports the bad input
-
-
-# --- doi_cert ------------------------------------------------------------------------------------------
-
-
-def doi_cert_settings(args: Mapping[str, Any], host: str) -> Any:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import settings_from_args
-
-    return settings_from_args(args, host)
-
-
-def build_bundle(args: Mapping[str, Any], read: Callable[[str], bytes]) -> dict[str, Any]:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
-
-    return bundle_from_args(args, lambda path, _what: read(path), dt.datetime.now(dt.UTC)).as_dict()
-
-
-def plan_doi_cert(
-    bundle_args: Mapping[str, Any], args: Mapping[str, Any], ctx: RoleContext, bundle: dict[str, Any] | None
-) -> RoleResult:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
-
-    settings = doi_cert_settings(args, ctx.host)
-    present = settings.state == "present"
-    try:
-        warnings = dp.validate_settings(settings)
-        if present and bundle is None:
-            bundle = build_bundle(bundle_args, ctx.read_file)
-    except (dp.PlanError, ValueError) as exc:
-        raise HostPlanError(f"{ctx.host}: doi_cert: {exc}") from None
-    out = RoleResult(warnings=list(warnings) + list((bundle or {}).get("warnings") or []))
-    if present and any(
-        str(c.get("sha256", "")).lower() == DEMO_CA_SHA256 for c in (bundle or {}).get("certificates") or []
-    ):
-        out.warnings.append(
-            "doi_cert trusts the example inventory's DEMO CA (files/demo-lab-root-ca.crt), not your "
-            "organisation's: set doi_cert_certificates (and doi_cert_fingerprints) to your root CA"
-        )
-    if present and bundle:
-        out.lines = [
-            f"trust {r['subject']} (sha256 {r['sha256'][:16]}..., until {r['not_after']})"
-            for r in bundle["certificates"]
-        ]
-        out.lines.append(
-            f"bundle: {bundle['public_roots_count']} public + {len(bundle['certificates'])} roots"
-        )
-    if ctx.snapshot is None:
-        return out
-    roots = dp.scan_parameters(settings, [])["CondaRoots"]
-    settings = dp.with_conda_versions(settings, fc.conda_versions(ctx.snapshot, roots))
-    thumbprints = [str(c["sha1"]) for c in (bundle or {}).get("certificates") or []]
-    params = dp.scan_parameters(settings, thumbprints)
-    try:
-        raw = fc.doi_cert_scan(params, ctx.snapshot)
-        untrusted = raw.pop("untrusted")
-        plan = dp.make_plan(settings, raw, bundle if present else None).as_dict()
-    except dp.PlanError as exc:
-        raise HostPlanError(str(exc)) from None
-    if not args.get("harden_acl", True):
-        plan["harden_dirs"] = []
-    if present and args.get("fail_on_override") and plan["overrides"]:
-        raise HostPlanError(
-            f"host {ctx.host}: after this run {len(plan['overrides'])} conda set-up(s) would use another "
-            f"ssl_verify: {plan['overrides']}. Fix: keep doi_cert_condarc_final true, set "
-            "doi_cert_manage_user_condarc true, or fix the named files."
-        )
-    out.warnings += list(plan["warnings"]) + list(plan["report"])
-    out.warnings += [
-        f"{p}: not an administrator's file, so not trusted; moved aside to {p}.untrusted" for p in untrusted
-    ]
-    out.make_changes = lambda c: fc.doi_cert_changes(plan, c.snapshot, c, settings.manifest_path, untrusted)
-    out.verify_reads = fc.doi_cert_verify(plan, settings)
-    out.judge = {
-        "plan": {"condarc_files": plan["condarc_files"], "reader_files": plan["reader_files"]},
-        "args": dict(args),
-        "bundle_sha256": fc.sha256(str(bundle["bundle_pem"])) if present and bundle else None,
-    }
-    return out
-
-
-def doi_cert_reads(args: Mapping[str, Any], host: str, manifest: str | None, profiles: Sequence) -> list:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
-
-    settings = doi_cert_settings(args, host)
-    try:
-        dp.validate_settings(settings)
-    except dp.PlanError:
-        return []
-    # Thumbprints are looked up in the store in call 2 by the plan's own list; paths do not depend on them.
-    reads = fc.doi_cert_reads(dp.scan_parameters(settings, []), manifest, profiles)
-    # What it writes there, with owners and ACLs: a file a user put in its place is never trusted.
-    return [*reads, Read(ntpath.join(settings.cert_dir, "*"), "glob")]
-
-
-def doi_cert_thumbprints(args: Mapping[str, Any], manifest: str | None, read: Callable[[str], bytes]) -> list:
-    """The Root-store thumbprints the plan asks about: the organisation roots now, and those an earlier run
-    imported (its record). A bad certificate input yields none here; the plan reports it."""
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import Manifest
-
-    found: list[str] = []
-    if args["plan"].get("state") == "present":
-        with contextlib.suppress(ValueError, OSError):
-            found += [str(c["sha1"]).upper() for c in build_bundle(args["bundle"], read)["certificates"]]
-    prev, _rest = Manifest.parse(manifest)
-    found += [str(t).upper() for t in sorted(prev.store)]
-    return list(dict.fromkeys(found))
-
-
-def judge_doi_cert(judge: Mapping[str, Any], host: str, snap: Snapshot) -> list[str]:
-    return _judge_doi(judge, doi_cert_settings(judge["args"], host), snap)
-
-
-def _judge_doi(judge: Mapping[str, Any], settings: Any, snap: Snapshot) -> list[str]:
-    import yaml
-
-    if settings.state != "present":
-        return []
-    problems = []
-    if snap.sha256(settings.bundle_path) != judge["bundle_sha256"]:
-        problems.append(
-            f"host {settings.host}: {settings.bundle_path} is missing or differs from the bundle built on "
-            "the controller. Fix: look for another process rewriting it, then run again."
-        )
-    for path in judge["plan"]["condarc_files"]:
-        text = snap.text(path)
-        value = (yaml.safe_load(text) or {}).get("ssl_verify") if text else None
-        if value != settings.ssl_verify_value:
-            problems.append(
-                f"host {settings.host}: {path} does not set ssl_verify to {settings.ssl_verify_value}"
+    def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
+        """Plan each distinct input once, then give every host its copy, with its own name in the messages.
+        The planners' output holds no other host detail."""
+        groups: dict[str, list[fp.HostInput]] = {}
+        for item in inputs:
+            key = json.dumps(
+                [item.facts, item.declared, item.variables, item.observed], sort_keys=True, default=repr
             )
-    problems += _judge_readers(judge["plan"].get("reader_files") or [], settings, snap)
-    if settings.pip and f"cert = {settings.bundle_path}" not in (snap.text(settings.pip_ini) or ""):
-        problems.append(f"host {settings.host}: {settings.pip_ini} has no 'cert = {settings.bundle_path}'")
-    return problems
-
-
-def _judge_readers(readers: Sequence[Mapping[str, Any]], settings: Any, snap: Snapshot) -> list[str]:
-    """Each conda's machine-scope result (Miniconda's and ArcGIS Pro's own conda): the value its files end
-    with, by conda's precedence (last wins, first ``#!final`` wins)."""
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
-
-    problems = []
-    ours = str(settings.ssl_verify_value)
-    for reader in readers:
-        found = []
-        for path in reader["files"]:
-            text = snap.text(path)
-            setting = dp.read_ssl_verify(path, text)[0] if text else None
-            if setting:
-                found.append(setting)
-        winner = dp.effective_ssl_verify(found)
-        value = winner.value if winner else True
-        if not (isinstance(value, str) and value.lower() == ours.lower()):
-            where = winner.path if winner else "no file sets it (conda's default: True)"
-            problems.append(
-                f"host {settings.host}: {reader['label']}'s conda ends with ssl_verify={value!r} ({where}), "
-                f"not {ours}: it does not trust the organisation's CA. Fix: remove ssl_verify from that "
-                "file, or keep doi_cert_condarc_final true and programdata in doi_cert_condarc_locations."
-            )
-    return problems
-
-
-# --- arcgis_env ----------------------------------------------------------------------------------------
-
-
-def arcgis_env_facts(installs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Installs the env planner can serve; a declared release whose pins are unverified is skipped."""
-    facts, lines = [], []
-    for install in installs:
-        if install.get("status") == "declared":
-            unknown = [p for p in STACK_PACKAGES if p in (install.get("unverified") or [])]
-            if unknown:
-                lines.append(
-                    f"skipped: {install['id']}: {', '.join(unknown)} unknown for this release (unverified in "
-                    "the release table); probe the host (playbooks/probe.yml) to measure them"
-                )
-                continue
-            install = {**install, "status": "ok"}
-        facts.append(dict(install))
-    return facts, lines
-
-
-def unknown_stack_problems(
-    host: str, installs: Sequence[Mapping[str, Any]], products: Sequence[str]
-) -> list[str]:
-    """The host's problem for each declared release whose pins the table cannot give: no env is planned for
-    it, so the host is not ``ok``; the message names the two fixes (measure it, or declare it)."""
-    problems = []
-    for install in installs:
-        unknown = [p for p in STACK_PACKAGES if p in (install.get("unverified") or [])]
-        if install.get("status") != "declared" or not unknown or install.get("product") not in products:
-            continue
-        product, version = install.get("product"), install.get("version")
-        declared = ", ".join(f"{p}: '<version>'" for p in unknown)
-        problems.append(
-            f"ArcGIS {product} {version} ({install['id']}): {', '.join(unknown)} unknown for this release "
-            "(unverified in the release table), so no env is planned for it. Fix: probe the host "
-            f"(ansible-playbook playbooks/probe.yml --limit {host}) to measure them, or declare them in its "
-            f"fleet_arcgis_releases entry: {{product: {product}, version: '{version}', {declared}}}"
-        )
-    return problems
-
-
-def plan_arcgis_env(
-    args: Mapping[str, Any],
-    ctx: RoleContext,
-    plans: list[dict[str, Any]],
-    locks: Mapping[str, Mapping[str, Any]],
-    skipped: Sequence[str],
-) -> RoleResult:
-    """This host's share of the fleet-wide env plan (``plans``, with each lock's path filled in)."""
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import published_envs
-
-    out = RoleResult(published={"arcgis_env_envs": published_envs(plans)})
-    for plan in plans:
-        pins = " ".join(f"{n}=={v}" for n, v in plan["pins"].items())
-        kind = f"{plan['kind']}, {plan['platform']}, python {plan['python_major_minor']}"
-        out.lines.append(f"{plan['name']} ({kind}): {pins}")
-    out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
-    drifts, notes = arcgis_env_drift(args, ctx, plans, locks) if args["state"] == "present" else ([], [])
-    out.lines += [f"drift: {d.line()}" for d in drifts]
-    out.warnings += notes + [d.line() for d in drifts if d.state in NOTABLE_DRIFT]
-    by_name = {d.name: d for d in drifts}
-    out.make_changes = lambda c: fc.arcgis_env_changes(
-        plans, locks, c.snapshot, c, args["state"], args["host_dir"], ctx.read_file, by_name
-    )
-    if any(d.retire for d in drifts):
-        out.make_retire = lambda c: retire_unless_in_use(drifts, c, out.warnings)
-    out.verify_runs = fc.arcgis_env_verify(plans, args["state"])
-    out.judge = {"plans": plans, "state": args["state"]}
-    return out
-
-
-NOTABLE_DRIFT = ("ArcGIS upgraded", "changed by hand", "ArcGIS removed")
-
-
-def arcgis_env_drift(
-    args: Mapping[str, Any],
-    ctx: RoleContext,
-    plans: Sequence[Mapping[str, Any]],
-    locks: Mapping[str, Mapping[str, Any]],
-) -> tuple[list[Any], list[str]]:
-    """Each env against its record (arcgis_env_drift), and warnings; none without a snapshot."""
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
-
-    snap = ctx.snapshot
-    if snap is None:
-        return [], []
-    host_dir = str(args["host_dir"])
-    try:
-        paths = snap.glob(ntpath.join(ad.records_dir(host_dir), "*.json"))
-    except NotObserved:  # an observation cached before env records existed (plan.yml offline)
-        return [], [
-            "env records were not observed (an older observation): drift is planned after the next run"
+            groups.setdefault(key, []).append(item)
+        self.memo = {key: members[0].host for key, members in groups.items()}
+        # One stand-in per group, named GROUP_HOST plus its index (unique among the stand-ins).
+        records = [
+            self.start(replace(members[0], host=f"{GROUP_HOST}{n}"))
+            for n, members in enumerate(groups.values())
         ]
-    # A record decides what a retire deletes: one an administrator did not write is never believed (the
-    # role's own write of that env's record moves it aside first, as any untrusted file).
-    records, warnings = ad.observed_records(
-        {p: snap.text(p) for p in paths}, lambda p: snap.entry(p).trusted()
-    )
+        for role in self.roles:
+            self.plan_role(role, records)
+        out: dict[str, dict[str, Any]] = {}
+        for record, members in zip(records, groups.values(), strict=True):
+            planned = self.result(record)
+            text = json.dumps(planned).replace(
+                json.dumps(record.item.host)[1:-1], json.dumps(GROUP_HOST)[1:-1]
+            )
+            for item in members:
+                out[item.host] = renamed(json.loads(text), item)
+        return {item.host: out[item.host] for item in inputs}
 
-    def exists(prefix: str) -> bool | None:
+    def start(self, item: fp.HostInput) -> HostRecord:
+        record = HostRecord(item)
         try:
-            return fc.env_exists(snap, prefix)
-        except NotObserved:
-            return None  # under a root observe did not read (its Miniconda is not served now)
+            record.source, record.installs = fp.host_installs(item)
+        except fp.PlanError as exc:
+            record.error, record.source = str(exc), "declared"
+            return record
+        observed = item.observed
+        record.snapshot = Snapshot(observed) if observed else None
+        if not record.installs:
+            return record
+        record.ctx = RoleContext(
+            item.host,
+            record.installs,
+            record.snapshot,
+            {},
+            self.fleet.read_file,
+            os_bits=(observed or {}).get("os_bits"),
+        )
+        errors, record.warnings = self.check_public(item.variables, record.installs)
+        if errors:
+            record.error = (
+                f"{item.host}: {len(errors)} bad variable value(s): "
+                + "; ".join(errors)
+                + ". Fix them in the inventory (group_vars/host_vars) or on the command line (-e), then run "
+                "again." + "".join(f" Also: {w}." for w in record.warnings)
+            )
+        return record
 
-    observed = {}
-    for name, record in records.items():
-        if exists(str(record.get("prefix") or "")) is None:
-            warnings.append(f"env {name} ({record.get('prefix')}): its folder was not observed; left alone")
-        else:
-            observed[name] = record
-    files = {name: ad.record_path(host_dir, name) for name in observed}
-    shas = {str(p["name"]): fc.lock_sha256(p, ctx.read_file) for p in plans}
-    drifts = ad.classify(
-        plans,
-        observed,
-        files,
-        lambda prefix: bool(exists(prefix)),
-        lambda plan: fc.hand_changes(plan, snap, locks) if exists(str(plan["prefix"])) else [],
-        shas,
-        repair=bool(args.get("repair")),
-        keep_previous=bool(args.get("keep_previous")),
-    )
-    return drifts, warnings
+    def plan_role(self, role: Role, records: Sequence[HostRecord]) -> None:
+        """One role for every host still planned: its arguments, then its plan (per host or fleet-wide)."""
+        batch: list[tuple[HostRecord, HostPlanning]] = []
+        for record in records:
+            if not record.live:
+                continue
+            assert record.ctx is not None
+            try:
+                args = self.role_args(role, record.item.variables, record.installs, record.published)
+            except HostPlanError as exc:
+                record.error = host_error(exc)
+                continue
+            record.args[role.name] = args
+            batch.append((record, HostPlanning(args, record.ctx)))
+        try:
+            role.plan_fleet([planning for _record, planning in batch], self.fleet)
+        except HOST_ERRORS as exc:  # a per-host role planned alone: its one host's problem
+            if len(batch) != 1:
+                raise
+            batch[0][1].error = host_error(exc)
+        for record, planning in batch:
+            if planning.error:
+                record.error = planning.error
+            elif planning.plan is not None:
+                record.plans[role.name] = planning.plan
+                record.published.update(self.available(planning.plan.published, record, role))
+
+    def available(self, published: dict[str, Any], record: HostRecord, role: Role) -> dict[str, Any]:
+        """What a role publishes for the roles after it, limited, when the role does not apply in this run
+        (``--tags``), to what already exists: later roles never plan into a Miniconda or env not there."""
+        if role.name in self.selected or record.snapshot is None:
+            return published
+        out = {}
+        for name, records in published.items():
+            kept = []
+            for item in records:
+                try:
+                    if record.snapshot.exists(str(item["prefix"])):
+                        kept.append(item)
+                except NotObserved:
+                    kept.append(item)
+            out[name] = kept
+        return out
+
+    def result(self, record: HostRecord) -> dict[str, Any]:
+        item = record.item
+        plans = record.plans
+        status = "failed" if record.error else ("skipped" if not record.installs else "ok")
+        changes: list[dict[str, Any]] | None = None
+        findings: list[dict[str, Any]] = []
+        if record.snapshot is not None and status == "ok" and record.ctx is not None:
+            try:
+                # Only the selected roles change anything, in the order given (uninstall: reversed).
+                by_name = {role.name: role for role in self.roles}
+                order = [by_name[name] for name in self.selected if name in by_name]
+                changes = host_changes(order, plans, record.ctx)
+                in_use(changes, record.snapshot, item.host)
+                record.warnings += session_warnings(changes, record.snapshot, item.host)
+                mirror = next((p.share_mirror for p in plans.values() if p.share_mirror), "")
+                ps.mark_share_reads(changes, mirror)
+                findings = fc.audit(record.snapshot, record.ctx.trusted)
+            except HOST_ERRORS as exc:
+                record.error, status = f"{item.host}: {host_error(exc)}", "failed"
+        selected = {name: plan for name, plan in plans.items() if name in self.selected}
+        reads, runs = verify_params(selected.values())
+        sources = [line for plan in plans.values() for line in plan.sources]
+        # Planned, but not all of it: a declared release whose stack is unknown gets no env (the fix named).
+        problems = [f"{item.host}: {p}" for plan in plans.values() for p in plan.problems]
+        if status == "ok" and problems:
+            status = "incomplete"
+        row: dict[str, Any] = {
+            "host": item.host,
+            "lab": item.lab,
+            "status": status,
+            "error": record.error
+            or "; ".join(problems)
+            or ("" if record.installs else "no ArcGIS probed or declared (fleet_arcgis_releases)"),
+            "source": record.source,
+            "arcgis": [
+                f"{i['id']} python {i.get('python_major_minor')} "
+                + " ".join(f"{p} {(i.get('packages') or {}).get(p)}" for p in STACK_PACKAGES)
+                for i in record.installs
+            ],
+            "changes": summary_of(changes) if changes is not None else ["not observed yet"],
+            # The plan as data (role, step, action, target, reason; no file bytes), for scripts and tests.
+            "planned": [fc.brief(c) for c in changes] if changes is not None else None,
+            "security": [
+                f"{f['path']}: writable by {', '.join(f['writable_by']) or '-'}, owner {f['owner']}"
+                for f in findings
+            ],
+            "sources": sources,
+            "notes": fp.arcmap_notes(record.installs),
+        }
+        for name, plan in plans.items():
+            row[name] = plan.lines + [f"warning: {w}" for w in plan.warnings]
+        return {
+            "row": row,
+            "status": status,
+            "error": row["error"] if status == "failed" else "",
+            "changes": changes,
+            "planned": row["planned"] or [],
+            # Paths the run trusts that a non-admin owns or can write, as observed before this run's changes.
+            "audit": findings,
+            "steps": fc.group_steps(changes or []),
+            "sources": sources,
+            "summary": row["changes"],
+            "verify": {"reads": [r.as_param() for r in reads], "runs": runs},
+            "judge": {name: plan.judge for name, plan in selected.items()},
+            "published": record.published,
+            "notes": row["notes"],
+            "warnings": list(record.warnings)
+            + [w for plan in plans.values() for w in plan.warnings]
+            + [f"note: {n}" for n in row["notes"]],
+        }
 
 
-def retire_unless_in_use(drifts: Sequence[Any], c: fc.Changes, warnings: list[str]) -> None:
-    """The retire pass, but an env a running program was started from stays for a later run (said so)."""
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
-
-    ready = []
-    for drift in drifts:
-        holders = c.snapshot.holders(drift.prefix) if drift.retire and drift.prefix else []
-        if holders:
-            names = ", ".join(f"{p.get('name')} (pid {p.get('pid')})" for p in holders)
-            warnings.append(f"{drift.name}: not retired this run, in use by {names}; a later run retires it")
-            continue
-        ready.append(drift)
-    ad.retire_changes(ready, c)
-
-
-def arcgis_env_reads(
-    args: Mapping[str, Any], conda_prefixes: Sequence[str], pro_roots: Sequence[str]
-) -> list:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
-        EnvSettings,
-        SpecError,
-    )
-
-    try:
-        settings = EnvSettings.from_mapping(args["settings"])
-    except (SpecError, KeyError, TypeError, ValueError):
-        return []
-    return fc.arcgis_env_reads(settings, conda_prefixes, pro_roots, str(args["host_dir"]))
-
-
-# --- startup_bridge ------------------------------------------------------------------------------------
-
-
-def plan_startup_bridge(args: Mapping[str, Any], ctx: RoleContext) -> RoleResult:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
-
-    snap = ctx.snapshot
-
-    def list_dirs(folder: str) -> list[str]:
-        names = snap.listing(folder) if snap is not None else []
-        return [ntpath.join(folder, n) for n in names or []]
-
-    def checksums(paths: list[str]) -> dict[str, str | None]:
-        if snap is None:
-            return {}
-        return {p: snap.sha256(p) for p in paths if snap.exists(p)}
-
-    try:
-        plan = sb.plan_for_host(
-            list(args["arcgis"] or []),
-            list(args["envs"] or []),
-            scope=args["scope"],
-            state=args["state"],
-            users=list(args["users"]),
-            default_profile=args["default_profile"],
-            profiles_dir=args["profiles_dir"],
-            verify_arcpy=args["verify_arcpy"],
-            list_dirs=list_dirs,
-            checksums=checksums,
-            records=list(snap.profiles) if snap is not None else None,
-        ).as_dict()
-    except sb.PlanError as exc:
-        raise HostPlanError(f"{ctx.host}: startup_bridge: {exc}") from None
-    if not args.get("verify", True):
-        plan["verify"] = []
-    out = RoleResult(
-        warnings=[f"startup_bridge leaves {s['what']} alone: {s['why']}" for s in plan["skipped"]]
-    )
-    out.lines = (
-        [f"scope {args['scope']}"]
-        + [c["dest"] for c in plan["copies"]]
-        + [c["dest"] for c in plan["contents"]]
-        + [
-            f"verify only: {v['label']} (a clone of arcgispro-py3 imports arcpy itself)"
-            for v in plan["verify"]
-            if v.get("verify_only")
-        ]
-    )
-    secure = []
-    if args["state"] == "present" and args.get("secure_pythons", True):
-        # The admin run starts these Pythons (probe, verify): a user who can write there runs code as admin.
-        # Not Pro's arcgispro-py3: the fleet never changes Esri's env (audit.yml reports it if unsafe).
-        secure = [
-            str(i["prefix"])
-            for i in args["arcgis"] or []
-            if i.get("prefix") and i.get("status") == "ok" and i.get("product") != "pro"
-        ]
-    out.make_changes = lambda c: fc.startup_bridge_changes(plan, c.snapshot, c, secure)
-    out.verify_runs = fc.startup_bridge_verify(plan) if args["state"] == "present" else []
-    out.judge = {"plan": {"verify": plan["verify"]}}
-    return out
-
-
-def startup_bridge_reads(
-    args: Mapping[str, Any],
-    python_prefixes: Sequence[str],
-    env_roots: Sequence[str],
-    profiles: Sequence[Mapping[str, Any]] = (),
-) -> list[Read]:
-    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import startup_bridge_plan as sb
-
-    profiles_dir = str(args.get("profiles_dir"))
-    return fc.startup_bridge_reads(
-        python_prefixes,
-        env_roots,
-        str(args.get("scope")),
-        profiles_dir,
-        sb.profile_parents([dict(p) for p in profiles], profiles_dir),
-    )
-
-
-# --- the host as a whole -------------------------------------------------------------------------------
-
-
-def host_changes(results: Mapping[str, RoleResult], ctx: RoleContext, roles: Sequence[str]) -> list[dict]:
-    """The host's change list, role by role in apply order (None-free: ctx has a snapshot)."""
+def host_changes(roles: Sequence[Role], plans: Mapping[str, RolePlan], ctx: RoleContext) -> list[dict]:
+    """The host's change list, role by role in the order given (the apply's), then each role's retire step
+    (applied by site.yml once verify passed). ``ctx`` has a snapshot."""
     changes: list[dict[str, Any]] = []
     for role in roles:
-        result = results.get(role)
-        made = ctx.changes(role)
-        if result is None or result.make_changes is None or made is None:
+        plan = plans.get(role.name)
+        made = ctx.changes(role.name)
+        if plan is None or plan.make_changes is None or made is None:
             continue
-        result.make_changes(made)
+        plan.make_changes(made)
         changes += made.items
-    for role in roles:  # after every role: applied by site.yml once verify passed
-        result = results.get(role)
-        if result is not None and result.make_retire is not None and ctx.snapshot is not None:
-            made = ctx.changes(f"{role}_retire")
+    for role in roles:
+        plan = plans.get(role.name)
+        if plan is not None and plan.make_retire is not None:
+            made = ctx.changes(f"{role.name}_retire")
             if made is not None:
-                result.make_retire(made)
+                plan.make_retire(made)
                 changes += made.items
     return changes
+
+
+def verify_params(plans: Iterable[RolePlan]) -> tuple[list[Read], list[dict[str, Any]]]:
+    reads: list[Read] = []
+    runs: list[dict[str, Any]] = []
+    for plan in plans:
+        reads += plan.verify_reads
+        runs += plan.verify_runs
+    return reads, runs
+
+
+def judge_host(
+    roles: Sequence[Role], host: str, judge: Mapping[str, Any], snap: Snapshot
+) -> dict[str, list[str]]:
+    """Problems per role after the apply (empty lists when all is well), by each role's own judge."""
+    problems: dict[str, list[str]] = {}
+    try:
+        for role in roles:
+            if role.name in judge:
+                problems[role.name] = role.judge(judge[role.name], host, snap)
+    except NotObserved as exc:
+        problems.setdefault("fleet", []).append(f"{host}: verify did not read {exc}: a bug in the plan")
+    return problems
 
 
 # An on-host conda solve (no lock, no clone) of a large env can pass WinRM's default 1024 MB shell quota;
@@ -561,35 +397,6 @@ def session_warnings(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host:
 def summary_of(changes: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per change, as check mode prints it and the report shows it."""
     return [f"{c['role']}: {c['action']} {c['target']} ({c['reason']})" for c in changes]
-
-
-def verify_params(results: Mapping[str, RoleResult]) -> tuple[list[Read], list[dict[str, Any]]]:
-    reads: list[Read] = []
-    runs: list[dict[str, Any]] = []
-    for result in results.values():
-        reads += result.verify_reads
-        runs += result.verify_runs
-    return reads, runs
-
-
-def judge_host(host: str, judge: Mapping[str, Any], snap: Snapshot) -> dict[str, list[str]]:
-    """Problems per role after the apply (empty lists when all is well)."""
-    problems: dict[str, list[str]] = {}
-    try:
-        if "miniconda" in judge:
-            problems["miniconda"] = fc.judge_miniconda(judge["miniconda"]["plan"], snap, host)
-        if judge.get("doi_cert"):
-            problems["doi_cert"] = judge_doi_cert(judge["doi_cert"], host, snap)
-        if "arcgis_env" in judge:
-            problems["arcgis_env"] = fc.judge_arcgis_env(
-                judge["arcgis_env"]["plans"], snap, judge["arcgis_env"]["state"]
-            )
-        if "startup_bridge" in judge:
-            verdict = fc.judge_startup_bridge(judge["startup_bridge"]["plan"], snap)
-            problems["startup_bridge"] = list(verdict["problems"])
-    except NotObserved as exc:
-        problems.setdefault("fleet", []).append(f"{host}: verify did not read {exc}: a bug in the plan")
-    return problems
 
 
 def lock_reader(root: Path) -> Callable[[str], bytes]:

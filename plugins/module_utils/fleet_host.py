@@ -41,6 +41,9 @@ HOST_READ_SCRIPT = _script("fleet_host_read.ps1")
 
 APPLY_FILES_SCRIPT = _script("fleet_apply_files.ps1")
 
+# conda hard-codes its machine-wide configuration folder (conda/conda#14912); every conda >= 4.6.9 reads
+# its .condarc, condarc and condarc.d\*.yml for every account (conda/conda#8272).
+PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"
 FILE_OPS = ("mkdir", "write", "copy", "delete", "rmdir_empty", "secure")
 # .NET FileSystemRights bits that let a principal change a file or add to a folder.
 WRITE_RIGHTS = (
@@ -331,6 +334,26 @@ def conda_activation(prefix: str) -> list[str]:
         ntpath.join(prefix, "bin"),
     ]
     return [f"PATH={';'.join(folders)};%PATH%", f"CONDA_PREFIX={prefix}", "CONDA_SHLVL=1"]
+
+
+# conda writes one ``conda-meta\\<name>-<version>-<build>.json`` per installed package (conda's
+# PrefixData); the file names alone say what an env holds, with no need to run conda.
+CONDA_META_NAME = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<build>[^-]+)\.json$", re.IGNORECASE)
+
+
+def conda_meta_glob(root: str) -> str:
+    """The conda package's own record under a conda root (its version decides which files it reads)."""
+    return ntpath.join(root, "conda-meta", "conda-*.json")
+
+
+def conda_packages(paths: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """name (lower case) -> (version, build), from observed ``conda-meta\\*.json`` paths."""
+    out: dict[str, tuple[str, str]] = {}
+    for path in paths:
+        match = CONDA_META_NAME.match(ntpath.basename(path))
+        if match:
+            out[match["name"].lower()] = (match["version"], match["build"])
+    return out
 
 
 def match_profiles(

@@ -18,20 +18,17 @@ from typing import Any
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
     ARCMAP_RETIRED,
     SOURCES,
+    STACK_PACKAGES,
     UnknownRelease,
     arcgis_stack,
 )
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 
-STACK_PACKAGES = ("numpy", "matplotlib", "scipy")
 # Where ArcGIS Pro installs its conda by default: a declared Pro is planned as if it sat there.
 PRO_DEFAULT_CONDA_ROOT = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python"
 # What a fleet_arcgis_releases entry may declare besides product and version (the stack it measured).
 DECLARABLE = ("python", *STACK_PACKAGES)
 _DECLARED_VERSION = re.compile(r"^\d+(\.\d+){1,3}$")
-
-
-class PlanError(ValueError):
-    """A host's declared input cannot be planned; the message names host, value and fix."""
 
 
 @dataclass

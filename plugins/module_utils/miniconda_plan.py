@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 
 # --- Flavours ------------------------------------------------------------------------------------------
 
@@ -59,7 +60,6 @@ FLAVOURS: dict[str, Flavour] = {
     )
 }
 NO_FLAVOUR = "none"
-PRODUCTS = ("desktop", "desktop_bgp", "pro", "server")
 
 # When an ArcGIS Python is broken (no python_major_minor), the flavour follows the product:
 # Desktop 10.x is 32-bit Python 2.7; its Background Geoprocessing and Server 10.x are 64-bit Python 2.7;
@@ -209,10 +209,6 @@ _MANAGED_CONDARC_KEYS = (
     "remote_connect_timeout_secs",
     "remote_read_timeout_secs",
 )
-
-
-class PlanError(ValueError):
-    """Bad input: the message names the variable, the value and the fix."""
 
 
 # --- Flavour choice ------------------------------------------------------------------------------------
@@ -727,7 +723,7 @@ def _check_url(value: object, where: str, schemes: tuple[str, ...] = ("http://",
     return value.rstrip("/")
 
 
-def default_channels(mirror: str | None, free_channel: bool) -> list[str]:
+def condarc_default_channels(mirror: str | None, free_channel: bool) -> list[str]:
     """conda's Windows defaults (main, r, msys2) on the official host or a mirror of it, with ``free``
     restored after ``main`` as conda's own ``restore_free_channel`` does: Python 2.7-era builds live there."""
     base = _check_url(mirror, "miniconda_channel_mirror") if mirror else "https://repo.anaconda.com"
@@ -755,7 +751,7 @@ def condarc_settings(
             for c in explicit_default_channels
         ]
     else:
-        defaults = default_channels(mirror, free_channel)
+        defaults = condarc_default_channels(mirror, free_channel)
     if remote_max_retries < 0:
         raise PlanError(f"miniconda_remote_max_retries = {remote_max_retries} must be 0 or more.")
     for name, value in (
@@ -940,7 +936,7 @@ def _published_for_removal(inputs: PlanInputs, prefixes: Mapping[str, str]) -> l
     return records
 
 
-def build_plan(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
+def plan_miniconda(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
     """The whole plan for one host, as plain data for the role's tasks. Raises PlanError on bad input."""
     if inputs.state not in ("present", "absent"):
         raise PlanError(f"miniconda_state = {inputs.state!r}. Fix: present or absent.")

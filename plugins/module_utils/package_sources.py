@@ -278,23 +278,23 @@ def condarc_channels(
     return CondarcChannels(named, defaults, extra)
 
 
-def sources_lines(
-    policy: Policy,
-    installers: Sequence[Mapping[str, Any]],
-    envs: Sequence[Mapping[str, Any]],
-) -> list[str]:
-    """The plan's and report's "Package sources" cell for one host."""
+def installer_sources_lines(policy: Policy, installers: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The "Package sources" cell's first lines for one host: the licence choice, then each installer."""
     lines = [policy.label]
     for install in installers:
         installer = install.get("installer") or {}
         lines.append(
             f"installer {install.get('flavour')}: {installer.get('source')} ({installer.get('source_label')})"
         )
-    for env in envs:
-        lines.append(
-            f"env {env.get('name')}: {', '.join(env.get('channels') or [])} ({env.get('source_label')})"
-        )
     return lines
+
+
+def env_sources_lines(envs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The "Package sources" cell's lines for each env: its channels and where they come from."""
+    return [
+        f"env {env.get('name')}: {', '.join(env.get('channels') or [])} ({env.get('source_label')})"
+        for env in envs
+    ]
 
 
 def upstream_url(url: str, controller_map: Mapping[str, str]) -> str:

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 
-Flavour = Literal["windows", "posix"]
+PathFlavour = Literal["windows", "posix"]
 Scope = Literal["user", "machine"]
 State = Literal["present", "absent"]
 
@@ -37,7 +38,7 @@ PTH_NAME = "zzz_arcgis_conda_bridge.pth"  # sorts after Esri's and conda's .pth 
 SHIM_NAME = "usercustomize.py"
 BACKUP_NAME = "usercustomize.py.arcgis_conda_bridge.bak"
 VERIFY_NAME = "arcgis_conda_bridge_verify.py"
-SCHEMA = 1
+DATA_SCHEMA = 1
 DEFAULT_PROFILE = "Default"
 
 # sha1 of every usercustomize.py shim this role has shipped (files/usercustomize.py). A file with one of
@@ -58,15 +59,11 @@ ARCPY_FOLDERS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-class PlanError(ValueError):
-    """Inputs the bridge cannot act on safely; the message names the value and the fix."""
-
-
-def pathmod(flavour: Flavour) -> Any:
+def pathmod(flavour: PathFlavour) -> Any:
     return ntpath if flavour == "windows" else posixpath
 
 
-def norm(path: str, flavour: Flavour) -> str:
+def norm(path: str, flavour: PathFlavour) -> str:
     """The key two paths share when the OS treats them as one (case-folded on Windows)."""
     mod = pathmod(flavour)
     return mod.normcase(mod.normpath(path))
@@ -92,7 +89,7 @@ DLL_SEARCH_PYTHONS = frozenset({"3.8", "3.9"})
 
 
 @dataclass
-class Entry:
+class BridgeEntry:
     """One data-file entry: when the running interpreter matches, append these folders."""
 
     id: str
@@ -116,7 +113,7 @@ class Interpreter:
     bits: int
     site_packages: str
     user_site_enabled: bool
-    entries: list[Entry]
+    entries: list[BridgeEntry]
     expect: list[str]  # the other side's site-packages, which verify looks for near the end of sys.path
     arcgis_ids: list[str]
     envs: list[str]
@@ -128,7 +125,7 @@ class Interpreter:
     verify_only: bool = False
 
 
-def main_site_packages(paths: list[str] | None, prefix: str, flavour: Flavour) -> str:
+def main_site_packages(paths: list[str] | None, prefix: str, flavour: PathFlavour) -> str:
     """The interpreter's own site-packages: the listed one named so, else prefix\\Lib\\site-packages."""
     mod = pathmod(flavour)
     for path in paths or []:
@@ -139,7 +136,7 @@ def main_site_packages(paths: list[str] | None, prefix: str, flavour: Flavour) -
     return mod.join(prefix, "Lib", "site-packages")
 
 
-def arcpy_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
+def arcpy_folders(install: dict[str, Any], flavour: PathFlavour) -> list[str]:
     mod = pathmod(flavour)
     root = install.get("install_dir") or ""
     if not root:
@@ -147,7 +144,7 @@ def arcpy_folders(install: dict[str, Any], flavour: Flavour) -> list[str]:
     return [mod.join(root, *parts) for parts in ARCPY_FOLDERS.get(install.get("product") or "", ())]
 
 
-def dll_folders(install: dict[str, Any], env: dict[str, Any], flavour: Flavour) -> list[str]:
+def dll_folders(install: dict[str, Any], env: dict[str, Any], flavour: PathFlavour) -> list[str]:
     """The DLL folders a plain conda env needs for Pro's arcpy: Pro's bin and arcgispro-py3's Library\\bin.
 
     None for a clone (kind ``pro_clone``): it has its own copy of arcgispro-py3's Library\\bin, and a
@@ -224,7 +221,7 @@ def pair_up(
 
 
 def interpreters(
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]], flavour: Flavour = "windows"
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], flavour: PathFlavour = "windows"
 ) -> list[Interpreter]:
     """Each bridged interpreter with its data-file entries: ArcGIS sees its envs, each env sees its ArcGIS."""
     result: dict[str, Interpreter] = {}
@@ -255,7 +252,7 @@ def interpreters(
             arcgis = result[arcgis_key]
             # ArcGIS's Python gets the env's site-packages last; never DLL folders: ArcGIS's own must win.
             arcgis.entries.append(
-                Entry(
+                BridgeEntry(
                     id=f"{install['id']}<-{env['name']}",
                     match={"python": python, "bits": bits, "prefix": install["prefix"]},
                     site_dirs=[env_sp],
@@ -270,7 +267,7 @@ def interpreters(
             []
             if clone
             else [
-                Entry(
+                BridgeEntry(
                     id=f"{env['name']}<-{install['id']}",
                     match={"python": python, "bits": bits, "prefix": env["prefix"]},
                     site_dirs=[arcgis_sp],
@@ -301,7 +298,10 @@ def interpreters(
 
 
 def unpaired_interpreters(
-    installs: list[dict[str, Any]], envs: list[dict[str, Any]], known: set[str], flavour: Flavour = "windows"
+    installs: list[dict[str, Any]],
+    envs: list[dict[str, Any]],
+    known: set[str],
+    flavour: PathFlavour = "windows",
 ) -> list[Interpreter]:
     """Every other interpreter the facts and env records describe, with no entries: the places state
     absent must clean even when the pairing that put the bridge there no longer holds."""
@@ -332,10 +332,10 @@ def unpaired_interpreters(
     return found
 
 
-def data_file(entries: list[Entry]) -> str:
+def data_file(entries: list[BridgeEntry]) -> str:
     """The JSON the hook reads. Deterministic, so an unchanged plan never rewrites a host's file."""
     data = {
-        "schema": SCHEMA,
+        "schema": DATA_SCHEMA,
         "generated_by": "arcgis_conda.fleet role startup_bridge",
         "entries": [asdict(entry) for entry in sorted(entries, key=lambda e: e.id)],
     }
@@ -379,7 +379,7 @@ def pth_content(data_path: str) -> str:
     )
 
 
-def shim_bytecode(folder: str, python: str, flavour: Flavour = "windows") -> list[str]:
+def shim_bytecode(folder: str, python: str, flavour: PathFlavour = "windows") -> list[str]:
     """The .pyc files Python writes for usercustomize.py (the shim is imported by site.py, so they exist)."""
     mod = pathmod(flavour)
     major, minor = python.split(".")[:2]
@@ -391,7 +391,7 @@ def shim_bytecode(folder: str, python: str, flavour: Flavour = "windows") -> lis
     ]
 
 
-def user_site_folder(userbase: str, python: str, bits: int, flavour: Flavour = "windows") -> str:
+def user_site_folder(userbase: str, python: str, bits: int, flavour: PathFlavour = "windows") -> str:
     """site.USER_SITE for PYTHONUSERBASE=userbase: PythonXY, PythonXY-32 for 32-bit from 3.10 (bpo-41627)."""
     major, minor = (int(part) for part in python.split(".")[:2])
     if flavour == "windows":
@@ -400,7 +400,7 @@ def user_site_folder(userbase: str, python: str, bits: int, flavour: Flavour = "
     return posixpath.join(userbase, "lib", f"python{major}.{minor}", "site-packages")
 
 
-def profile_userbase(profile: str, flavour: Flavour = "windows") -> str:
+def profile_userbase(profile: str, flavour: PathFlavour = "windows") -> str:
     """site.USER_BASE of a profile: %APPDATA%\\Python, i.e. <profile>\\AppData\\Roaming\\Python."""
     if flavour == "windows":
         return ntpath.join(profile, "AppData", "Roaming", "Python")
@@ -411,7 +411,7 @@ def select_profiles(
     existing_dirs: list[str],
     users: list[str],
     default_profile: bool,
-    flavour: Flavour = "windows",
+    flavour: PathFlavour = "windows",
     records: list[dict[str, Any]] | None = None,
 ) -> tuple[list[str], list[Skip]]:
     """Existing profile folders for the listed users (+ Default). A missing one is never created:
@@ -483,7 +483,7 @@ def select_profiles(
 
 
 def profile_parents(
-    records: list[dict[str, Any]], profiles_dir: str, flavour: Flavour = "windows"
+    records: list[dict[str, Any]], profiles_dir: str, flavour: PathFlavour = "windows"
 ) -> list[str]:
     """The folders, other than profiles_dir, that hold a ProfileList profile (observe lists them)."""
     mod = pathmod(flavour)
@@ -500,7 +500,7 @@ class Folder:
     """One folder the bridge writes into, with the entries its data file holds."""
 
     path: str
-    entries: list[Entry]
+    entries: list[BridgeEntry]
     interpreters: list[str]
     profile: str | None = None
     python: str = ""
@@ -508,7 +508,7 @@ class Folder:
 
 
 def folders_for(
-    interps: list[Interpreter], scope: Scope, profiles: list[str], flavour: Flavour = "windows"
+    interps: list[Interpreter], scope: Scope, profiles: list[str], flavour: PathFlavour = "windows"
 ) -> tuple[list[Folder], list[Skip]]:
     """Where the hook goes. machine: each interpreter's own site-packages. user: each profile's user site
     folder per Python version (ArcMap's 32-bit Python and its 64-bit Background Geoprocessing share one)."""
@@ -553,7 +553,7 @@ def folders_for(
 
 
 @dataclass
-class Plan:
+class BridgePlan:
     """What the role's tasks do, in order. Every path is absolute on the host."""
 
     dirs: list[str] = field(default_factory=list)  # user site folders to create
@@ -578,7 +578,7 @@ def targets(
     scope: Scope,
     state: State,
     profiles: list[str] | None = None,
-    flavour: Flavour = "windows",
+    flavour: PathFlavour = "windows",
 ) -> tuple[list[Interpreter], list[Folder], list[Skip]]:
     """The interpreters to bridge and the folders the hook goes into, with what is left alone and why."""
     pairs, skips = pair_up(installs, envs)
@@ -596,7 +596,7 @@ def targets(
     return interps, folders, skips + folder_skips
 
 
-def probe_files(folders: list[Folder], scope: Scope, flavour: Flavour = "windows") -> list[str]:
+def probe_files(folders: list[Folder], scope: Scope, flavour: PathFlavour = "windows") -> list[str]:
     """The files whose presence and checksum the plan needs from the host (user scope only)."""
     if scope != "user":
         return []
@@ -605,7 +605,7 @@ def probe_files(folders: list[Folder], scope: Scope, flavour: Flavour = "windows
 
 
 def _classify_shim(
-    folder: str, existing: dict[str, str | None], flavour: Flavour
+    folder: str, existing: dict[str, str | None], flavour: PathFlavour
 ) -> tuple[str | None, str | None]:
     """(sha1 of usercustomize.py or None, sha1 of the backup or None), looked up case-insensitively."""
     mod = pathmod(flavour)
@@ -615,7 +615,7 @@ def _classify_shim(
     return shim, backup
 
 
-def build_plan(
+def build_bridge_plan(
     installs: list[dict[str, Any]],
     envs: list[dict[str, Any]],
     *,
@@ -624,8 +624,8 @@ def build_plan(
     profiles: list[str] | None = None,
     existing: dict[str, str | None] | None = None,
     verify_arcpy: bool = False,
-    flavour: Flavour = "windows",
-) -> Plan:
+    flavour: PathFlavour = "windows",
+) -> BridgePlan:
     """The whole plan for one host.
 
     ``existing`` maps each path of ``probe_files`` that exists on the host to its sha1 (absent paths are
@@ -636,7 +636,7 @@ def build_plan(
     interps, folders, skips = targets(
         installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour
     )
-    plan = Plan(skipped=[asdict(s) for s in skips], folders=[f.path for f in folders])
+    plan = BridgePlan(skipped=[asdict(s) for s in skips], folders=[f.path for f in folders])
 
     for folder in folders:
         hook, data, pth = (mod.join(folder.path, n) for n in (HOOK_NAME, DATA_NAME, PTH_NAME))
@@ -698,7 +698,7 @@ def build_plan(
 
 
 def verify_runs(
-    interps: list[Interpreter], folders: list[Folder], scope: Scope, verify_arcpy: bool, flavour: Flavour
+    interps: list[Interpreter], folders: list[Folder], scope: Scope, verify_arcpy: bool, flavour: PathFlavour
 ) -> list[dict[str, Any]]:
     """One verify run per bridged interpreter. machine scope runs with -s (no user site) so the machine
     hook alone is proved; user scope points PYTHONUSERBASE at the first profile that got the hook."""
@@ -749,7 +749,7 @@ def verify_runs(
     return runs
 
 
-def plan_for_host(
+def plan_startup_bridge(
     installs: list[dict[str, Any]],
     envs: list[dict[str, Any]],
     *,
@@ -761,9 +761,9 @@ def plan_for_host(
     verify_arcpy: bool,
     list_dirs: Callable[[str], list[str]],
     checksums: Callable[[list[str]], dict[str, str | None]],
-    flavour: Flavour = "windows",
+    flavour: PathFlavour = "windows",
     records: list[dict[str, Any]] | None = None,
-) -> Plan:
+) -> BridgePlan:
     """The plan, asking the host only what it must: the profile folders (``list_dirs``) and, in scope user,
     the sha1 of any usercustomize.py and backup already in the target folders (``checksums``, which
     returns only the paths that exist). The action plugin passes win_find calls; the tests local ones."""
@@ -778,7 +778,7 @@ def plan_for_host(
     _f, folders, _s = targets(installs, envs, scope=scope, state=state, profiles=profiles, flavour=flavour)
     files = probe_files(folders, scope, flavour)
     existing = checksums(files) if files else {}
-    plan = build_plan(
+    plan = build_bridge_plan(
         installs,
         envs,
         scope=scope,

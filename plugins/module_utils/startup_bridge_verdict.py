@@ -78,7 +78,7 @@ def parse_output(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def _norm(path: str, os_name: str) -> str:
+def _norm_path(path: str, os_name: str) -> str:
     mod = ntpath if os_name == "nt" else posixpath
     return mod.normcase(mod.normpath(path))
 
@@ -148,7 +148,9 @@ def judge_run(run: dict[str, Any], rc: int | None, stdout: str, stderr: str) -> 
             f"{label}: is Python {report.get('python')} {report.get('bits')}-bit, the facts say "
             f"{run.get('python')} {run.get('bits')}-bit: stale facts; run the probe and the role again"
         )
-    if run.get("prefix") and _norm(str(report.get("prefix")), os_name) != _norm(str(run["prefix"]), os_name):
+    if run.get("prefix") and _norm_path(str(report.get("prefix")), os_name) != _norm_path(
+        str(run["prefix"]), os_name
+    ):
         verdict.problems.append(
             f"{label}: sys.prefix is {report.get('prefix')}, the bridge's data says {run['prefix']}: "
             "run the probe and the role again"
@@ -158,11 +160,11 @@ def judge_run(run: dict[str, Any], rc: int | None, stdout: str, stderr: str) -> 
     if hook:
         verdict.problems.append(hook)
 
-    path = [_norm(str(p), os_name) for p in report.get("path") or []]
-    own = _norm(str(run.get("own") or ""), os_name)
+    path = [_norm_path(str(p), os_name) for p in report.get("path") or []]
+    own = _norm_path(str(run.get("own") or ""), os_name)
     own_index = path.index(own) if run.get("own") and own in path else -1
     for expected in run.get("expect") or []:
-        key_path = _norm(expected, os_name)
+        key_path = _norm_path(expected, os_name)
         if key_path not in path:
             verdict.problems.append(
                 f"{label}: {expected} is not on sys.path: the folder is missing or the bridge skipped it; "

@@ -221,7 +221,9 @@ def build_lab(tmp: Path, base: str, env_maker: Any = None) -> Lab:
     )
 
 
-def plan_for(lab: Lab, scope: str, state: str, *, installs=None, envs=None, verify_arcpy=True) -> bp.Plan:
+def plan_for(
+    lab: Lab, scope: str, state: str, *, installs=None, envs=None, verify_arcpy=True
+) -> bp.BridgePlan:
     """What the action plugin does, with the host reads done locally."""
 
     def list_dirs(root: str) -> list[str]:
@@ -230,7 +232,7 @@ def plan_for(lab: Lab, scope: str, state: str, *, installs=None, envs=None, veri
     def checksums(paths: list[str]) -> dict[str, str | None]:
         return {p: bp.sha1(Path(p).read_bytes()) for p in paths if Path(p).is_file()}
 
-    return bp.plan_for_host(
+    return bp.plan_startup_bridge(
         lab.installs if installs is None else installs,
         lab.envs if envs is None else envs,
         scope=scope,
@@ -245,7 +247,7 @@ def plan_for(lab: Lab, scope: str, state: str, *, installs=None, envs=None, veri
     )
 
 
-def apply(plan: bp.Plan) -> list[str]:
+def apply(plan: bp.BridgePlan) -> list[str]:
     """The role's tasks, in their order: win_file directory, win_copy remote_src (backups), win_copy src,
     win_copy content, win_copy remote_src (restores), win_file absent. Returns the paths it changed."""
     changed = []
@@ -278,7 +280,7 @@ def apply(plan: bp.Plan) -> list[str]:
     return changed
 
 
-def verify(plan: bp.Plan) -> dict[str, Any]:
+def verify(plan: bp.BridgePlan) -> dict[str, Any]:
     """The role's verify tasks: each planned run, the script on stdin, then the controller's verdict."""
     results = []
     for item in plan.verify:
@@ -645,7 +647,7 @@ def test_an_entrys_environ_is_set_unless_the_process_set_it(tmp_path, base):
     shutil.copy(FILES / bp.HOOK_NAME, tmp_path / bp.HOOK_NAME)
     version = subprocess.check_output([base, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
     bits = int(subprocess.check_output([base, "-c", "import struct; print(struct.calcsize('P') * 8)"]))
-    entry = bp.Entry(
+    entry = bp.BridgeEntry(
         id="e",
         match={"python": version.decode().strip(), "bits": bits},
         site_dirs=[],

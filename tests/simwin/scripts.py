@@ -2,7 +2,7 @@
 
 Dispatch: a script whose first non-empty line is ``# arcgis_conda.fleet host script: <name>``
 (``host_read``, ``apply_files``), or one byte-equal to a constant the repository sends today
-(``arcgis_facts.REGISTRY_SCRIPT``, ``arcgis_facts.RUN_PROBE_SCRIPT``, ``doi_cert_scan.SCAN_SCRIPT``; read
+(``arcgis_facts.REGISTRY_SCRIPT``, ``arcgis_facts.RUN_PROBE_SCRIPT``; read
 from the current source files at call time, skipped when a constant is gone). Anything else fails with
 "simwin: not modelled". Check mode as win_powershell does it: a script without ``SupportsShouldProcess``
 is skipped with ``changed: true`` and "skipped, running in check mode".
@@ -33,7 +33,6 @@ SHOULD_PROCESS = re.compile(
 CONSTANTS = {
     "registry_dump": ("plugins/action/arcgis_facts.py", "REGISTRY_SCRIPT"),
     "run_probe": ("plugins/action/arcgis_facts.py", "RUN_PROBE_SCRIPT"),
-    "doi_cert_scan": ("plugins/module_utils/doi_cert_scan.py", "SCAN_SCRIPT"),
 }
 ESRI_PUBLISHER = "Environmental Systems Research Institute, Inc."
 UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
@@ -472,85 +471,9 @@ def run_probe_script(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], 
     return {"runs": runs}, False
 
 
-def doi_cert_scan(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    host = ctx.host
-    files: dict[str, Any] = {}
-    dirs: dict[str, Any] = {}
-    problems: list[str] = []
-
-    def add_file(path: str) -> None:
-        if not path or path in files:
-            return
-        files[path] = None
-        if host.is_file(path):
-            try:
-                files[path] = host.read_bytes(path, ctx.principal).decode("utf-8-sig")
-            except H.WinError as err:
-                problems.append(f"cannot read {path}: {err}")
-
-    def add_dir(path: str) -> None:
-        if not path or path in dirs:
-            return
-        dirs[path] = None
-        if host.is_dir(path):
-            names = [ntpath.basename(c["path"]) for c in host.children(path)]
-            dirs[path] = names
-            if ntpath.basename(H.norm_path(path)).lower() == "condarc.d":
-                for name in names:
-                    if fnmatch.fnmatch(name.lower(), "*.yml") or fnmatch.fnmatch(name.lower(), "*.yaml"):
-                        add_file(f"{path}\\{name}")
-
-    thumbs = [t for t in params.get("Thumbprints") or [] if t]
-    manifest_path = params.get("ManifestPath")
-    add_file(manifest_path)
-    text = files.get(manifest_path) if manifest_path else None
-    if text:
-        try:
-            manifest = json.loads(text)
-        except ValueError:
-            manifest = None
-        if isinstance(manifest, dict):
-            for d in manifest.get("dirs") or []:
-                add_dir(str(d))
-            thumbs += [str(t) for t in manifest.get("store") or [] if t]
-            if isinstance(manifest.get("pip_ini"), dict) and manifest["pip_ini"].get("path"):
-                add_file(str(manifest["pip_ini"]["path"]))
-            for p in manifest.get("user_condarc") or {}:
-                add_file(p)
-    for f in params.get("Files") or []:
-        add_file(f)
-    for d in params.get("Dirs") or []:
-        add_dir(d)
-    known = [{"account": p["account"], "path": p["path"]} for p in profiles(host) if p["account"]]
-    found_profiles = {}
-    for user in params.get("Users") or []:
-        found = [
-            k
-            for k in known
-            if k["account"].lower() == user.lower() or k["account"].split("\\")[-1].lower() == user.lower()
-        ]
-        found_profiles[user] = found
-        if len(found) == 1:
-            for rel in params.get("UserFiles") or []:
-                add_file(f"{found[0]['path']}\\{rel}")
-            for rel in params.get("UserDirs") or []:
-                add_dir(f"{found[0]['path']}\\{rel}")
-    env = {name: host.machine_env(name) for name in params.get("EnvNames") or []}
-    store = {t: t.upper() in host.store() for t in thumbs}
-    return {
-        "files": files,
-        "dirs": dirs,
-        "profiles": found_profiles,
-        "env": env,
-        "store": store,
-        "problems": problems,
-    }, False
-
-
 SCRIPTS = {
     "host_read": host_read,
     "apply_files": apply_files,
     "registry_dump": registry_script,
     "run_probe": run_probe_script,
-    "doi_cert_scan": doi_cert_scan,
 }

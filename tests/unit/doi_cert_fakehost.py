@@ -1,6 +1,7 @@
-"""A Windows host in memory for the doi_cert planner tests (module_utils/doi_cert_plan.py): answers the scan
-in the shape fleet_changes.doi_cert_scan builds from the observed snapshot, and applies a plan in the
-order of the changes fleet_changes.doi_cert_changes lists (the whole flow runs in tests/simwin instead).
+"""A Windows host in memory for the doi_cert planner tests (module_utils/doi_cert_plan.py): gives the
+planner its :class:`HostState` as doi_cert_role.doi_cert_host_state reads it from the observed snapshot,
+and applies a plan in the order of the changes doi_cert_role.doi_cert_changes lists (the whole flow runs
+in tests/simwin instead).
 
 Paths are case-insensitive, as on NTFS. It is strict where Windows is: a file can only be written into
 an existing folder (the role creates folders first), a certificate can only be imported from an existing
@@ -13,6 +14,13 @@ import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import (
+    WATCHED_ENV,
+    HostState,
+    PlanSettings,
+    observed_paths,
+)
 
 
 def parent(path: str) -> str:
@@ -72,8 +80,9 @@ class FakeHost:
             }
         )
 
-    # --- the scan (same contract as the PowerShell)
-    def scan(self, params: dict[str, Any]) -> dict[str, Any]:
+    # --- what the planner sees (doi_cert_plan.observed_paths, the record's paths, the listed users' files)
+    def scan(self, s: PlanSettings, thumbprints: list[str]) -> HostState:
+        paths = observed_paths(s)
         files: dict[str, str | None] = {}
         dirs: dict[str, list[str] | None] = {}
 
@@ -90,9 +99,9 @@ class FakeHost:
                     if name.lower().endswith((".yml", ".yaml")):
                         add_file(path + "\\" + name)
 
-        thumbprints = list(params.get("Thumbprints") or [])
-        add_file(params["ManifestPath"])
-        manifest_text = files[params["ManifestPath"]]
+        thumbprints = [t.upper() for t in thumbprints]
+        add_file(s.manifest_path)
+        manifest_text = files[s.manifest_path]
         if manifest_text:
             try:
                 manifest = json.loads(manifest_text)
@@ -106,12 +115,12 @@ class FakeHost:
                     add_file(manifest["pip_ini"]["path"])
                 for p in manifest.get("user_condarc") or {}:
                     add_file(p)
-        for f in params.get("Files") or []:
+        for f in paths.files:
             add_file(f)
-        for d in params.get("Dirs") or []:
+        for d in paths.dirs:
             add_dir(d)
         profiles: dict[str, list[dict[str, str]]] = {}
-        for user in params.get("Users") or []:
+        for user in paths.users:
             found = [
                 p
                 for p in self.profiles
@@ -120,18 +129,19 @@ class FakeHost:
             ]
             profiles[user] = found
             if len(found) == 1:
-                for rel in params.get("UserFiles") or []:
+                for rel in paths.user_files:
                     add_file(found[0]["path"] + "\\" + rel)
-                for rel in params.get("UserDirs") or []:
+                for rel in paths.user_dirs:
                     add_dir(found[0]["path"] + "\\" + rel)
-        return {
-            "files": files,
-            "dirs": dirs,
-            "profiles": profiles,
-            "env": {n: self.env.get(n) for n in params.get("EnvNames") or []},
-            "store": {t: t.upper() in self.store for t in thumbprints},
-            "problems": [],
-        }
+        return HostState(
+            {
+                "files": files,
+                "dirs": dirs,
+                "profiles": profiles,
+                "env": {n: self.env.get(n) for n in WATCHED_ENV},
+                "store": {t: t.upper() in self.store for t in thumbprints},
+            }
+        )
 
     # --- the apply step (same order as roles/doi_cert/tasks/apply.yml)
     def apply(self, plan: dict[str, Any], manifest_path: str) -> list[str]:

@@ -6,12 +6,11 @@ import json
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import (
-    HostStateError,
     env_change,
-    installed_packages,
     published_envs,
     verify_env,
 )
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import conda_packages
 
 CONDA = "C:\\Miniconda2\\Scripts\\conda.exe"
 PREFIX = "C:\\Miniconda2\\envs\\arc1041"
@@ -61,12 +60,8 @@ def plan(**changes):
 
 
 def conda_list(*records):
-    return json.dumps(
-        [
-            {"name": n, "version": v, "build_string": b, "channel": "pkgs/free", "platform": "win-32"}
-            for n, v, b in records
-        ]
-    )
+    """An env's packages as observe finds them: one conda-meta record per package, by file name."""
+    return conda_packages(f"{PREFIX}\\conda-meta\\{n}-{v}-{b}.json" for n, v, b in records)
 
 
 def test_missing_env_is_created_from_the_copied_lock():
@@ -154,7 +149,7 @@ def test_pro_clone_is_cloned_with_pinned_flag_then_only_missing_tools_installed(
         install_specs=["ipython", "notebook", "spyder"],
         host_lock_path="",
     )
-    clone = env_change(pro, [], "", env_exists=False)
+    clone = env_change(pro, [], None, env_exists=False)
     assert clone["action"] == "create"
     assert clone["argv"] == [
         pro["conda_exe"], "create", "--clone", pro["clone_source"], "--prefix", pro["prefix"], "--pinned",
@@ -178,26 +173,22 @@ def test_pro_clone_is_cloned_with_pinned_flag_then_only_missing_tools_installed(
         "--quiet",
     ]
     assert (
-        env_change({**pro, "clone_pinned_flag": False}, [], "", env_exists=False)["argv"][-3] == pro["prefix"]
+        env_change({**pro, "clone_pinned_flag": False}, [], None, env_exists=False)["argv"][-3]
+        == pro["prefix"]
     )
 
 
-def test_conda_errors_and_pip_records():
-    with pytest.raises(HostStateError, match="EnvironmentLocationNotFound"):
-        installed_packages('{"error": "EnvironmentLocationNotFound: Not a conda environment"}')
-    records = json.dumps(
-        [
-            {"name": "NumPy", "version": "1.9.2", "build_string": "py27_0", "channel": "pkgs/free"},
-            {
-                "name": "arcgis-helper",
-                "version": "1.0",
-                "build_string": "pypi_0",
-                "channel": "pypi",
-                "platform": "pypi",
-            },
-        ]
-    )
-    assert installed_packages(records) == {"numpy": ("1.9.2", "py27_0")}
+def test_conda_meta_file_names_give_name_version_and_build():
+    # conda's PrefixData names each record <name>-<version>-<build>.json; names may hold dashes.
+    paths = [
+        f"{PREFIX}\\conda-meta\\NumPy-1.9.2-py27_0.json",
+        f"{PREFIX}\\conda-meta\\ca-certificates-2024.2.2-h56e8100_0.json",
+        f"{PREFIX}\\conda-meta\\history",
+    ]
+    assert conda_packages(paths) == {
+        "numpy": ("1.9.2", "py27_0"),
+        "ca-certificates": ("2024.2.2", "h56e8100_0"),
+    }
 
 
 def test_verify_passes_when_versions_equal_arcgis():
@@ -249,7 +240,7 @@ def test_shortcuts_are_condas_default_and_no_shortcuts_is_passed_when_turned_off
             env_change(plan(**changes), LOCK, None, env_exists=False)["argv"],
             env_change({**fallback, **changes}, None, None, env_exists=False)["argv"],
             env_change({**fallback, **changes}, None, installed, env_exists=True)["argv"],
-            env_change(plan(kind="pro_clone", method="clone", clone_source="S", **changes), [], "", False)[
+            env_change(plan(kind="pro_clone", method="clone", clone_source="S", **changes), [], None, False)[
                 "argv"
             ],
         ):

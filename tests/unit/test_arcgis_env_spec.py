@@ -16,8 +16,8 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec
     build_spec,
     default_env_name,
     pick_conda_install,
+    plan_arcgis_env,
     plan_fleet,
-    plan_host,
 )
 from conda_channel import MINICONDA2_X86, MINICONDA3_X64, STACKS
 
@@ -157,7 +157,7 @@ def test_plan_for_desktop_uses_miniconda2_envs_folder_and_records_why_others_are
     broken = fact(
         "desktop-10.6.1-32", status="broken", python_major_minor=None, problems=["python.exe missing"]
     )
-    plans, skipped = plan_host(
+    plans, skipped = plan_arcgis_env(
         "pc1",
         [fact("desktop-10.4.1-32"), broken, fact("desktop_bgp-10.4.1-64")],
         [MINICONDA2_X86],
@@ -181,13 +181,15 @@ def test_plan_for_desktop_uses_miniconda2_envs_folder_and_records_why_others_are
 
 def test_products_not_selected_are_skipped():
     settings = EnvSettings(products=("desktop", "pro"))
-    plans, skipped = plan_host("pc1", [fact("desktop_bgp-10.4.1-64")], [MINICONDA3_X64], settings)
+    plans, skipped = plan_arcgis_env("pc1", [fact("desktop_bgp-10.4.1-64")], [MINICONDA3_X64], settings)
     assert plans == []
     assert "product desktop_bgp is not in arcgis_env_products" in skipped[0]
 
 
 def test_pro_defaults_to_a_machine_wide_clone_made_by_pros_own_conda():
-    plans, _ = plan_host("pc1", [fact("pro-3.3-64"), fact("pro-2.8-64")], [MINICONDA3_X64], EnvSettings())
+    plans, _ = plan_arcgis_env(
+        "pc1", [fact("pro-3.3-64"), fact("pro-2.8-64")], [MINICONDA3_X64], EnvSettings()
+    )
     pro33, pro28 = (p for p, _ in plans)
     assert pro33.kind == "pro_clone" and pro33.method == "clone"
     assert pro33.prefix == "C:\\ProgramData\\arcgis-conda\\envs\\arcpro33"
@@ -207,7 +209,7 @@ def test_pro_defaults_to_a_machine_wide_clone_made_by_pros_own_conda():
 
 def test_pro_mode_per_install_switches_to_a_plain_env():
     settings = EnvSettings(pro_modes={"pro-3.3-64": "conda"})
-    plans, _ = plan_host("pc1", [fact("pro-3.3-64")], [MINICONDA3_X64], settings)
+    plans, _ = plan_arcgis_env("pc1", [fact("pro-3.3-64")], [MINICONDA3_X64], settings)
     plan, spec = plans[0]
     assert plan.kind == "conda"
     assert plan.prefix == "C:\\Miniconda3\\envs\\arcpro33"
@@ -215,7 +217,7 @@ def test_pro_mode_per_install_switches_to_a_plain_env():
 
 
 def test_pro_clone_without_conda_root_is_skipped_with_the_fix():
-    plans, skipped = plan_host("pc1", [fact("pro-3.3-64", pro_conda_root=None)], [], EnvSettings())
+    plans, skipped = plan_arcgis_env("pc1", [fact("pro-3.3-64", pro_conda_root=None)], [], EnvSettings())
     assert plans == []
     assert "arcgis_env_pro_modes['pro-3.3-64']: conda" in skipped[0]
 
@@ -223,7 +225,9 @@ def test_pro_clone_without_conda_root_is_skipped_with_the_fix():
 def test_two_installs_with_one_name_is_an_error():
     settings = EnvSettings(names={"desktop-10.6.1-32": "arc1041"})
     with pytest.raises(SpecError, match="would share the env name 'arc1041'"):
-        plan_host("pc1", [fact("desktop-10.4.1-32"), fact("desktop-10.6.1-32")], [MINICONDA2_X86], settings)
+        plan_arcgis_env(
+            "pc1", [fact("desktop-10.4.1-32"), fact("desktop-10.6.1-32")], [MINICONDA2_X86], settings
+        )
 
 
 def test_fleet_groups_hosts_by_stack():

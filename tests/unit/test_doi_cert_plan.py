@@ -17,18 +17,19 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_plan import (
     CondarcSetting,
     CondaReader,
+    HostState,
     PlanError,
     PlanSettings,
     effective_ssl_verify,
     ini_get,
     ini_remove,
     ini_set,
-    make_plan,
+    observed_paths,
+    plan_doi_cert,
     read_ssl_verify,
     remove_yaml_keys,
     render_condarc,
     restore_yaml_lines,
-    scan_parameters,
 )
 from doi_cert_fakehost import FakeHost
 from doi_cert_testca import NOW, make_ca
@@ -66,9 +67,7 @@ def lab_host() -> FakeHost:
 
 
 def run(host: FakeHost, s: PlanSettings, bundle: dict | None) -> tuple[dict, list[str]]:
-    plan = make_plan(
-        s, host.scan(scan_parameters(s, [c["sha1"] for c in (bundle or {}).get("certificates", [])])), bundle
-    )
+    plan = plan_doi_cert(s, host.scan(s, [c["sha1"] for c in (bundle or {}).get("certificates", [])]), bundle)
     data = plan.as_dict()
     return data, host.apply(data, s.manifest_path)
 
@@ -160,8 +159,10 @@ def test_yaml_key_removal_and_restore_round_trip():
 
 def test_truststore_is_refused_while_a_miniconda2_base_reads_the_setting(cas):
     with pytest.raises(PlanError) as err:
-        make_plan(
-            settings(ssl_verify="truststore"), lab_host().scan({"ManifestPath": MANIFEST}), bundle_for(cas[0])
+        plan_doi_cert(
+            settings(ssl_verify="truststore"),
+            lab_host().scan(settings(ssl_verify="truststore"), []),
+            bundle_for(cas[0]),
         )
     text = str(err.value)
     assert "host gis101-01" in text and "miniconda2-x86 (Python 2.7)" in text
@@ -169,8 +170,10 @@ def test_truststore_is_refused_while_a_miniconda2_base_reads_the_setting(cas):
     pro = CondaReader(label="pro-3.0", prefix=None, python_major_minor="3.9")
     s = settings(ssl_verify="truststore", conda_installs=(MC3,), other_conda_readers=(pro,))
     with pytest.raises(PlanError, match=r"pro-3\.0 \(Python 3\.9\)"):
-        make_plan(s, {}, bundle_for(cas[0]))
-    ok = make_plan(dataclasses.replace(s, condarc_locations=("install_root",)), {}, bundle_for(cas[0]))
+        plan_doi_cert(s, HostState({}), bundle_for(cas[0]))
+    ok = plan_doi_cert(
+        dataclasses.replace(s, condarc_locations=("install_root",)), HostState({}), bundle_for(cas[0])
+    )
     assert any("conda >= 23.9" in w for w in ok.warnings)
 
 
@@ -188,7 +191,9 @@ def test_truststore_is_refused_while_a_miniconda2_base_reads_the_setting(cas):
 )
 def test_bad_settings_fail_before_any_change(overrides, message):
     with pytest.raises(PlanError, match=message):
-        make_plan(settings(**overrides), {}, {"bundle_pem": "", "roots_pem": "", "certificates": []})
+        plan_doi_cert(
+            settings(**overrides), HostState({}), {"bundle_pem": "", "roots_pem": "", "certificates": []}
+        )
 
 
 def test_a_user_name_matching_two_profiles_is_an_error(cas):
@@ -196,7 +201,7 @@ def test_a_user_name_matching_two_profiles_is_an_error(cas):
     host.add_profile("LAB\\alice", "C:\\Users\\alice.LAB")
     s = settings()
     with pytest.raises(PlanError, match=r"matches 2 profiles.*Fix: write the account as DOMAIN"):
-        make_plan(s, host.scan(scan_parameters(s, [])), bundle_for(cas[0]))
+        plan_doi_cert(s, host.scan(s, []), bundle_for(cas[0]))
 
 
 # --- whole runs --------------------------------------------------------------------------------------
@@ -267,7 +272,7 @@ def test_rotation_adds_the_new_root_and_removes_the_old_one_everywhere(cas):
 def test_check_mode_plan_knows_the_import_file_is_not_there_yet(cas):
     host = lab_host()
     s = settings(windows_store=True)
-    plan = make_plan(s, host.scan(scan_parameters(s, [cas[0].sha1])), bundle_for(cas[0])).as_dict()
+    plan = plan_doi_cert(s, host.scan(s, [cas[0].sha1]), bundle_for(cas[0])).as_dict()
     assert plan["store_import"][0]["file_exists"] is False
     assert plan["harden_dirs"] == [{"path": "C:\\ProgramData\\arcgis-conda\\certs", "exists": False}]
 
@@ -383,14 +388,13 @@ def test_moving_the_cert_folder_repoints_everything_and_cleans_the_old_one(cas):
     assert run(host, moved, bundle_for(cas[0]))[1] == []
 
 
-def test_scan_parameters_cover_condas_search_path():
-    params = scan_parameters(settings(), ["ab" * 20])
-    assert "C:\\Miniconda2\\.condarc" in params["Files"] and "C:\\Miniconda2\\condarc.d" in params["Dirs"]
-    assert "C:\\ProgramData\\conda\\condarc.d" in params["Dirs"]
-    assert params["UserFiles"][:2] == [".config\\conda\\.condarc", ".config\\conda\\condarc"]
-    assert ".condarc" in params["UserFiles"] and "AppData\\Roaming\\pip\\pip.ini" in params["UserFiles"]
-    assert params["UserDirs"][0] == ".certificates"
-    assert params["Thumbprints"] == ["AB" * 20]
+def test_observed_paths_cover_condas_search_path():
+    paths = observed_paths(settings())
+    assert "C:\\Miniconda2\\.condarc" in paths.files and "C:\\Miniconda2\\condarc.d" in paths.dirs
+    assert "C:\\ProgramData\\conda\\condarc.d" in paths.dirs
+    assert paths.user_files[:2] == (".config\\conda\\.condarc", ".config\\conda\\condarc")
+    assert ".condarc" in paths.user_files and "AppData\\Roaming\\pip\\pip.ini" in paths.user_files
+    assert paths.user_dirs[0] == ".certificates"
 
 
 # --- which files each conda reads, by its version; ArcGIS Pro's own conda ---------------------------
@@ -445,5 +449,5 @@ def test_pros_conda_gets_our_file_in_its_root_only_when_programdata_does_not_rea
     ):
         plan, _ = run(host, s, bundle_for(cas[0]))
         assert pro_file in plan["condarc_files"]
-    assert "C:\\Pro\\bin\\Python\\conda-meta" not in str(scan_parameters(settings(), []))
-    assert scan_parameters(settings(other_conda_readers=(PRO,)), [])["CondaRoots"][-1] == PRO.prefix
+    assert "C:\\Pro\\bin\\Python\\conda-meta" not in str(observed_paths(settings()))
+    assert observed_paths(settings(other_conda_readers=(PRO,))).conda_roots[-1] == PRO.prefix

@@ -16,6 +16,7 @@ from ansible.plugins.loader import action_loader
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_role as mr
 
 HOST = "gis101-ws01.lab.example.org"
 TASK_VARS = {"inventory_hostname": HOST}
@@ -137,9 +138,9 @@ def test_changes_are_required(action_for):
 
 # --- fleet_verify ------------------------------------------------------------------------------------
 
-PLAN = mp.build_plan(mp.PlanInputs(flavours=["miniconda3-x64"]), 64)
+PLAN = mp.plan_miniconda(mp.PlanInputs(flavours=["miniconda3-x64"]), 64)
 INSTALL = PLAN["installs"][0]
-READS, RUNS = fc.miniconda_verify(PLAN)
+READS, RUNS = mr.miniconda_verify(PLAN)
 VERIFY = {"reads": [r.as_param() for r in READS], "runs": RUNS}
 JUDGE = {"miniconda": {"plan": PLAN}}
 
@@ -212,17 +213,17 @@ def test_verify_runs_in_check_mode_too(action_for):
 def test_identical_hosts_share_one_plan_and_only_their_own_name_changes():
     """A group of identical hosts is planned once under a NUL-marked stand-in name; each member's copy
     gets its name there and nowhere else (a host called "arcgis" leaves C:\\ProgramData\\arcgis-conda be)."""
-    from ansible_collections.arcgis_conda.fleet.plugins.action import fleet_plan as plan_action
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as engine
     from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
 
-    stand_in = plan_action.GROUP_HOST
+    stand_in = engine.GROUP_HOST
     result = {
         "row": {"host": stand_in, "lab": "x"},
         "error": f"{stand_in}: C:\\ProgramData\\arcgis-conda\\envs is in use",
         "planned": [{"target": "C:\\ProgramData\\arcgis-conda\\envs\\arcgis"}],
     }
     for name in ("arcgis", "envs", "pc2"):
-        copy = plan_action.renamed(result, HostInput(host=name, lab="lab1"))
+        copy = engine.renamed(result, HostInput(host=name, lab="lab1"))
         assert copy["row"] == {"host": name, "lab": "lab1"}
         assert copy["error"] == f"{name}: C:\\ProgramData\\arcgis-conda\\envs is in use"
         assert copy["planned"] == result["planned"]

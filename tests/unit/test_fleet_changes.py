@@ -2,7 +2,7 @@
 change list that skips what the host already has, and the batching of file changes into steps.
 
 Ported from the tests of the deleted per-role task files (tests/unit/test_miniconda_condarc.py rendered
-roles/miniconda/templates/condarc.j2; the same promises now hold for fleet_changes.render_condarc).
+roles/miniconda/templates/condarc.j2; the same promises now hold for miniconda_role.render_system_condarc).
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ import io
 
 import pytest
 import yaml
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_role as er
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_role as dr
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_role as mr
 from ruamel.yaml import YAML
 
 ARCGIS = [
@@ -33,14 +37,14 @@ USERS = "S-1-5-32-545"
 
 
 def plan_for(**inputs) -> dict:
-    return mp.build_plan(mp.PlanInputs(arcgis=ARCGIS, **inputs), os_bits=64)
+    return mp.plan_miniconda(mp.PlanInputs(arcgis=ARCGIS, **inputs), os_bits=64)
 
 
 def condarc_of(plan: dict) -> str:
-    return fc.render_condarc(plan["condarc"]["marker"], plan["condarc"]["settings"])
+    return mr.render_system_condarc(plan["condarc"]["marker"], plan["condarc"]["settings"])
 
 
-# --- render_condarc ---------------------------------------------------------------------------------
+# --- render_system_condarc----------------------------------------------------------------------------
 
 
 def test_rendered_condarc_reads_back_as_the_planned_settings():
@@ -114,7 +118,9 @@ def test_values_that_look_like_yaml_stay_strings():
 
 
 def test_empty_collections_render_as_empty_yaml_values():
-    loaded = YAML(typ="safe").load(io.StringIO(fc.render_condarc("# m", {"a": [], "b": {}, "c": None})))
+    loaded = YAML(typ="safe").load(
+        io.StringIO(mr.render_system_condarc("# m", {"a": [], "b": {}, "c": None}))
+    )
     assert loaded == {"a": [], "b": {}, "c": None}
 
 
@@ -123,18 +129,18 @@ def test_empty_collections_render_as_empty_yaml_values():
 
 def test_merge_pinned_replaces_the_package_line_and_appends_new_pins():
     esri = "python 3.9.*\r\narcpy ==3.0\r\nnumpy=1.20\r\nnumpy-base 1.20\r\n"
-    merged = fc.merge_pinned(esri, ["numpy 1.22.4", "ipython 8.4.0"])
+    merged = er.merge_pinned(esri, ["numpy 1.22.4", "ipython 8.4.0"])
     assert merged == "python 3.9.*\narcpy ==3.0\nnumpy 1.22.4\nnumpy-base 1.20\nipython 8.4.0\n"
 
 
 def test_merge_pinned_without_an_esri_file():
-    assert fc.merge_pinned(None, ["spyder 5.3.3"]) == "spyder 5.3.3\n"
-    assert fc.merge_pinned("", []) == "\n"
+    assert er.merge_pinned(None, ["spyder 5.3.3"]) == "spyder 5.3.3\n"
+    assert er.merge_pinned("", []) == "\n"
 
 
 def test_merge_pinned_is_idempotent():
-    once = fc.merge_pinned("numpy 1.20\n", ["numpy 1.22.4", "jupyter 1.0.0"])
-    assert fc.merge_pinned(once, ["numpy 1.22.4", "jupyter 1.0.0"]) == once
+    once = er.merge_pinned("numpy 1.20\n", ["numpy 1.22.4", "jupyter 1.0.0"])
+    assert er.merge_pinned(once, ["numpy 1.22.4", "jupyter 1.0.0"]) == once
 
 
 # --- Snapshot ----------------------------------------------------------------------------------------
@@ -333,7 +339,7 @@ def test_a_pre_existing_condarc_is_kept_before_the_role_writes_its_own():
         }
     )
     c = fc.Changes("miniconda", snap, {})
-    fc.miniconda_changes({**plan, "installs": []}, snap, c)
+    mr.miniconda_changes({**plan, "installs": []}, snap, c)
     assert [(i["action"], i["target"]) for i in c.items] == [
         ("copy", mp.CONDARC_ORIGINAL),
         ("write", mp.CONDARC_PATH),
@@ -388,32 +394,23 @@ def test_conda_versions_come_from_the_roots_conda_meta_names():
         {
             "reads": [
                 {
-                    "path": fc.conda_meta_glob(pro),
+                    "path": fh.conda_meta_glob(pro),
                     "type": "glob",
                     "matches": [
                         {"path": f"{pro}\\conda-meta\\{n}", "type": "file", "size": 1} for n in names
                     ],
                 },
-                {"path": fc.conda_meta_glob("C:\\Miniconda2"), "type": "glob", "matches": []},
+                {"path": fh.conda_meta_glob("C:\\Miniconda2"), "type": "glob", "matches": []},
             ]
         }
     )
-    assert fc.conda_versions(snap, [pro, "C:\\Miniconda2", "D:\\never-read"]) == {
+    assert dr.conda_versions(snap, [pro, "C:\\Miniconda2", "D:\\never-read"]) == {
         pro.lower(): "23.7.4",
         "c:\\miniconda2": None,
         "d:\\never-read": None,
     }
-    reads = fc.doi_cert_reads(
-        {
-            "ManifestPath": "C:\\m.json",
-            "Files": [],
-            "Dirs": [],
-            "Users": [],
-            "UserFiles": [],
-            "UserDirs": [],
-            "CondaRoots": [pro],
-        },
-        None,
-        [],
+    settings = dp.PlanSettings(
+        host="pc1",
+        other_conda_readers=(dp.CondaReader(label="pro-3.3-64", prefix=pro, python_major_minor="3.11"),),
     )
-    assert fh.Read(fc.conda_meta_glob(pro), "glob", detail=False) in reads
+    assert fh.Read(fh.conda_meta_glob(pro), "glob", detail=False) in dr.doi_cert_reads(settings, None, [])

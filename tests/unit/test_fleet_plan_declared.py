@@ -4,7 +4,7 @@ the admin may declare it; ArcMap releases get the retirement note."""
 from __future__ import annotations
 
 import pytest
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_role as er
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
 
 PRODUCTS = ("desktop", "desktop_bgp", "pro")
@@ -13,9 +13,9 @@ PRODUCTS = ("desktop", "desktop_bgp", "pro")
 def test_an_unsourced_desktop_stack_is_a_problem_naming_both_fixes():
     install = fp.declared_install("pc1", {"product": "desktop", "version": "10.8.1"})
     assert install["unverified"] == ["numpy", "matplotlib", "scipy"]
-    facts, lines = ff.arcgis_env_facts([install])
+    facts, lines = er.arcgis_env_facts([install])
     assert facts == [] and lines[0].startswith("skipped: desktop-10.8.1-32: numpy, matplotlib, scipy unknown")
-    (problem,) = ff.unknown_stack_problems("pc1", [install], PRODUCTS)
+    (problem,) = er.unknown_stack_problems("pc1", [install], PRODUCTS)
     assert problem.startswith("ArcGIS desktop 10.8.1 (desktop-10.8.1-32): numpy, matplotlib, scipy unknown")
     assert "ansible-playbook playbooks/probe.yml --limit pc1" in problem
     assert (
@@ -29,7 +29,7 @@ def test_a_community_sourced_value_is_not_enough_either():
     install = fp.declared_install("pc1", {"product": "desktop", "version": "10.8"})
     assert install["packages"]["numpy"] == "1.9.3"
     assert "numpy" in install["unverified"]
-    assert ff.unknown_stack_problems("pc1", [install], PRODUCTS)
+    assert er.unknown_stack_problems("pc1", [install], PRODUCTS)
 
 
 def test_no_problem_for_a_known_stack_a_probed_install_or_an_unselected_product():
@@ -37,8 +37,8 @@ def test_no_problem_for_a_known_stack_a_probed_install_or_an_unselected_product(
     assert known["unverified"] == [] and known["packages"]["numpy"] == "2.3.5"
     unknown = fp.declared_install("pc1", {"product": "desktop", "version": "10.6"})
     probed = {**unknown, "status": "ok"}
-    assert ff.unknown_stack_problems("pc1", [known, probed], PRODUCTS) == []
-    assert ff.unknown_stack_problems("pc1", [unknown], ("pro",)) == []
+    assert er.unknown_stack_problems("pc1", [known, probed], PRODUCTS) == []
+    assert er.unknown_stack_problems("pc1", [unknown], ("pro",)) == []
 
 
 def test_a_declared_stack_fills_the_unknown_cells_and_is_planned():
@@ -46,13 +46,13 @@ def test_a_declared_stack_fills_the_unknown_cells_and_is_planned():
     install = fp.declared_install("pc1", {**entry, "scipy": "0.17.0", "python": "2.7.18"})
     assert install["packages"] == {"numpy": "1.9.3", "matplotlib": "1.5.2", "scipy": "0.17.0"}
     assert install["unverified"] == [] and install["python_major_minor"] == "2.7"
-    assert ff.unknown_stack_problems("pc1", [install], PRODUCTS) == []
-    facts, lines = ff.arcgis_env_facts([install])
+    assert er.unknown_stack_problems("pc1", [install], PRODUCTS) == []
+    facts, lines = er.arcgis_env_facts([install])
     assert lines == [] and facts[0]["status"] == "ok"
     # Declaring only some cells leaves the others a problem.
     partial = fp.declared_install("pc1", entry)
     assert partial["unverified"] == ["scipy"]
-    assert "scipy unknown" in ff.unknown_stack_problems("pc1", [partial], PRODUCTS)[0]
+    assert "scipy unknown" in er.unknown_stack_problems("pc1", [partial], PRODUCTS)[0]
 
 
 @pytest.mark.parametrize(

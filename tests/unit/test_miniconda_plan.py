@@ -588,7 +588,7 @@ def test_proxy_credentials_are_detected():
 
 
 def test_plan_for_desktop_and_pro():
-    plan = mp.build_plan(PlanInputs(arcgis=[DESKTOP, PRO]), os_bits=64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP, PRO]), os_bits=64)
     assert [i["flavour"] for i in plan["installs"]] == ["miniconda2-x86", "miniconda3-x64"]
     m2, m3 = plan["installs"]
     assert m2["arguments_string"] == (
@@ -636,15 +636,15 @@ def test_plan_for_desktop_and_pro():
 
 def test_plan_fails_before_anything_on_a_32_bit_host_with_pro():
     with pytest.raises(PlanError, match=r"flavour miniconda3-x64 is 64-bit but this Windows is 32-bit"):
-        mp.build_plan(PlanInputs(arcgis=[DESKTOP, PRO]), os_bits=32)
+        mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP, PRO]), os_bits=32)
 
 
 def test_plan_with_share_source_and_controller_source():
-    plan = mp.build_plan(PlanInputs(arcgis=[DESKTOP], source="\\\\fs01\\sw\\miniconda"), 64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], source="\\\\fs01\\sw\\miniconda"), 64)
     assert plan["installs"][0]["installer"]["source"] == (
         "\\\\fs01\\sw\\miniconda\\Miniconda2-py27_4.8.3-Windows-x86.exe"
     )
-    plan = mp.build_plan(
+    plan = mp.plan_miniconda(
         PlanInputs(
             arcgis=[DESKTOP],
             source="/srv/installers",
@@ -661,29 +661,29 @@ def test_plan_with_share_source_and_controller_source():
 
 
 def test_plan_keeps_proxy_credentials_out_of_downloads_and_marks_them_secret():
-    plan = mp.build_plan(PlanInputs(arcgis=[DESKTOP], proxy="http://u:p@proxy:3128"), 64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://u:p@proxy:3128"), 64)
     assert plan["download_proxy"] is None
     assert plan["condarc"]["secret"] is True
-    plan = mp.build_plan(PlanInputs(arcgis=[DESKTOP], proxy="http://proxy:3128"), 64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://proxy:3128"), 64)
     assert plan["download_proxy"] == "http://proxy:3128"
     assert plan["condarc"]["secret"] is False
 
 
 def test_plan_without_condarc_management_has_no_settings():
-    plan = mp.build_plan(PlanInputs(arcgis=[DESKTOP], manage_condarc=False), 64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], manage_condarc=False), 64)
     assert plan["condarc"]["manage"] is False
     assert "settings" not in plan["condarc"]
 
 
 def test_plan_with_no_arcgis_warns_nothing_to_install():
-    plan = mp.build_plan(PlanInputs(arcgis=[]), 64)
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[]), 64)
     assert plan["installs"] == [] and plan["published"] == []
     assert plan["condarc"]["manage"] is False
     assert plan["warnings"] == ["no ArcGIS Python on this host needs a Miniconda: nothing to install."]
 
 
 def test_absent_plan_looks_at_every_flavour_and_needs_no_probe():
-    plan = mp.build_plan(PlanInputs(state="absent", prefixes={"miniconda3-x64": "D:\\Conda3\\"}), None)
+    plan = mp.plan_miniconda(PlanInputs(state="absent", prefixes={"miniconda3-x64": "D:\\Conda3\\"}), None)
     assert [r["flavour"] for r in plan["removals"]] == list(mp.FLAVOURS)
     m3 = plan["removals"][-1]
     assert m3 == {
@@ -706,16 +706,16 @@ def test_absent_plan_looks_at_every_flavour_and_needs_no_probe():
 
 def test_plan_rejects_unknown_state_and_bad_keys():
     with pytest.raises(PlanError, match=r"miniconda_state = 'gone'"):
-        mp.build_plan(PlanInputs(state="gone", flavours=["miniconda2-x86"]), 64)
+        mp.plan_miniconda(PlanInputs(state="gone", flavours=["miniconda2-x86"]), 64)
     with pytest.raises(PlanError, match=r"miniconda_checksums key = 'm2' is not a Miniconda flavour"):
-        mp.build_plan(PlanInputs(flavours=["miniconda2-x86"], checksums={"m2": "0" * 64}), 64)
+        mp.plan_miniconda(PlanInputs(flavours=["miniconda2-x86"], checksums={"m2": "0" * 64}), 64)
 
 
 # --- Judging results -----------------------------------------------------------------------------------
 
 
 def _install():
-    return mp.build_plan(PlanInputs(flavours=["miniconda2-x86"]), 64)["installs"][0]
+    return mp.plan_miniconda(PlanInputs(flavours=["miniconda2-x86"]), 64)["installs"][0]
 
 
 def test_complete_install_with_python2_conda_printing_to_stderr():

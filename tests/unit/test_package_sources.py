@@ -8,7 +8,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import (
     EnvSettings,
     SpecError,
-    plan_host,
+    plan_arcgis_env,
 )
 
 MAIN = "https://repo.anaconda.com/pkgs/main"
@@ -161,7 +161,7 @@ def test_condarc_channels():
 
 
 def test_miniconda_plan_follows_the_policy():
-    plan = mp.build_plan(
+    plan = mp.plan_miniconda(
         mp.PlanInputs(arcgis=[DESKTOP], anaconda="mirror_only", mirror="https://m.example/c"), 64
     )
     installer = plan["installs"][0]["installer"]
@@ -171,25 +171,27 @@ def test_miniconda_plan_follows_the_policy():
     assert all(c.startswith("https://m.example/c/") for c in settings["default_channels"])
     assert settings["channel_alias"] == "https://m.example/c"
     with pytest.raises(mp.PlanError, match=r"Miniconda2 x86 for desktop-10.4.1-32.*not_licensed"):
-        mp.build_plan(mp.PlanInputs(arcgis=[DESKTOP], anaconda="not_licensed"), 64)
+        mp.plan_miniconda(mp.PlanInputs(arcgis=[DESKTOP], anaconda="not_licensed"), 64)
 
 
 def test_env_plans_name_their_sources_and_refuse_what_is_not_allowed():
     settings = EnvSettings(anaconda="not_licensed", pro_mode="conda")
-    planned, _ = plan_host("pc1", [PRO], [M3], settings)
+    planned, _ = plan_arcgis_env("pc1", [PRO], [M3], settings)
     plan, spec = planned[0]
     assert plan.channels == spec.channels == (ps.CONDA_FORGE,)
     assert plan.source_label == "conda-forge, licence-free"
     with pytest.raises(SpecError, match=r"ArcGIS desktop 10.4.1 .*32-bit.*not_licensed"):
-        plan_host("pc1", [DESKTOP], [M2], settings)
+        plan_arcgis_env("pc1", [DESKTOP], [M2], settings)
     mirrored = EnvSettings(anaconda="licensed", mirror="\\\\files01\\conda")
-    ((clone, clone_spec),) = plan_host("pc1", [PRO], [M3], mirrored)[0]
+    ((clone, clone_spec),) = plan_arcgis_env("pc1", [PRO], [M3], mirrored)[0]
     assert clone.kind == "pro_clone" and clone.channels == (
         "file://files01/conda/esri",
         "file://files01/conda/pkgs/main",
     )
     assert clone_spec is not None and clone_spec.channels == clone.channels  # solved so the mirror holds it
-    assert plan_host("pc1", [PRO], [M3], EnvSettings())[0][0][1] is None  # no mirror: the clone is not locked
+    assert (
+        plan_arcgis_env("pc1", [PRO], [M3], EnvSettings())[0][0][1] is None
+    )  # no mirror: the clone is not locked
 
 
 def test_share_reads_are_marked_for_the_double_hop():
@@ -212,7 +214,7 @@ def test_not_licensed_pro_takes_miniforge_given_by_file_and_checksum():
         installer_files={"miniconda3-x64": file},
         checksums={"miniconda3-x64": sha},
     )
-    (install,) = mp.build_plan(inputs, 64)["installs"]
+    (install,) = mp.plan_miniconda(inputs, 64)["installs"]
     assert install["label"] == "Miniforge3 x64 custom into C:\\Miniconda3"
     assert install["installer"]["source"] == mp.MINIFORGE_RELEASES + "24.3.0-0/" + file
     assert (
@@ -220,8 +222,8 @@ def test_not_licensed_pro_takes_miniforge_given_by_file_and_checksum():
     )
     assert "C:\\Miniconda3\\Uninstall-Miniforge3.exe" in install["expected_files"]
     with pytest.raises(mp.PlanError, match="Miniforge3"):  # the fix names it
-        mp.build_plan(mp.PlanInputs(arcgis=[PRO], anaconda="not_licensed"), 64)
+        mp.plan_miniconda(mp.PlanInputs(arcgis=[PRO], anaconda="not_licensed"), 64)
     with pytest.raises(mp.PlanError, match="is not a Miniconda2 x86 installer"):
         mp.choose_installer("miniconda2-x86", installer_file="Miniforge3-1-Windows-x86.exe", checksum=sha)
-    absent = mp.build_plan(mp.PlanInputs(state="absent", installer_files={"miniconda3-x64": file}), 64)
+    absent = mp.plan_miniconda(mp.PlanInputs(state="absent", installer_files={"miniconda3-x64": file}), 64)
     assert {r["uninstaller"] for r in absent["removals"]} >= {"C:\\Miniconda3\\Uninstall-Miniforge3.exe"}

@@ -167,7 +167,7 @@ def test_pro_clone_gets_nothing_written_only_verified_and_arcgispro_py3_is_never
     )
     clone["python_exe"] = clone["prefix"] + "\\python.exe"
     clone["site_packages"] = [clone["prefix"] + "\\Lib\\site-packages"]
-    plan = bp.build_plan(
+    plan = bp.build_bridge_plan(
         [arcpro], [clone], scope=scope, state="present", profiles=["C:\\Users\\Default"], verify_arcpy=True
     )
     assert plan.copies == plan.contents == plan.dirs == []
@@ -184,7 +184,7 @@ def test_pro_clone_gets_nothing_written_only_verified_and_arcgispro_py3_is_never
 
 def test_machine_scope_writes_into_each_pythons_own_site_packages():
     arcmap = desktop(32)
-    plan = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    plan = bp.build_bridge_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
     sp, env_sp = (
         "C:\\Python27\\ArcGIS10.8\\lib\\site-packages",
         "C:\\Miniconda2\\envs\\arc1081\\Lib\\site-packages",
@@ -222,15 +222,15 @@ def test_py_literal_reads_back_exactly():
 
 def test_data_file_is_deterministic():
     arcmap = desktop(32)
-    one = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
-    two = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    one = bp.build_bridge_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
+    two = bp.build_bridge_plan([arcmap], [env_for(arcmap)], scope="machine", state="present")
     assert one.as_dict() == two.as_dict()
 
 
 def test_user_scope_shares_one_folder_between_arcmap_and_background_geoprocessing():
     arcmap, bgp = desktop(32), desktop(64)
     profiles = ["C:\\Users\\Default", "C:\\Users\\alice"]
-    plan = bp.build_plan(
+    plan = bp.build_bridge_plan(
         [arcmap, bgp],
         [env_for(arcmap), env_for(bgp, "arc1081x64")],
         scope="user",
@@ -255,7 +255,7 @@ def test_user_scope_shares_one_folder_between_arcmap_and_background_geoprocessin
 
 def test_user_scope_skips_a_python_whose_user_site_is_disabled():
     arcmap = desktop(32, user_site_enabled=False)
-    plan = bp.build_plan(
+    plan = bp.build_bridge_plan(
         [arcmap], [env_for(arcmap)], scope="user", state="present", profiles=["C:\\Users\\x"]
     )
     assert [s["what"] for s in plan.skipped] == [
@@ -285,9 +285,9 @@ def test_user_scope_present_backs_up_a_users_own_file_once(existing, backups, er
     args = {"scope": "user", "state": "present", "profiles": ["C:\\Users\\alice"], "existing": existing}
     if error:
         with pytest.raises(bp.PlanError, match=error):
-            bp.build_plan([arcmap], [env_for(arcmap)], **args)
+            bp.build_bridge_plan([arcmap], [env_for(arcmap)], **args)
         return
-    plan = bp.build_plan([arcmap], [env_for(arcmap)], **args)
+    plan = bp.build_bridge_plan([arcmap], [env_for(arcmap)], **args)
     assert plan.backups == backups
     assert {"src": "usercustomize.py", "dest": SHIM} in plan.copies
 
@@ -307,7 +307,7 @@ def test_user_scope_absent_restores_the_users_file_and_never_deletes_it(
     existing, restores, shim_removed, kept
 ):
     arcmap = desktop(32)
-    plan = bp.build_plan(
+    plan = bp.build_bridge_plan(
         [arcmap],
         [env_for(arcmap)],
         scope="user",
@@ -332,7 +332,7 @@ def test_user_scope_absent_restores_the_users_file_and_never_deletes_it(
 def test_absent_cleans_every_python_the_facts_name_even_unpaired_ones():
     arcmap, arcpro = desktop(32), pro()
     stale_env = env_for(arcmap, bits=64)  # no longer a valid pair, but an earlier run may have bridged it
-    plan = bp.build_plan([arcmap, arcpro], [stale_env], scope="machine", state="absent")
+    plan = bp.build_bridge_plan([arcmap, arcpro], [stale_env], scope="machine", state="absent")
     assert plan.skipped == []
     pth = {p.rsplit("\\", 1)[0] for p in plan.removes if p.endswith(bp.PTH_NAME)}
     assert pth == {
@@ -354,7 +354,9 @@ def test_select_profiles_never_invents_a_profile_folder():
 
 def test_verify_runs_import_arcpy_only_from_envs_when_asked():
     arcmap = desktop(32)
-    plan = bp.build_plan([arcmap], [env_for(arcmap)], scope="machine", state="present", verify_arcpy=True)
+    plan = bp.build_bridge_plan(
+        [arcmap], [env_for(arcmap)], scope="machine", state="present", verify_arcpy=True
+    )
     by_side = {r["side"]: r for r in plan.verify}
     assert "--arcpy" in by_side["env"]["argv"] and "--arcpy" not in by_side["arcgis"]["argv"]
     assert by_side["env"]["expect"] == ["C:\\Python27\\ArcGIS10.8\\lib\\site-packages"]
@@ -415,7 +417,7 @@ def test_plan_for_host_lists_the_folders_profile_list_puts_profiles_in():
         return [d for d in EXISTING if d.rsplit("\\", 1)[0].lower() == folder.lower()]
 
     arcmap = desktop(32)
-    plan = bp.plan_for_host(
+    plan = bp.plan_startup_bridge(
         [arcmap],
         [env_for(arcmap)],
         scope="user",
