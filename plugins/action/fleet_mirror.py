@@ -16,7 +16,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import project_path
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_flow import project_path
 
 try:  # py-rattler solves, reads repodata and indexes; pinned in requirements.txt
     import rattler  # noqa: F401  # pylint: disable=unused-import
@@ -138,7 +138,7 @@ class ActionModule(ActionBase):
         def fetch(url: str) -> bytes:
             return fetch_upstream(ps.upstream_url(url, given))
 
-        channels = {ps.channel_path(u) for u in planner.controller_map.values()}
+        channels = {ps.channel_path(u) for u in (fleet.summary.get("controller_map") or {}).values()}
         channels |= set(self._condarc_channels(role_args, inputs))
         todo = {**wanted, **installers}
         dest = project_path(args["dest"], C.CONFIG_FILE)

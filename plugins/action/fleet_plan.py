@@ -42,7 +42,6 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role impo
     HostPlanError,
     Role,
 )
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_specs import SPECS, project_path
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
 ROLE_NAMES = [role.name for role in ROLES]
@@ -146,7 +145,6 @@ class RoleArgs:
         self.defaults: dict[str, Any] = {}
         for role in (*ROLE_NAMES, "fleet"):  # fleet: the organisation-wide fleet_* choices the planners read
             self.defaults.update(role_defaults(role))
-        self.specs = SPECS
         self.public = public_specs()
         self.declared = {name for options in self.public.values() for name in options} | PLAYBOOK_VARIABLES
 
@@ -200,7 +198,7 @@ class RoleArgs:
         except AnsibleError as exc:
             raise HostPlanError(f"cannot template the {role.name} variables: {exc}") from None
         args = self._drop_omit(args)
-        return role.validate(args, lambda spec, values: validated(self.specs[spec], values, role.name))
+        return role.validate(args, lambda spec, values: validated(spec, values, role.name))
 
     def _drop_omit(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -234,7 +232,7 @@ class ActionModule(ActionBase):
             live=live,
             options=args,
             read_file=ff.lock_reader(ROOT),
-            project_path=lambda path: project_path(path, C.CONFIG_FILE),
+            project_path=lambda path: ff.project_path(path, C.CONFIG_FILE),
             warn=self._display.warning,
             lock=live or args["lock"],
         )

@@ -57,6 +57,23 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role impo
 # What conda lays out in a new env before later changes of this run write into it.
 ENV_DIRS = ("Lib", "Lib\\site-packages", "conda-meta")
 
+# The planner's arguments, as an Ansible argument spec (roles/arcgis_env/vars/plan.yml wires the role's
+# public variables to them); validated for every host before planning, as Ansible validates a module's.
+ARCGIS_ENV_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "facts": {"type": "list", "elements": "dict", "default": []},
+    "conda_installs": {"type": "list", "elements": "dict", "default": []},
+    "host_dir": {"type": "str", "required": True},
+    "settings": {"type": "dict", "default": {}},
+    "channel_mirrors": {"type": "dict", "default": {}},
+    "lock_dir": {"type": "path", "default": ".cache/locks"},
+    "cache_dir": {"type": "path", "default": ".cache/rattler"},
+    "refresh": {"type": "bool", "default": False},
+    "timeout": {"type": "float", "default": 10.0},
+    "repair": {"type": "bool", "default": False},
+    "keep_previous": {"type": "bool", "default": False},
+}
+
 
 def arcgis_env_reads(
     settings: Any, conda_prefixes: Iterable[str], pro_roots: Iterable[str], host_dir: str
@@ -481,7 +498,7 @@ def retire_unless_in_use(drifts: Sequence[Any], c: Changes, warnings: list[str])
 
 class ArcgisEnv(Role):
     name = "arcgis_env"
-    specs = "arcgis_env"
+    argument_spec = ARCGIS_ENV_SPEC
     column = "Conda envs (pins, stack)"
 
     def observe(self, args: Mapping[str, Any], octx: ObserveContext) -> Observation:

@@ -40,6 +40,66 @@ MANIFEST_DEFAULT = "C:\\ProgramData\\arcgis-conda\\doi_cert-state.json"
 DEMO_CA_SHA256 = "cc433e11eb2fcadc815385a27f3c69ca33d35b26a80af3e9e3b9ef0fb22538f4"
 
 
+# The planner's arguments, in two parts (the bundle, built once per distinct input; the plan), as Ansible
+# argument specs (roles/doi_cert/vars/plan.yml wires the role's public variables to them).
+DOI_CERT_BUNDLE_SPEC: dict[str, Any] = {
+    "certificates": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "path": {"type": "str"},
+            "content": {"type": "str"},
+        },
+        "mutually_exclusive": [["path", "content"]],
+        "required_one_of": [["path", "content"]],
+    },
+    "fingerprints": {"type": "list", "elements": "str", "default": []},
+    "expiry_warn_days": {"type": "int", "default": 30},
+    "public_roots": {"type": "str", "default": "certifi", "choices": ["certifi", "file", "none"]},
+    "public_roots_file": {"type": "str", "default": ""},
+}
+
+DOI_CERT_PLAN_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "bundle": {"type": "dict"},
+    "cert_dir": {"type": "str", "required": True},
+    "bundle_filename": {"type": "str", "default": "ca-bundle.pem"},
+    "roots_filename": {"type": "str", "default": "doi-roots.pem"},
+    "manifest_path": {"type": "str", "required": True},
+    "users": {"type": "list", "elements": "str", "default": []},
+    "user_dirname": {"type": "str", "default": ".certificates"},
+    "conda": {"type": "bool", "default": True},
+    "condarc_locations": {
+        "type": "list",
+        "elements": "str",
+        "default": ["programdata", "install_root"],
+        "choices": ["programdata", "install_root"],
+    },
+    # Entries of miniconda_installs / ansible_facts.arcgis pass through as they are; see _readers.
+    "conda_installs": {"type": "list", "elements": "dict", "default": []},
+    "other_conda_readers": {"type": "list", "elements": "dict", "default": []},
+    "condarc_filename": {"type": "str", "default": "doi_cert.yml"},
+    "ssl_verify": {"type": "str", "default": "bundle", "choices": ["bundle", "truststore"]},
+    "condarc_final": {"type": "bool", "default": True},
+    "manage_user_condarc": {"type": "bool", "default": False},
+    "pip": {"type": "bool", "default": True},
+    "pip_ini": {"type": "str", "default": "C:\\ProgramData\\pip\\pip.ini"},
+    "env_vars": {
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "choices": ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"],
+    },
+    "windows_store": {"type": "bool", "default": False},
+}
+
+DOI_CERT_PLAN_SPEC.update(
+    harden_acl={"type": "bool", "default": True},
+    fail_on_override={"type": "bool", "default": False},
+)
+
+
 def doi_cert_paths(
     paths: dp.ObservedPaths, manifest_text: str | None, profiles: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[str], dict[str, list[dict[str, Any]]]]:
@@ -299,7 +359,10 @@ def doi_cert_judge_readers(
 
 class DoiCert(Role):
     name = "doi_cert"
-    specs: ClassVar[Mapping[str, str]] = {"bundle": "doi_cert.bundle", "plan": "doi_cert.plan"}
+    argument_parts: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "bundle": DOI_CERT_BUNDLE_SPEC,
+        "plan": DOI_CERT_PLAN_SPEC,
+    }
     column = "Trusted root CAs"
 
     def first_reads(self, args: Mapping[str, Any] | None) -> list[Read]:

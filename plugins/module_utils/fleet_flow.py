@@ -12,6 +12,7 @@ its copy with its own name in the messages.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -405,3 +406,12 @@ def lock_reader(root: Path) -> Callable[[str], bytes]:
         return (found if found.is_absolute() else root / found).read_bytes()
 
     return read
+
+
+def project_path(path: str | os.PathLike[str], config_file: str | None = None) -> Path:
+    """Relative paths are relative to the ansible.cfg in use (like the fact cache), else to the cwd."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return candidate
+    base = Path(config_file).parent if config_file else Path.cwd()
+    return base / candidate

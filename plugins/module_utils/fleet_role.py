@@ -138,16 +138,19 @@ class Role:
     """The interface. Subclasses set ``name`` and implement ``observe``, ``plan`` and ``judge``."""
 
     name: ClassVar[str] = ""
-    # The planner arguments' spec(s) in fleet_specs.SPECS: one name, or one per part of the arguments.
-    specs: ClassVar[str | Mapping[str, str]] = ""
+    # The planner arguments' Ansible argument spec; a role whose arguments come in parts gives one per part.
+    argument_spec: ClassVar[Mapping[str, Any]] = {}
+    argument_parts: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     # The report column for this role.
     column: ClassVar[str] = ""
 
-    def validate(self, args: Mapping[str, Any], validate: Callable[[str, Mapping[str, Any]], dict]) -> dict:
-        """The planner arguments, validated by ``validate(spec_name, args)`` (the Ansible validator)."""
-        if isinstance(self.specs, str):
-            return validate(self.specs or self.name, args)
-        return {part: validate(spec, args[part]) for part, spec in self.specs.items()}
+    def validate(
+        self, args: Mapping[str, Any], validate: Callable[[Mapping[str, Any], Mapping[str, Any]], dict]
+    ) -> dict:
+        """The planner arguments, validated by ``validate(spec, values)`` (Ansible's validator)."""
+        if self.argument_parts:
+            return {part: validate(spec, args[part]) for part, spec in self.argument_parts.items()}
+        return validate(self.argument_spec, args)
 
     def first_reads(self, args: Mapping[str, Any] | None) -> list[Read]:
         """What observe's first read must hold for this role's second (e.g. a record naming paths)."""

@@ -35,6 +35,37 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role impo
 MINICONDA_DIRS = ("Lib", "Lib\\site-packages", "conda-meta", "envs", "pkgs", "Scripts", "condabin", "DLLs")
 
 
+# The planner's arguments, as an Ansible argument spec (roles/miniconda/vars/plan.yml wires the role's
+# public variables to them); validated for every host before planning, as Ansible validates a module's.
+MINICONDA_SPEC: dict[str, Any] = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "arcgis": {"type": "raw"},
+    "flavours": {"type": "list", "elements": "str", "default": []},
+    "flavour_overrides": {"type": "dict", "default": {}},
+    "versions": {"type": "dict", "default": {}},
+    "installer_files": {"type": "dict", "default": {}},
+    "checksums": {"type": "dict", "default": {}},
+    "prefixes": {"type": "dict", "default": {}},
+    "source": {"type": "str", "default": mp.OFFICIAL_ARCHIVE},
+    "controller_fetch_url": {"type": "str", "default": ""},
+    "download_dir": {"type": "str", "default": mp.DEFAULT_DOWNLOAD_DIR},
+    "manage_condarc": {"type": "bool", "default": True},
+    "channels": {"type": "list", "elements": "str", "default": ["defaults"]},
+    "channel_mirror": {"type": "str", "default": ""},
+    "free_channel": {"type": "bool", "default": True},
+    "default_channels": {"type": "list", "elements": "str", "default": []},
+    "proxy": {"type": "str", "default": ""},
+    "remote_max_retries": {"type": "int", "default": 5},
+    "remote_connect_timeout_secs": {"type": "float", "default": 30.0},
+    "remote_read_timeout_secs": {"type": "float", "default": 120.0},
+    "condarc_extra": {"type": "dict", "default": {}},
+    # The source policy (package_sources.py), from fleet_anaconda_channels and fleet_package_mirror.
+    "anaconda": {"type": "str", "default": "licensed", "choices": list(ps.LICENCES)},
+    "mirror": {"type": "str", "default": ""},
+    "conda_forge_channel": {"type": "str", "default": "https://conda.anaconda.org/conda-forge"},
+}
+
+
 def miniconda_reads(inputs: mp.PlanInputs) -> list[Read]:
     """The system condarc, the installer folder and each Miniconda prefix with what it should hold."""
     prefixes, _rest = mp.resolve_prefixes(inputs.prefixes)
@@ -259,7 +290,7 @@ def miniconda_judge(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[
 
 class Miniconda(Role):
     name = "miniconda"
-    specs = "miniconda"
+    argument_spec = MINICONDA_SPEC
     column = "Miniconda"
 
     def observe(self, args: Mapping[str, Any], octx: ObserveContext) -> Observation:

@@ -34,6 +34,22 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role impo
 )
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.startup_bridge_verdict import judge_results
 
+# The planner's arguments, as an Ansible argument spec (roles/startup_bridge/vars/plan.yml wires the
+# role's public variables to them); validated for every host before planning.
+STARTUP_BRIDGE_SPEC: dict[str, Any] = {
+    "arcgis": {"type": "list", "elements": "dict", "required": True},
+    "envs": {"type": "list", "elements": "dict", "default": []},
+    "scope": {"type": "str", "choices": ["machine", "user"], "default": "machine"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "users": {"type": "list", "elements": "str", "default": []},
+    "default_profile": {"type": "bool", "default": True},
+    "profiles_dir": {"type": "str", "default": "C:\\Users"},
+    "verify_arcpy": {"type": "bool", "default": False},
+}
+
+STARTUP_BRIDGE_SPEC["verify"] = {"type": "bool", "default": True}
+STARTUP_BRIDGE_SPEC["secure_pythons"] = {"type": "bool", "default": True}
+
 
 def startup_bridge_paths(
     python_prefixes: Iterable[str],
@@ -133,7 +149,7 @@ def startup_bridge_judge(plan: Mapping[str, Any], snap: Snapshot) -> dict[str, A
 
 class StartupBridge(Role):
     name = "startup_bridge"
-    specs = "startup_bridge"
+    argument_spec = STARTUP_BRIDGE_SPEC
     column = "Startup bridge"
 
     def observe(self, args: Mapping[str, Any], octx: ObserveContext) -> Observation:

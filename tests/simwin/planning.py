@@ -1,0 +1,49 @@
+"""The fleet's plan of one host, in-process: the real engine (``fleet_flow.FleetPlanner``), the roles'
+real wiring (``roles/<role>/vars/plan.yml``, templated and validated as the ``fleet_plan`` action does),
+from recorded facts and snapshots (``tests.simwin.record``), without ansible-playbook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from ansible_collections.arcgis_conda.fleet.plugins.action.fleet_plan import ARGUMENT_SPEC, RoleArgs
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import ROOT, Fleet, Role
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
+
+
+def plan_host(
+    host: str,
+    seen: dict[str, Any],
+    variables: dict[str, Any],
+    lock_dir: Path,
+    roles: Sequence[Role] = ROLES,
+    selected: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The host's plan (as the fleet_plan action returns it in a live run) from what observe ``seen``."""
+    options = {k: v.get("default") for k, v in ARGUMENT_SPEC.items()}
+    options.update(mode="live", lock=True, lock_dir=str(lock_dir), cache_dir=str(lock_dir / "rattler"))
+    fleet = Fleet(
+        live=False,  # the recording's locks are found where options say (plan.yml's way), never solved
+        options=options,
+        read_file=ff.lock_reader(ROOT),
+        project_path=lambda path: ff.project_path(path),
+        warn=lambda message: None,
+        lock=True,
+    )
+    role_args = RoleArgs(Templar(loader=DataLoader()), "__omit_place_holder__")
+    names = list(selected) if selected is not None else [role.name for role in roles]
+    planner = ff.FleetPlanner(roles, names, role_args, role_args.check_public, fleet)
+    item = HostInput(
+        host=host,
+        lab="lab_sim",
+        facts=list(seen["facts"]),
+        variables={**variables, "inventory_hostname": host},
+        observed=seen["observed"],
+    )
+    return planner.plan([item])[host]

@@ -1,0 +1,102 @@
+"""Each role through its whole interface, in-process, on recorded workstations (seconds, no playbook):
+snapshot → plan → changes → verify → judge.
+
+The recordings (``tests/unit/data/roles/<scenario>.json``, made by ``python -m tests.simwin.record``) hold
+what observe read on a simulated workstation before site.yml and after it, and that workstation's answer
+to the verify spec. The engine and the roles' real wiring (``roles/<role>/vars/plan.yml``) plan them here:
+- before: every role plans its own changes, and a role planned alone changes nothing of another's;
+- after: the plan is a no-op (the apply converged);
+- verified: every role's judge passes the real answer, and fails when its own evidence is spoilt.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
+
+from tests.simwin import planning
+
+DATA = Path(__file__).parent / "data" / "roles"
+SCENARIOS = ("desktop1041", "pro35")
+# What site.yml does on each recorded workstation, per role (a change in a role's planning shows here).
+FIRST_RUN = {
+    "desktop1041": {"miniconda": 10, "doi_cert": 11, "arcgis_env": 4, "startup_bridge": 7},
+    # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
+    "pro35": {"miniconda": 10, "doi_cert": 11, "arcgis_env": 7},
+}
+
+
+@pytest.fixture(scope="module", params=SCENARIOS)
+def recorded(request: pytest.FixtureRequest) -> dict[str, Any]:
+    data = json.loads((DATA / f"{request.param}.json").read_text(encoding="utf-8"))
+    return {**data, "scenario": request.param}
+
+
+def plan(recorded: dict[str, Any], phase: str, selected: list[str] | None = None) -> dict[str, Any]:
+    return planning.plan_host(
+        recorded["host"], recorded[phase], recorded["variables"], DATA / "locks", selected=selected
+    )
+
+
+def test_first_run_plans_each_roles_own_changes(recorded):
+    planned = plan(recorded, "before")
+    assert planned["status"] == "ok", planned["error"]
+    assert Counter(c["role"] for c in planned["changes"]) == FIRST_RUN[recorded["scenario"]]
+
+
+@pytest.mark.parametrize("role", [r.name for r in ROLES])
+def test_a_role_planned_alone_changes_only_its_own(recorded, role):
+    planned = plan(recorded, "before", selected=[role])
+    assert planned["status"] == "ok", planned["error"]
+    assert {c["role"] for c in planned["changes"]} <= {role, f"{role}_retire"}
+    assert set(planned["judge"]) == {role}
+
+
+def test_after_the_apply_the_plan_is_a_no_op(recorded):
+    planned = plan(recorded, "after")
+    assert planned["status"] == "ok", planned["error"]
+    assert planned["changes"] == []
+
+
+def judged(recorded: dict[str, Any], answer: dict[str, Any]) -> dict[str, list[str]]:
+    planned = plan(recorded, "after")
+    return ff.judge_host(ROLES, recorded["host"], planned["judge"], Snapshot(answer))
+
+
+def test_every_judge_passes_the_recorded_verify_answer(recorded):
+    problems = judged(recorded, recorded["verified"])
+    assert set(problems) == {r.name for r in ROLES}
+    assert problems == {r.name: [] for r in ROLES}
+
+
+def spoil(answer: dict[str, Any], role: str) -> dict[str, Any]:
+    """The same answer with one piece of the role's own evidence broken, as a failing host would give."""
+    out = copy.deepcopy(answer)
+    runs = {"miniconda": "miniconda-", "arcgis_env": "env-", "startup_bridge": "bridge-"}
+    if role in runs:
+        (run,) = [r for r in out["runs"] if str(r["id"]).startswith(runs[role])][:1]
+        run.update(rc=1, stdout="", stderr="Traceback: ImportError: DLL load failed")
+        return out
+    # doi_cert: the CA bundle on the host is no longer the one built on the controller.
+    (bundle,) = [r for r in out["reads"] if str(r["path"]).lower().endswith("ca-bundle.pem")]
+    bundle["sha256"] = "0" * 64
+    return out
+
+
+@pytest.mark.parametrize("role", [r.name for r in ROLES])
+def test_each_judge_fails_on_its_own_spoilt_evidence_only(recorded, role):
+    if role == "startup_bridge" and not any(
+        str(r["id"]).startswith("bridge-") for r in recorded["verified"]["runs"]
+    ):
+        pytest.skip("nothing bridged on this workstation")
+    problems = judged(recorded, spoil(recorded["verified"], role))
+    assert problems[role], f"{role}'s judge passed a broken answer"
+    assert all(not found for name, found in problems.items() if name != role), problems
