@@ -460,7 +460,7 @@ def judge_miniconda(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[
         run = snap.runs.get(f"miniconda-{install['flavour']}") or {}
         present = {path: snap.exists(path) for path in install["expected_files"]}
         rc = run.get("rc") if not run.get("error") else None
-        judged = mp.judge_install(install, present, rc, str(run.get("stdout") or ""), host)
+        judged = mp.judge_install(install, present, rc, fh.run_output(run), host)
         if not judged["ok"]:
             problems.append(judged["message"])
     for python in plan["arcgis_pythons"] if plan["state"] == "present" else []:

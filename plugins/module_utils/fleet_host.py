@@ -365,6 +365,14 @@ def redirected_appdata(profile: Mapping[str, Any]) -> str | None:
     return None if key(value) == key(ntpath.join(home, "AppData", "Roaming")) else value
 
 
+def run_output(run: Mapping[str, Any]) -> str:
+    """Both streams of a host_read run, stdout first: a program's answer may be on either. conda 4.8.3
+    declares ``--version`` with argparse ``action='version'`` (conda/cli/conda_argparse.py), which Python
+    2.7 prints to stderr and only Python >= 3.4 to stdout (https://bugs.python.org/issue18920), so
+    Miniconda2's ``conda --version`` answers on stderr."""
+    return str(run.get("stdout") or "") + str(run.get("stderr") or "")
+
+
 def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[str, Any]:
     data = content.encode("utf-8") if isinstance(content, str) else content
     return {

@@ -279,10 +279,9 @@ def test_miniconda_installer_and_uninstaller(ref: H.Host) -> None:
     ref.write(f"{TEMP}\\mc.exe", None, admin, synthetic=entry)
     args = ["/InstallationType=AllUsers", "/RegisterPython=0", "/AddToPath=0", "/S", "/D=C:\\Miniconda2"]
     assert programs.run_program(ref, admin, [f"{TEMP}\\mc.exe", *args]).rc == 0
-    assert (
-        programs.run_program(ref, admin, ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"]).stdout
-        == "conda 4.8.3\n"
-    )
+    # conda 4.8.3 on Python 2.7: argparse's action='version' writes to stderr (bpo-18920).
+    version = programs.run_program(ref, admin, ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"])
+    assert (version.rc, version.stdout, version.stderr) == (0, "", "conda 4.8.3\n")
     py = ref.node("C:\\Miniconda2\\python.exe")["attrs"]
     assert (py["version"], py["bits"]) == ("2.7.18", 32)
     assert (
@@ -295,6 +294,13 @@ def test_miniconda_installer_and_uninstaller(ref: H.Host) -> None:
     assert run.rc == 0
     assert not ref.exists("C:\\Miniconda2\\python.exe") and not ref.exists("C:\\Miniconda2\\Scripts")
     assert ref.is_file("C:\\Miniconda2\\user-notes.txt")  # NSIS removes only what it installed
+
+
+def test_conda_on_python3_answers_its_version_on_stdout(tmp_path: Path) -> None:
+    host = create_host(tmp_path / "host", "pro33")
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    version = programs.run_program(host, host.principal(), [conda, "--version"])
+    assert (version.rc, version.stdout, version.stderr) == (0, "conda 23.7.4\n", "")
 
 
 def test_memory_quota_kills_a_program(ref: H.Host) -> None:

@@ -106,7 +106,13 @@ def install_conda_base(host: H.Host, actor: H.Principal, spec: dict[str, Any]) -
         host.mkdir(f"{prefix}\\{sub}", actor, parents=True)
     py = {"program": "python", "version": version, "bits": bits}
     host.write(f"{prefix}\\python.exe", None, actor, synthetic=_synthetic(f"{prefix}python", py))
-    conda = {"program": "conda", "version": str(spec["conda"]), "bits": bits, "root": prefix}
+    conda = {
+        "program": "conda",
+        "version": str(spec["conda"]),
+        "bits": bits,
+        "root": prefix,
+        "python": version,
+    }
     host.write(f"{prefix}\\Scripts\\conda.exe", None, actor, synthetic=_synthetic(f"{prefix}conda", conda))
     host.write(f"{prefix}\\condabin\\conda.bat", None, actor, synthetic=_synthetic(f"{prefix}bat", conda))
     write_conda_record(host, actor, prefix, "python", version, "h0_0")
@@ -652,7 +658,7 @@ def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: li
         return not_modelled("conda without a command")
     command, rest = args[0], args[1:]
     if command in ("--version", "-V"):
-        return Result(0, f"conda {attrs['version']}\n")
+        return _conda_version(attrs)
     opts, positional = _options(rest)
     prefix = opts.get("prefix")
     if opts.get("name") and not prefix:
@@ -737,6 +743,19 @@ def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: li
     except H.WinError as err:
         return Result(1, "", f"EnvironmentNotWritableError / OSError: {err}\n")
     return not_modelled(f"conda {' '.join(args)}")
+
+
+def _conda_version(attrs: dict[str, Any]) -> Result:
+    """``conda --version``: conda declares it with argparse ``action='version'`` (conda 4.8.3
+    conda/cli/conda_argparse.py, ``version='conda %s' % __version__``). CPython's argparse printed that
+    to stderr before 3.4 and prints it to stdout since (https://bugs.python.org/issue18920, Lib/argparse.py
+    ``_VersionAction.__call__``), so a conda on Python 2.7 (Miniconda2) answers on stderr, rc 0.
+    Measured here with CPython 2.7.18's and 3.6's argparse. A conda root without a recorded Python
+    (ArcGIS Pro's) runs on Python 3."""
+    line = f"conda {attrs['version']}\n"
+    if str(attrs.get("python") or "3").startswith("2."):
+        return Result(0, "", line)
+    return Result(0, line)
 
 
 def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, str, str, str]] | Result:
