@@ -42,10 +42,11 @@ HOST_READ_SCRIPT = _script("fleet_host_read.ps1")
 APPLY_FILES_SCRIPT = _script("fleet_apply_files.ps1")
 
 FILE_OPS = ("mkdir", "write", "copy", "delete", "rmdir_empty", "secure")
-# .NET FileSystemRights bits that let a principal change a file or add to a folder.
+# .NET FileSystemRights bits that let a principal change a file or add to a folder, and the generic
+# rights that map to them (GENERIC_ALL 0x10000000, GENERIC_WRITE 0x40000000: .NET reports them raw).
 WRITE_RIGHTS = (
-    0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000
-)  # write/append/ea/attrs/del/dac/owner
+    0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x10000000 | 0x40000000
+)  # write/append/ea/attrs/del/dac/owner, generic all/write
 # Principals a lab's trusted paths may be owned or written by: SYSTEM, Administrators, TrustedInstaller
 # (Program Files), and CREATOR OWNER (an inherit-only placeholder: it grants only what the creator of a
 # child already had the right to create).
@@ -146,11 +147,18 @@ class Entry:
         return self.type in ("file", "dir") and (self.owner in ADMIN_SIDS) and not self.writable_by_others()
 
     def writable_by_others(self) -> list[str]:
-        """SIDs other than SYSTEM/Administrators that may change this file or add to this folder."""
+        """SIDs other than SYSTEM/Administrators that may change this file or add to this folder.
+
+        An inherit-only entry (PropagationFlags.InheritOnly) is only passed on to children and grants
+        nothing on the object itself; each child's own read shows what it inherited.
+        https://learn.microsoft.com/en-us/dotnet/api/system.security.accesscontrol.propagationflags ,
+        https://learn.microsoft.com/en-us/windows/win32/secauthz/ace-inheritance-rules"""
         sids = []
         if self.owner and self.owner not in ADMIN_SIDS:
             sids.append(self.owner)
         for ace in self.acl:
+            if ace.get("inherit_only"):
+                continue
             if ace.get("type") == "allow" and int(ace.get("rights") or 0) & WRITE_RIGHTS:
                 sid = str(ace.get("sid"))
                 if sid not in ADMIN_SIDS and sid not in sids:

@@ -39,12 +39,14 @@ function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
             $flags = [int] $rule.InheritanceFlags
             if ($flags -eq 3) { $inherit = 'both' } elseif ($flags -eq 1) { $inherit = 'container' }
             elseif ($flags -eq 2) { $inherit = 'object' }
+            # InheritOnly (PropagationFlags 2): the entry is only passed on to children; it grants nothing here.
             $rules.Add(@{
                 sid = $rule.IdentityReference.Value
                 rights = [int] $rule.FileSystemRights
                 type = $rule.AccessControlType.ToString().ToLowerInvariant()
                 inherited = $rule.IsInherited
                 inherit = $inherit
+                inherit_only = (([int] $rule.PropagationFlags) -band 2) -ne 0
             })
         }
         $entry.acl = $rules.ToArray()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_discovery as discovery
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import host as H
 from simwin import programs, scripts
 from simwin.modules import Ctx, run_module
@@ -91,6 +92,30 @@ def test_student_cannot_write_program_files_or_another_profile(ref: H.Host) -> N
         ref.as_user("student1").write_file("C:\\Users\\student2\\Documents\\x.txt", "x")
     assert ref.as_user("student1").write_file("C:\\Users\\student1\\Documents\\x.txt", "x")
     assert ref.node("C:\\Users\\student1")["owner"] == ref.users()["student1"]["sid"]
+
+
+def test_program_files_inherit_only_entries_are_read_and_judged_for_the_folder_itself(ref: H.Host) -> None:
+    """Program Files as shipped: CREATOR OWNER, TrustedInstaller and ALL APPLICATION PACKAGES inherit-only
+    entries; host_read reports the flag, the controller trusts the folder, and an admin's new subfolder
+    takes the inheritable entries (CREATOR OWNER becomes its owner, Administrators)."""
+    ref.mkdir("C:\\Program Files\\Lab", ref.principal())
+    out, _ = scripts.host_read(
+        ctx_for(ref),
+        {"Reads": [{"path": p, "kind": "dir"} for p in ("C:\\Program Files", "C:\\Program Files\\Lab")]},
+    )
+    folder, child = (fh.Entry.from_raw(r) for r in out["reads"])
+    inherit_only = {(a["sid"], a["inherit"]) for a in folder.acl if a["inherit_only"]}
+    assert {
+        (H.CREATOR_OWNER, "both"),
+        (H.TRUSTED_INSTALLER, "container"),
+        (H.ALL_APP_PACKAGES, "both"),
+    } <= inherit_only
+    assert folder.owner == H.TRUSTED_INSTALLER and folder.protected and folder.trusted()
+    assert child.owner == H.ADMINISTRATORS and child.trusted()
+    assert not any(a["inherit_only"] for a in child.acl if a["sid"] != H.CREATOR_OWNER)
+    assert {a["sid"] for a in child.acl} >= {H.TRUSTED_INSTALLER, H.ALL_RESTRICTED_APP_PACKAGES}
+    with pytest.raises(H.WinError, match="is denied"):
+        ref.as_user("student1").mkdir("C:\\Program Files\\Lab\\mine")
 
 
 def test_missing_parent_and_file_in_use(ref: H.Host) -> None:

@@ -45,7 +45,21 @@ Owners and DACLs
     and folders in it and its subfolders and own what they create.
     https://learn.microsoft.com/en-us/windows/win32/shell/knownfolderid (FOLDERID_ProgramData),
     https://github.com/microsoft/WSL/issues/8748 (an icacls listing of C:\\ProgramData)
-  - ``C:\\Program Files``: protected, Users read&execute only.
+  - ``C:\\Program Files`` (and ``(x86)``): protected, owned by TrustedInstaller; on the folder itself
+    TrustedInstaller full, SYSTEM and Administrators Modify, Users, ALL APPLICATION PACKAGES
+    (S-1-15-2-1) and ALL RESTRICTED APPLICATION PACKAGES (S-1-15-2-2) read&execute; and inherit-only
+    (IO) entries for what is created below: TrustedInstaller GA (CI)(IO), SYSTEM and Administrators GA
+    (OI)(CI)(IO), Users and both package SIDs GR,GE (OI)(CI)(IO), CREATOR OWNER GA (OI)(CI)(IO). This is
+    the SDDL of a clean Windows 10/11 (``icacls "C:\\Program Files"``; no Microsoft page lists it, so
+    first contact with a real workstation checks it). An inherit-only entry grants nothing on the
+    folder itself (``PropagationFlags.InheritOnly``, value 2:
+    https://learn.microsoft.com/en-us/dotnet/api/system.security.accesscontrol.propagationflags ,
+    https://learn.microsoft.com/en-us/previous-versions/ms229747(v=vs.110) "ACL Propagation Rules");
+    the host script reports it as ``inherit_only``. Simplification: generic rights (GA, GR,GE) are kept
+    as the FileSystemRights they map to on inheritance (FullControl, ReadAndExecute,
+    https://learn.microsoft.com/en-us/windows/win32/fileio/file-security-and-access-rights), where .NET
+    on a real host reports the raw generic bits; the access checks and the controller's judgement are
+    the same. Package SIDs: https://learn.microsoft.com/en-us/windows/win32/secauthz/well-known-sids
   - ``C:\\Users\\<name>``: protected, SYSTEM, Administrators and the user full; owned by the user.
 
 UNC paths and network credentials (the "second hop")
@@ -109,6 +123,8 @@ AUTHENTICATED_USERS = "S-1-5-11"
 EVERYONE = "S-1-1-0"
 CREATOR_OWNER = "S-1-3-0"
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+ALL_APP_PACKAGES = "S-1-15-2-1"
+ALL_RESTRICTED_APP_PACKAGES = "S-1-15-2-2"
 WELL_KNOWN = {
     SYSTEM: "NT AUTHORITY\\SYSTEM",
     ADMINISTRATORS: "BUILTIN\\Administrators",
@@ -117,6 +133,8 @@ WELL_KNOWN = {
     EVERYONE: "Everyone",
     CREATOR_OWNER: "CREATOR OWNER",
     TRUSTED_INSTALLER: "NT SERVICE\\TrustedInstaller",
+    ALL_APP_PACKAGES: "APPLICATION PACKAGE AUTHORITY\\ALL APPLICATION PACKAGES",
+    ALL_RESTRICTED_APP_PACKAGES: "APPLICATION PACKAGE AUTHORITY\\ALL RESTRICTED APPLICATION PACKAGES",
 }
 
 FULL = 2032127

@@ -1,0 +1,105 @@
+"""fleet_host's judgement of host answers, and the host script's contract with the simulated one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+from simwin import scripts
+
+ADMINS, SYSTEM, USERS, AUTH_USERS, CREATOR_OWNER = (
+    "S-1-5-32-544",
+    "S-1-5-18",
+    "S-1-5-32-545",
+    "S-1-5-11",
+    "S-1-3-0",
+)
+FULL, MODIFY, READ_EXECUTE = 2032127, 1245631, 1179817
+
+
+def ace(sid: str, rights: int, inherit: str = "both", inherit_only: bool = False) -> dict:
+    return {
+        "sid": sid,
+        "rights": rights,
+        "type": "allow",
+        "inherited": False,
+        "inherit": inherit,
+        "inherit_only": inherit_only,
+    }
+
+
+def folder(*acl: dict) -> fh.Entry:
+    return fh.Entry(path="C:\\Lab", type="dir", owner=ADMINS, protected=True, acl=list(acl))
+
+
+ADMIN_ONLY = (ace(SYSTEM, FULL), ace(ADMINS, FULL), ace(USERS, READ_EXECUTE))
+
+
+def test_an_inherit_only_entry_grants_nothing_on_the_folder_itself():
+    """C:\\'s Authenticated Users Modify (OI)(CI)(IO) applies to what is created below, not to the folder
+    (PropagationFlags.InheritOnly): the folder is trusted, and its children are judged by their own ACLs."""
+    entry = folder(*ADMIN_ONLY, ace(AUTH_USERS, MODIFY, inherit_only=True))
+    assert entry.writable_by_others() == []
+    assert entry.trusted()
+
+
+def test_the_same_entry_applying_to_the_folder_makes_it_writable():
+    entry = folder(*ADMIN_ONLY, ace(AUTH_USERS, MODIFY))
+    assert entry.writable_by_others() == [AUTH_USERS]
+    assert not entry.trusted()
+
+
+@pytest.mark.parametrize(
+    ("rights", "writable"), [(0x10000000, True), (0x40000000, True), (-1610612736, False)]
+)
+def test_generic_rights_on_an_effective_entry_are_judged_as_what_they_map_to(rights, writable):
+    """.NET reports generic rights raw: GA and GW can write; GR|GE (0xA0000000, negative as Int32) cannot."""
+    assert folder(*ADMIN_ONLY, ace(USERS, rights)).trusted() is not writable
+
+
+def test_program_files_as_shipped_is_trusted():
+    """Its inherit-only CREATOR OWNER, TrustedInstaller and package entries are no writers of the folder."""
+    entry = fh.Entry(
+        path="C:\\Program Files",
+        type="dir",
+        owner="S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464",
+        protected=True,
+        acl=[
+            ace(SYSTEM, MODIFY, "none"),
+            ace(SYSTEM, 0x10000000, inherit_only=True),
+            ace(USERS, READ_EXECUTE, "none"),
+            ace(USERS, -1610612736, inherit_only=True),
+            ace(CREATOR_OWNER, 0x10000000, inherit_only=True),
+            ace("S-1-15-2-1", -1610612736, inherit_only=True),
+        ],
+    )
+    assert entry.trusted()
+
+
+def script_ace_keys(script: str) -> set[str]:
+    """The keys of the hashtable the host script adds per access rule (``$rules.Add(@{ ... })``)."""
+    block = re.search(r"\$rules\.Add\(@\{(.*?)\}\)", script, re.S)
+    assert block, "host_read no longer lists ACL entries with $rules.Add(@{...})"
+    return set(re.findall(r"^\s*(\w+)\s*=", block.group(1), re.M))
+
+
+def test_host_script_and_simulated_host_report_the_same_acl_entry_fields():
+    """The simulated host imitates the script: a field only one of them reports (as inherit_only once was,
+    in the simulator only) would make the controller judge simulated and real hosts differently."""
+    simulated = scripts._acl(
+        {
+            "acl": [
+                {
+                    "sid": USERS,
+                    "rights": 1,
+                    "type": "allow",
+                    "inherited": False,
+                    "inherit": "both",
+                    "inherit_only": True,
+                }
+            ]
+        }
+    )[0]
+    assert script_ace_keys(fh.HOST_READ_SCRIPT) == set(simulated) == set(ace(USERS, 1))
+    assert "PropagationFlags" in fh.HOST_READ_SCRIPT
