@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import ntpath
 import re
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,6 +392,29 @@ def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[st
     }
 
 
+def command_line(args: Sequence[str]) -> str:
+    """The arguments as one Windows command line, quoted by the Microsoft C runtime's rules, which every
+    program we run parses them by (python.exe, conda.exe; CommandLineToArgvW agrees on all it makes):
+    an argument with a space or tab, or an empty one, goes in double quotes; a literal ``"`` is ``\\"``;
+    backslashes are literal except before a ``"``, where 2n of them give n (so ``C:\\dir\\`` quoted ends
+    ``\\\\"``).
+    https://learn.microsoft.com/en-us/cpp/c-language/parsing-c-command-line-arguments ,
+    https://learn.microsoft.com/en-us/windows/win32/api/shellapi/nf-shellapi-commandlinetoargvw .
+    CPython's ``subprocess.list2cmdline`` implements exactly this (Lib/subprocess.py, used by Popen on
+    Windows). No shell is involved (UseShellExecute false), so ``%``, ``^``, ``&`` need nothing."""
+    return subprocess.list2cmdline(list(args))
+
+
+def run_param(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One run as host_read takes it: ``file`` (argv[0]) and ``arguments`` (the rest, as one command line
+    built here, so PowerShell does no quoting). ``{script}`` stands for the run's script, which the host
+    writes as ``<id>.py`` into the working directory it starts the program in (its temp folder), so the
+    name is relative and the command line needs no host path. ``argv`` stays for the run log."""
+    argv = [str(a) for a in run.get("argv") or []]
+    args = [f"{run['id']}.py" if a == "{script}" and run.get("script") else a for a in argv[1:]]
+    return {**dict(run), "file": argv[0] if argv else "", "arguments": command_line(args)}
+
+
 def host_read_params(
     reads: Sequence[Read] = (),
     runs: Sequence[Mapping[str, Any]] = (),
@@ -411,7 +435,7 @@ def host_read_params(
             "EnvNames": list(env_names),
             "Thumbprints": list(thumbprints),
             "Reads": [r.as_param() for r in merge_reads(reads)],
-            "Runs": [dict(r) for r in runs],
+            "Runs": [run_param(r) for r in runs],
         },
         "depth": 8,
         "error_action": "stop",

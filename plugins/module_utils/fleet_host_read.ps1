@@ -269,14 +269,14 @@ foreach ($spec in $Runs) {
     $run = @{ id = $spec.id; rc = $null; stdout = ''; stderr = ''; error = $null }
     $scriptPath = $null
     try {
-        $argv = @($spec.argv)
         if ($spec.script) {
+            # The command line names it relative to the working directory below: <id>.py.
             $scriptPath = Join-Path $Ansible.Tmpdir ("{0}.py" -f $spec.id)
             [System.IO.File]::WriteAllText($scriptPath, $spec.script, [System.Text.UTF8Encoding]::new($false))
-            $argv = @($argv | ForEach-Object { if ($_ -eq '{script}') { $scriptPath } else { $_ } })
         }
-        $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
-        $psi.Arguments = (@($argv | Select-Object -Skip 1) | ForEach-Object { '"{0}"' -f ($_ -replace '"', '\"') }) -join ' '
+        # The controller built the command line (Microsoft C runtime quoting); it is passed as it is.
+        $psi = [System.Diagnostics.ProcessStartInfo]::new([string] $spec.file)
+        $psi.Arguments = [string] $spec.arguments
         $psi.WorkingDirectory = $Ansible.Tmpdir
         foreach ($pair in @($spec.environment)) {
             if (-not $pair) { continue }

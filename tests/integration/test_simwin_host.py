@@ -358,20 +358,23 @@ def test_host_read_contract(ref: H.Host) -> None:
             {"path": "C:\\Python27\\ArcGIS10.4", "kind": "dir", "content": False, "detail": False},
         ],
         "Runs": [
-            {
-                "id": "v",
-                "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "{script}"],
-                "script": (REPO / "roles/arcgis_env/files/arcgis_env_versions.py").read_text(),
-                "stdin": None,
-                "timeout": 60,
-            },
-            {
-                "id": "missing",
-                "argv": ["C:\\no\\python.exe", "-c", "import sys"],
-                "script": None,
-                "stdin": None,
-                "timeout": 5,
-            },
+            fh.run_param(r)
+            for r in (
+                {
+                    "id": "v",
+                    "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "{script}"],
+                    "script": (REPO / "roles/arcgis_env/files/arcgis_env_versions.py").read_text(),
+                    "stdin": None,
+                    "timeout": 60,
+                },
+                {
+                    "id": "missing",
+                    "argv": ["C:\\no\\python.exe", "-c", "import sys"],
+                    "script": None,
+                    "stdin": None,
+                    "timeout": 5,
+                },
+            )
         ],
     }
     out, changed = scripts.host_read(ctx_for(ref), params)

@@ -235,7 +235,7 @@ def run_environment(ctx: Ctx, pairs: list[str]) -> dict[str, str]:
 
 
 def run_one(
-    ctx: Ctx, argv: list[str], stdin: str | None, environment: list[str] | None = None
+    ctx: Ctx, argv: list[str], stdin: str | None, environment: list[str] | None = None, cwd: str | None = None
 ) -> dict[str, Any]:
     exe = programs._resolve(ctx.host, ctx.principal, argv[0]) if argv else None
     if exe is None:
@@ -249,7 +249,7 @@ def run_one(
             ),
         }
     env = run_environment(ctx, environment) if environment else ctx.env
-    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env)
+    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env, cwd=cwd)
     return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
 
 
@@ -363,14 +363,15 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     out["reads"] = reads
     runs = []
     for item in params.get("Runs") or []:
-        argv = [str(a) for a in item.get("argv") or []]
+        # As the script does: FileName and the controller's command line, parsed by the program (MS C
+        # runtime rules), started in the temp folder, where the run's script is <id>.py.
+        argv = [str(item.get("file") or ""), *programs.split_command_line(str(item.get("arguments") or ""))]
         script_path = None
         if item.get("script"):
             script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
             host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
-            argv = [script_path if a == "{script}" else a for a in argv]
         try:
-            run = run_one(ctx, argv, item.get("stdin"), list(item.get("environment") or []))
+            run = run_one(ctx, argv, item.get("stdin"), list(item.get("environment") or []), _tmpdir(ctx))
         finally:
             if script_path:
                 host.delete(script_path, ctx.principal)  # the script removes it after the run

@@ -7,6 +7,7 @@ import re
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import scripts
+from simwin.programs import split_command_line
 
 ADMINS, SYSTEM, USERS, AUTH_USERS, CREATOR_OWNER = (
     "S-1-5-32-544",
@@ -103,3 +104,67 @@ def test_host_script_and_simulated_host_report_the_same_acl_entry_fields():
     )[0]
     assert script_ace_keys(fh.HOST_READ_SCRIPT) == set(simulated) == set(ace(USERS, 1))
     assert "PropagationFlags" in fh.HOST_READ_SCRIPT
+
+
+# --- command lines (Microsoft C runtime rules) ---------------------------------------------------------
+
+TRICKY = [
+    "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\envs\\arcgispro-py3",  # spaces
+    "C:\\Miniconda2\\",  # a trailing backslash: 2n backslashes before the closing quote give n
+    "C:\\dir with space\\",
+    "\\\\fileserver\\installers\\",
+    'say "hi"',  # quotes
+    '"',
+    '\\"',
+    'a\\\\"b',
+    "",  # an empty argument stays an argument
+    "tab\there",
+    "naïve ü 日本 Ærø",  # non-ASCII: the command line is UTF-16 on Windows, no code page involved
+    "%PATH% ^ & | < >",  # no shell: nothing to escape
+    "--prefix=C:\\a b\\",
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "argv"),
+    [  # the examples of https://learn.microsoft.com/en-us/cpp/c-language/parsing-c-command-line-arguments
+        ('"abc" d e', ["abc", "d", "e"]),
+        ('a\\\\\\b d"e f"g h', ["a\\\\\\b", "de fg", "h"]),
+        ('a\\\\\\"b c d', ['a\\"b', "c", "d"]),
+        ('a\\\\\\\\"b c" d e', ["a\\\\b c", "d", "e"]),
+        ('a"b"" c d', ['ab" c d']),
+    ],
+)
+def test_the_simulated_parser_follows_the_documented_examples(line, argv):
+    assert split_command_line(line) == argv
+
+
+def test_command_lines_round_trip_tricky_arguments():
+    line = fh.command_line(TRICKY)
+    assert split_command_line(line) == TRICKY
+    for arg in TRICKY:  # one at a time too: no argument depends on its neighbours to survive
+        assert split_command_line(fh.command_line([arg, "next"])) == [arg, "next"]
+
+
+def test_the_old_powershell_quoting_broke_on_a_trailing_backslash():
+    """What fleet_host_read.ps1 did before: '"{0}"' -f ($_ -replace '"', '\\"'), joined by spaces."""
+    old = " ".join('"{}"'.format(a.replace('"', '\\"')) for a in ["C:\\Miniconda2\\", "--version"])
+    assert split_command_line(old) == ['C:\\Miniconda2" --version']  # one argument, quote and all
+    assert split_command_line(fh.command_line(["C:\\Miniconda2\\", "--version"])) == [
+        "C:\\Miniconda2\\",
+        "--version",
+    ]
+
+
+def test_runs_reach_the_host_as_a_file_and_one_command_line():
+    run = {
+        "id": "probe0",
+        "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "-E", "{script}", *TRICKY],
+        "script": "x",
+    }
+    sent = fh.host_read_params(runs=[run])["parameters"]["Runs"][0]
+    assert sent["file"] == "C:\\Python27\\ArcGIS10.4\\python.exe"
+    assert split_command_line(sent["arguments"]) == ["-E", "probe0.py", *TRICKY]
+    # The script takes both as they are: it neither quotes nor substitutes.
+    assert "$psi.Arguments = [string] $spec.arguments" in fh.HOST_READ_SCRIPT
+    assert "-replace '\"'" not in fh.HOST_READ_SCRIPT and "{script}" not in fh.HOST_READ_SCRIPT
