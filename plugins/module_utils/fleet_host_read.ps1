@@ -264,6 +264,16 @@ foreach ($read in $Reads) {
 }
 $result.reads = $reads.ToArray()
 
+# .NET Framework's Process.Kill() ends one process (Kill(entireProcessTree) is .NET Core 3.0+ only), but
+# conda.exe is a launcher: its python.exe, and what that starts, inherit the output pipes and keep them
+# open. taskkill /T ends the process and every process it started (walked before any is ended).
+function Stop-Tree([System.Diagnostics.Process] $Process) {
+    $ErrorActionPreference = 'Continue'  # taskkill's stderr is its message, not a terminating error
+    $text = (& taskkill.exe /T /F /PID $Process.Id 2>&1 | Out-String).Trim()
+    if (-not $Process.HasExited) { $Process.Kill() }
+    "taskkill /T /F /PID $($Process.Id) rc $($LASTEXITCODE): $text"
+}
+
 $runs = [System.Collections.Generic.List[object]]::new()
 foreach ($spec in $Runs) {
     $run = @{ id = $spec.id; rc = $null; stdout = ''; stderr = ''; error = $null }
@@ -295,15 +305,20 @@ foreach ($spec in $Runs) {
         $process.StandardInput.Close()
         $timeout = if ($spec.timeout) { [int] $spec.timeout } else { 120 }
         if ($process.WaitForExit($timeout * 1000)) {
-            $process.WaitForExit()
             $run.rc = $process.ExitCode
         }
         else {
-            $process.Kill()
-            $run.error = "no answer within $timeout s (killed)"
+            $run.error = "no answer within $timeout s: ended its process tree ($(Stop-Tree $process))"
         }
-        $run.stdout = $stdout.Result
-        $run.stderr = $stderr.Result
+        # A process outside the tree (started detached, or orphaned before the kill) may still hold the
+        # pipes: the call waits for the output a bounded time, never for ever.
+        if ([System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]] @($stdout, $stderr), 15000)) {
+            $run.stdout = $stdout.Result
+            $run.stderr = $stderr.Result
+        }
+        else {
+            $run.error = "$($run.error) output still held open after the program ended (a process it started outlived it)".Trim()
+        }
     }
     catch {
         $run.error = $_.Exception.Message

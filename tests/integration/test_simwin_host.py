@@ -503,3 +503,28 @@ def test_network_catalog_has_every_published_miniconda_installer(ref: H.Host) ->
         chosen = miniconda_plan.lookup_installer(flavour, version)
         if chosen is not None and chosen.sha256:
             assert miniconda_plan.OFFICIAL_ARCHIVE + chosen.file in ref.state["network"]
+
+
+def test_a_run_that_hangs_ends_its_whole_process_tree(ref: H.Host) -> None:
+    """conda.exe (a launcher) -> python.exe -> cmd.exe hold the output pipes: the script ends the tree."""
+    admin = ref.principal()
+    url = "https://repo.anaconda.com/miniconda/Miniconda2-py27_4.8.3-Windows-x86.exe"
+    ref.write(f"{TEMP}\\mc.exe", None, admin, synthetic=ref.state["network"][url])
+    assert programs.run_program(ref, admin, [f"{TEMP}\\mc.exe", "/S", "/D=C:\\Miniconda2"]).rc == 0
+    ref.state["faults"]["hang"] = [
+        {
+            "argv_contains": "conda.exe",
+            "tree": ["C:\\Miniconda2\\python.exe", "C:\\Windows\\system32\\cmd.exe"],
+        }
+    ]
+    ref.state["processes"] = []
+    run = {"id": "v", "argv": ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"], "timeout": 5}
+    out, _ = scripts.host_read(ctx_for(ref), {"Runs": [fh.run_param(run)]})
+    (answer,) = out["runs"]
+    assert answer["rc"] is None and answer["error"].startswith("no answer within 5 s: ended its process tree")
+    assert "ended 3" in answer["error"] and ref.state["processes"] == []  # nothing left holding the pipes
+    # A process outside the tree outlives it: the output is given up on, the call still returns.
+    ref.state["faults"]["hang"] = [{"argv_contains": "conda.exe", "detached": ["C:\\Miniconda2\\python.exe"]}]
+    out, _ = scripts.host_read(ctx_for(ref), {"Runs": [fh.run_param(run)]})
+    assert "output still held open" in out["runs"][0]["error"]
+    assert [p["name"] for p in ref.state["processes"]] == ["python.exe"]

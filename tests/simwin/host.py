@@ -95,7 +95,11 @@ Registry
 Processes holding files open: ``processes: [{name, pid, image, open_files}]``; deleting or overwriting
 one of those files (or the image, which the loader keeps mapped) fails with the sharing violation above.
 ``host_read`` lists them by image path as ``Win32_Process.ExecutablePath`` does
-(https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-process).
+(https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-process). A process may name its
+``parent`` pid (Win32_Process.ParentProcessId); :meth:`Host.end_tree` ends a process and every process
+it started, as ``taskkill /T /F /PID`` does
+(https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/taskkill : "/t Ends
+the specified process and any child processes started by it").
 """
 
 from __future__ import annotations
@@ -809,6 +813,27 @@ class Host:
 
     def store(self, name: str = ROOT_STORE) -> list[str]:
         return self.state.setdefault("cert_store", {}).setdefault(name, [])
+
+    # -- processes --
+    def start_process(self, image: str, parent: int | None = None) -> int:
+        """A running process of ``image`` (started by ``parent``); its pid."""
+        procs = self.state.setdefault("processes", [])
+        pid = max([4000, *(int(p.get("pid") or 0) for p in procs)]) + 4  # Windows pids are multiples of 4
+        procs.append(
+            {"name": ntpath.basename(image), "pid": pid, "image": norm_path(image), "parent": parent}
+        )
+        return pid
+
+    def end_tree(self, pid: int) -> list[int]:
+        """taskkill /T /F /PID: the process and its descendants (by parent pid, walked before any ends)."""
+        procs = self.state.get("processes") or []
+        ended, frontier = [], [pid]
+        while frontier:
+            current = frontier.pop()
+            ended.append(current)
+            frontier += [int(p["pid"]) for p in procs if p.get("parent") == current]
+        self.state["processes"] = [p for p in procs if int(p.get("pid") or 0) not in ended]
+        return ended
 
     # -- faults --
     def take_fault(self, kind: str, module: str, argv_text: str = "") -> dict[str, Any] | None:

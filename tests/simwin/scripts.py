@@ -253,6 +253,34 @@ def run_one(
     return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
 
 
+def _hang(host: H.Host, argv: list[str], timeout: int) -> dict[str, Any] | None:
+    """The ``hang`` fault: the program does not answer within the run's timeout. It is a launcher (conda's
+    ``Scripts\\conda.exe`` runs ``..\\python.exe conda-script.py`` as a child, which inherits the output
+    pipes: https://github.com/conda/conda-launchers README), and the child started ``tree``'s further
+    programs. CPython's launcher (which conda's are built from) puts its child in a kill-on-close job
+    with JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK, so whatever that child starts is outside the job; .NET
+    Framework's ``Process.Kill()`` ends only the launcher
+    (https://learn.microsoft.com/en-us/dotnet/api/system.diagnostics.process.kill). Any survivor keeps the
+    pipes open, and reading the output to its end would wait for ever. The script ends the whole tree
+    (``taskkill /T /F``, :meth:`Host.end_tree`); a process the fault lists in ``detached`` (no parent)
+    outlives it and holds the pipes, and the script's bounded wait gives up on the output."""
+    fault = host.take_fault("hang", "", " ".join(argv))
+    if fault is None:
+        return None
+    launcher = host.start_process(programs._resolve(host, host.principal("SYSTEM"), argv[0]) or argv[0])
+    parent = launcher
+    for image in fault.get("tree") or []:
+        parent = host.start_process(image, parent)
+    for image in fault.get("detached") or []:
+        host.start_process(image)
+    ended = host.end_tree(launcher)
+    error = f"no answer within {timeout} s: ended its process tree (taskkill /T /F /PID {launcher}"
+    error += f" ended {len(ended)})"
+    if fault.get("detached"):
+        error += " output still held open after the program ended (a process it started outlived it)"
+    return {"rc": None, "stdout": "", "stderr": "", "error": error}
+
+
 def _tmpdir(ctx: Ctx) -> str:
     return ctx.tmpdir or ctx.host.user_env(ctx.principal)["TEMP"]
 
@@ -371,7 +399,10 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
             host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
         try:
-            run = run_one(ctx, argv, item.get("stdin"), list(item.get("environment") or []), _tmpdir(ctx))
+            hung = _hang(host, argv, int(item.get("timeout") or 120))
+            run = hung or run_one(
+                ctx, argv, item.get("stdin"), list(item.get("environment") or []), _tmpdir(ctx)
+            )
         finally:
             if script_path:
                 host.delete(script_path, ctx.principal)  # the script removes it after the run

@@ -168,3 +168,12 @@ def test_runs_reach_the_host_as_a_file_and_one_command_line():
     # The script takes both as they are: it neither quotes nor substitutes.
     assert "$psi.Arguments = [string] $spec.arguments" in fh.HOST_READ_SCRIPT
     assert "-replace '\"'" not in fh.HOST_READ_SCRIPT and "{script}" not in fh.HOST_READ_SCRIPT
+
+
+def test_a_timeout_ends_the_process_tree_and_never_waits_for_ever_on_the_output():
+    """No PowerShell here: the script's text carries the two rules the simulated host imitates."""
+    script = fh.HOST_READ_SCRIPT
+    assert "& taskkill.exe /T /F /PID $Process.Id" in script
+    assert "ended its process tree ($(Stop-Tree $process))" in script
+    assert "WaitAll([System.Threading.Tasks.Task[]] @($stdout, $stderr), 15000)" in script
+    assert "$process.Kill()\n" not in script  # the old timeout action: only the launcher
