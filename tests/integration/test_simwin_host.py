@@ -528,3 +528,28 @@ def test_a_run_that_hangs_ends_its_whole_process_tree(ref: H.Host) -> None:
     out, _ = scripts.host_read(ctx_for(ref), {"Runs": [fh.run_param(run)]})
     assert "output still held open" in out["runs"][0]["error"]
     assert [p["name"] for p in ref.state["processes"]] == ["python.exe"]
+
+
+def test_securing_a_tree_skips_what_a_student_locked_and_goes_on(ref: H.Host) -> None:
+    """One folder a student locked (only they may read or change it) is skipped and reported; the rest of
+    the tree and the rest of the batch are still applied (it used to fail the whole batch, every run)."""
+    admin, student = ref.principal(), ref.as_user("student1")
+    root = "C:\\ProgramData\\lab"
+    ref.mkdir(root, admin)
+    student.mkdir(f"{root}\\mine")
+    student.write_file(f"{root}\\mine\\x.pth", "import os")
+    student.mkdir(f"{root}\\locked")
+    student.write_file(f"{root}\\locked\\y.pth", "import os")
+    sid = ref.users()["student1"]["sid"]
+    ref.set_security(f"{root}\\locked", acl=[H.ace(sid, "full")], protected=True)  # the owner may do that
+    items = [
+        {"op": "secure", "path": root},
+        {"op": "write", "path": f"{root}\\after.txt", "content_b64": "eA=="},
+    ]
+    out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
+    assert changed and [i["changed"] for i in out["items"]] == [True, True]
+    assert out["items"][0]["skipped"] == [
+        {"path": f"{root}\\locked", "why": "Attempted to perform an unauthorized operation."}
+    ]
+    assert ref.node(f"{root}\\mine\\x.pth")["owner"] == H.ADMINISTRATORS
+    assert ref.node(f"{root}\\locked\\y.pth")["owner"] == sid  # not reached: reported above, left as it was

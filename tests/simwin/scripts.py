@@ -427,6 +427,35 @@ def _security(host: H.Host, path: str) -> str:
     )
 
 
+def _secure_below(host: H.Host, me: H.Principal, root: str) -> list[dict[str, str]]:
+    """The script's walk below a folder it secures: each item on its own, skipped with the reason when
+    the admin session may not list it (no ListDirectory: "Access to the path 'X' is denied.") or change
+    its owner and DACL (no WRITE_DAC/WRITE_OWNER and not its owner: Set-Acl's UnauthorizedAccessException
+    "Attempted to perform an unauthorized operation."; SeTakeOwnershipPrivilege is not enabled in the
+    session, https://learn.microsoft.com/en-us/windows/win32/secauthz/standard-access-rights ,
+    https://learn.microsoft.com/en-us/dotnet/api/system.unauthorizedaccessexception). A skipped folder's
+    content is not reached. The script goes on with the next item."""
+    skipped: list[dict[str, str]] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        if not host.allowed(host.node(folder), me, H.READ_DATA) and host.node(folder)["owner"] not in me.sids:
+            skipped.append({"path": folder, "why": f"not listed: Access to the path '{folder}' is denied."})
+            continue
+        for child in host.children(folder):
+            if child["owner"] not in me.sids and not host.allowed(child, me, H.WRITE_DAC | H.WRITE_OWNER):
+                skipped.append(
+                    {"path": child["path"], "why": "Attempted to perform an unauthorized operation."}
+                )
+                continue
+            child["owner"] = H.ADMINISTRATORS
+            child["protected"] = False
+            child["acl"] = [e for e in child["acl"] if e["inherited"]]
+            if child["type"] == "dir":
+                folders.append(child["path"])
+    return skipped
+
+
 def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     from .modules import backup_path
 
@@ -436,7 +465,13 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
     for item in params.get("Items") or []:
         op = item.get("op")
         path = H.norm_path(str(item.get("path")))
-        record: dict[str, Any] = {"op": op, "path": path, "changed": False, "backup_file": None}
+        record: dict[str, Any] = {
+            "op": op,
+            "path": path,
+            "changed": False,
+            "backup_file": None,
+            "skipped": [],
+        }
         try:
             if op == "mkdir":
                 record["changed"] = host.mkdir(path, me)
@@ -466,10 +501,7 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                 host.set_security(
                     path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True
                 )
-                for child in sorted(host.descendants(path), key=lambda n: len(n["path"])):
-                    child["owner"] = H.ADMINISTRATORS
-                    child["protected"] = False
-                    child["acl"] = [e for e in child["acl"] if e["inherited"]]
+                record["skipped"] = _secure_below(host, me, path)
                 host.reapply_inheritance(path)
                 record["changed"] = _security(host, path) != before
             else:

@@ -177,3 +177,13 @@ def test_a_timeout_ends_the_process_tree_and_never_waits_for_ever_on_the_output(
     assert "ended its process tree ($(Stop-Tree $process))" in script
     assert "WaitAll([System.Threading.Tasks.Task[]] @($stdout, $stderr), 15000)" in script
     assert "$process.Kill()\n" not in script  # the old timeout action: only the launcher
+
+
+def test_securing_a_tree_walks_it_item_by_item_without_following_links():
+    """The apply script's secure: no -Recurse (it follows junctions in Windows PowerShell and stops the
+    batch on the first unlistable folder), each item in its own try, skipped items reported."""
+    script = fh.APPLY_FILES_SCRIPT
+    assert "Get-ChildItem -LiteralPath $Path -Recurse" not in script
+    assert "[System.IO.FileAttributes]::ReparsePoint" in script
+    assert "$Skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message })" in script
+    assert "skipped = @()" in script
