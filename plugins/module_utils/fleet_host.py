@@ -382,6 +382,36 @@ def run_output(run: Mapping[str, Any]) -> str:
     return str(run.get("stdout") or "") + str(run.get("stderr") or "")
 
 
+# The WSMan settings of the two memory quotas: the winrs shell's, and the PowerShell plugin's.
+SHELL_QUOTA = "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB"
+PLUGIN_QUOTA = "WSMan:\\localhost\\Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB"
+
+
+def memory_quota(session: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """(MB, WSMan setting) of the memory quota that ends this connection's programs, or (None, None).
+
+    ``session`` is the host's answer (``shell_max_memory_mb``, ``plugin_max_memory_mb``; 0 means none)
+    plus ``connection``, the connection plugin observe ran over. Ansible's ``winrm`` connection opens a
+    winrs shell (pywinrm's ``open_shell``, resource ``windows/shell/cmd``), governed by
+    ``Shell\\MaxMemoryPerShellMB`` (MS-WSMV default 1024:
+    https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957);
+    ``psrp`` opens a runspace pool on the ``Microsoft.PowerShell`` endpoint (its ``configuration_name``
+    default), governed by that plugin's ``Quotas\\MaxMemoryPerShellMB`` (MS-WSMV 3.1.4.1.34.3.4:
+    https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/31fa58aa-9fd1-46d2-a3d0-7d981158820f).
+    ``ssh`` uses neither. Any other connection (the default ``winrm`` when observe did not say, the test
+    bed's imitation of it) is taken as winrm."""
+    connection = str(session.get("connection") or "winrm").rsplit(".", 1)[-1].lower()
+    if connection == "ssh":
+        return None, None
+    name, setting = (
+        ("plugin_max_memory_mb", PLUGIN_QUOTA)
+        if connection == "psrp"
+        else ("shell_max_memory_mb", SHELL_QUOTA)
+    )
+    value = session.get(name)
+    return (int(value), setting) if value else (None, None)
+
+
 def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[str, Any]:
     data = content.encode("utf-8") if isinstance(content, str) else content
     return {

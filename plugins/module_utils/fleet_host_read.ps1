@@ -225,20 +225,19 @@ if ($Profiles) {
 }
 
 if ($Session) {
-    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB; PowerShell remoting's plugin
-    # quota and the shell's own both apply, so the lower one is reported (0: none set).
-    $quota = $null
-    foreach ($item in 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB') {
-        try {
-            $value = [int] (Get-Item -LiteralPath $item -ErrorAction Stop).Value
-            if ($value -gt 0 -and ($null -eq $quota -or $value -lt $quota)) { $quota = $value }
-        }
-        catch { }
+    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB. Which quota applies depends on
+    # the connection, which only the controller knows: both are reported as read (null: unreadable).
+    # The winrs Shell quota governs the cmd shell of Ansible's winrm connection; the PowerShell plugin's
+    # governs psrp's Microsoft.PowerShell endpoint.
+    $quotas = @{}
+    foreach ($pair in @(@('shell', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB'), @('plugin', 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB'))) {
+        try { $quotas[$pair[0]] = [int] (Get-Item -LiteralPath $pair[1] -ErrorAction Stop).Value }
+        catch { $quotas[$pair[0]] = $null }
     }
     # Running programs by image path: one started from inside a prefix holds its files open.
     $procs = @(Get-CimInstance -ClassName Win32_Process -ErrorAction SilentlyContinue | Where-Object { $_.ExecutablePath } |
         ForEach-Object { @{ pid = [int] $_.ProcessId; name = [string] $_.Name; path = [string] $_.ExecutablePath } })
-    $result.session = @{ max_memory_mb = $quota; processes = $procs }
+    $result.session = @{ shell_max_memory_mb = $quotas.shell; plugin_max_memory_mb = $quotas.plugin; processes = $procs }
 }
 
 $envValues = @{}

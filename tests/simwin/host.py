@@ -75,10 +75,15 @@ UNC paths and network credentials (the "second hop")
   https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-logonusera
 
 Session quota
-  ``MaxMemoryPerShellMB`` (default 1024): WinRM terminates a shell's processes that exceed it.
+  ``MaxMemoryPerShellMB`` (default 1024): WinRM terminates a shell's processes that exceed it. Two
+  settings: the winrs ``Shell\\MaxMemoryPerShellMB`` (session ``max_memory_mb``), which governs the cmd
+  shell of Ansible's winrm connection (the one simwin imitates), and the PowerShell plugin's
+  ``Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB`` (``plugin_max_memory_mb``, default 1024,
+  MS-WSMV 3.1.4.1.34.3.4), which governs psrp; ``host_read`` reports both.
   https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957
+  https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/31fa58aa-9fd1-46d2-a3d0-7d981158820f
   https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
-  Modelled as a documented fault: a program whose simulated ``memory_mb`` exceeds it is killed.
+  Modelled as a documented fault: a program whose simulated ``memory_mb`` exceeds the shell's is killed.
 
 Registry
   HKLM with the 64-bit view and the 32-bit view redirected to ``SOFTWARE\\WOW6432Node``
@@ -399,7 +404,10 @@ class Host:
         session = self.state.setdefault("session", {})
         session.setdefault("user", "svc_fleet")
         session.setdefault("transport", "ntlm")
+        # The quota of the shell this connection runs in: the winrs Shell's, as for Ansible's winrm
+        # connection (which the simwin connection imitates); the PowerShell plugin's (psrp) beside it.
         session.setdefault("max_memory_mb", 1024)
+        session.setdefault("plugin_max_memory_mb", 1024)
         session.setdefault("kerberos_delegation", False)
         return session
 

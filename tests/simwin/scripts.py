@@ -364,9 +364,10 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if params.get("Profiles"):
         out["profiles"] = profiles(host)
     if params.get("Session"):
-        quota = int(host.session().get("max_memory_mb") or 0)
+        session = host.session()
         out["session"] = {
-            "max_memory_mb": quota or None,
+            "shell_max_memory_mb": session["max_memory_mb"],
+            "plugin_max_memory_mb": session["plugin_max_memory_mb"],
             "processes": [
                 {"pid": int(p.get("pid") or 0), "name": str(p.get("name")), "path": str(p["image"])}
                 for p in host.state.get("processes") or []

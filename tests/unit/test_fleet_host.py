@@ -187,3 +187,33 @@ def test_securing_a_tree_walks_it_item_by_item_without_following_links():
     assert "[System.IO.FileAttributes]::ReparsePoint" in script
     assert "$Skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message })" in script
     assert "skipped = @()" in script
+
+
+# --- WinRM memory quotas ------------------------------------------------------------------------------
+
+QUOTAS = {"shell_max_memory_mb": 1024, "plugin_max_memory_mb": 4096}
+
+
+@pytest.mark.parametrize(
+    ("connection", "expected"),
+    [
+        ("winrm", (1024, fh.SHELL_QUOTA)),
+        ("ansible.builtin.winrm", (1024, fh.SHELL_QUOTA)),
+        (None, (1024, fh.SHELL_QUOTA)),  # a snapshot from before observe said: Ansible's default
+        ("psrp", (4096, fh.PLUGIN_QUOTA)),
+        ("ansible.builtin.psrp", (4096, fh.PLUGIN_QUOTA)),
+        ("ssh", (None, None)),
+    ],
+)
+def test_the_quota_of_the_configured_connection_is_the_one_judged(connection, expected):
+    assert fh.memory_quota({**QUOTAS, "connection": connection}) == expected
+
+
+def test_an_unset_quota_is_none():
+    assert fh.memory_quota({"shell_max_memory_mb": 0, "connection": "winrm"}) == (None, None)
+    assert fh.memory_quota({"connection": "psrp"}) == (None, None)
+
+
+def test_the_host_script_reads_both_quotas_by_their_wsman_paths():
+    assert fh.SHELL_QUOTA in fh.HOST_READ_SCRIPT and fh.PLUGIN_QUOTA in fh.HOST_READ_SCRIPT
+    assert "shell_max_memory_mb = $quotas.shell; plugin_max_memory_mb = $quotas.plugin" in fh.HOST_READ_SCRIPT
