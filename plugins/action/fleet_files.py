@@ -51,7 +51,21 @@ class ActionModule(ActionBase):
         result.update(
             module_calls=1,
             changed=any(bool(d.get("changed")) for d in done),
-            items=[{k: d.get(k) for k in ("op", "path", "changed", "backup_file")} for d in done],
+            items=[{k: d.get(k) for k in ("op", "path", "changed", "backup_file", "skipped")} for d in done],
             msg=f"{sum(1 for d in done if d.get('changed'))} of {len(items)} file change(s) applied",
         )
+        skipped = skipped_warnings(host, done)
+        if skipped:
+            result["warnings"] = skipped
         return result
+
+
+def skipped_warnings(host: str, done: list[dict[str, Any]]) -> list[str]:
+    """One warning per item the host skipped inside a tree it secured, with its reason and the fix."""
+    return [
+        f"{host}: {d.get('op')} {d.get('path')}: skipped {s.get('path')} ({s.get('why')}). It keeps its "
+        "own owner and ACL: inspect it, take ownership (takeown /f <path> /r) or delete it, and run again; "
+        "playbooks/audit.yml lists what stays writable."
+        for d in done
+        for s in d.get("skipped") or []
+    ]

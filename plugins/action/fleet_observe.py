@@ -94,4 +94,6 @@ class ActionModule(arcgis_facts.ActionModule):
         return {"reads": seen.reads, "thumbprints": seen.thumbprints, "env_names": seen.env_names}
 
     def _facts(self, facts: list[dict[str, Any]], answers: list[dict[str, Any]], dump: Any) -> dict[str, Any]:
-        return {"arcgis": facts, "arcgis_conda_observed": merge_answers(answers, bool(dump.os_64bit))}
+        observed = merge_answers(answers, bool(dump.os_64bit))
+        observed["session"]["connection"] = self._connection.transport  # which WinRM memory quota applies
+        return {"arcgis": facts, "arcgis_conda_observed": observed}

@@ -17,7 +17,8 @@ Every value describes a NORMAL start of that interpreter (no -S, no -s): ``prefi
 site.py ran (a venv's own directory), ``site_packages`` what ``site.getsitepackages()`` returns (only the
 directories named site-packages/dist-packages when there are any), ``user_site`` what
 ``python -m site --user-site`` prints and ``user_site_enabled`` what ``site.ENABLE_USER_SITE`` would be.
-``null`` stands for a package with no metadata on the search path (below). Exit status 0 whenever the
+``null`` stands for a package not on the search path, or found without metadata and without a literal
+``__version__`` (below). Exit status 0 whenever the
 report was printed (missing packages are not an error).
 
 Why -S: the fleet's admin account runs this on lab workstations, where any user can write to
@@ -34,9 +35,15 @@ So this probe never lets site.py run and never imports anything but the standard
   sys.path, then (site.main()'s order) the venv's site-packages, the user site when enabled, the global
   site-packages, each followed by the existing plain paths its ``.pth`` files name. ``.pth`` lines that
   start with ``import`` are skipped, never executed. The first entry that has a package is the one
-  ``import`` would use. No package is ever imported: one installed without metadata is reported
-  ``null`` (earlier versions imported such packages for ``__version__``; that ran third-party code as
-  admin and was removed).
+  ``import`` would use. No package is ever imported (earlier versions imported packages without
+  metadata for ``__version__``; that ran third-party code as admin and was removed).
+- A package installed without metadata (copied in, or a distutils install whose record was deleted) but
+  found where import would find it (``<entry>/<name>/__init__.py`` or ``<entry>/<name>.py``, the import
+  name being ``dateutil`` for python-dateutil) is versioned from its source read as TEXT, never compiled
+  or executed: a top-level ``__version__ = '<literal>'`` in ``__init__.py`` (or the module), else
+  ``__version__``/``version = '<literal>'`` in the package's ``version.py`` (numpy's and scipy's
+  generated file; their ``__init__`` imports it), one plain-name alias (``__version__ = VERSION``, as
+  pytz writes it) followed within that file. Anything computed is reported ``null``.
 
 Rules (the arcgis_facts action plugin sends this file to Windows hosts as it is):
 - Valid Python 2.7 (ArcMap's Python) and 3.x; standard library only (tests prove 2.7 validity with vermin
@@ -65,6 +72,15 @@ DEFAULT_PACKAGES = (
     "six",
 )
 METADATA_KINDS = (".dist-info", ".egg-info")
+# Distribution name -> the name ``import`` uses, where they differ (for the text fallback).
+IMPORT_NAMES = {"python-dateutil": "dateutil"}
+# A top-level ``NAME = 'literal'`` or ``NAME = OTHER_NAME`` line (indented ones are conditional: skipped).
+ASSIGNMENT = re.compile(
+    r"""^([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?:[uU]?(['"])([^'"\\\r\n]*)\2|([A-Za-z_][A-Za-z0-9_]*))"""
+    r"""[ \t]*(?:#.*)?\r?$""",
+    re.M,
+)
+VERSION_TEXT = re.compile(r"^\d+(\.\d+)*[\w.+!-]*$")
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
 PY2 = sys.version_info[0] < 3
 
@@ -169,8 +185,50 @@ def metadata_candidates(directory, wanted):
     return found
 
 
+def literal_version(source, names):
+    """The string literal the first of ``names`` is assigned at the top level of ``source`` (text; the
+    last top-level assignment wins, as when the module runs), following one plain-name alias; or None."""
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    assigned = {}
+    for match in ASSIGNMENT.finditer(source):
+        assigned[match.group(1)] = (match.group(3), match.group(4))
+    for name in names:
+        literal, alias = assigned.get(name, (None, None))
+        if literal is None and alias is not None:
+            literal = assigned.get(alias, (None, None))[0]
+        if literal is not None:
+            return literal if VERSION_TEXT.match(literal.strip()) else None
+    return None
+
+
+def source_version(entry, key):
+    """(found, version) of a package without metadata in ``entry``: found when import would take it from
+    here; the version from its source read as text (see the module docstring), or None."""
+    name = IMPORT_NAMES.get(key, key.replace("-", "_"))
+    package = os.path.join(entry, name)
+    if os.path.isfile(os.path.join(package, "__init__.py")):
+        candidates = (
+            (os.path.join(package, "__init__.py"), ("__version__",)),
+            (os.path.join(package, "version.py"), ("__version__", "version")),
+        )
+    elif os.path.isfile(package + ".py"):
+        candidates = ((package + ".py", ("__version__",)),)
+    else:
+        return False, None
+    for path, names in candidates:
+        try:
+            version = literal_version(read_file(path), names)
+        except (IOError, OSError):
+            continue
+        if version:
+            return True, version.strip()
+    return True, None
+
+
 def versions_from_metadata(packages, path_entries):
-    """{package: version} for the packages whose metadata is on path_entries (first entry wins)."""
+    """{package: version} for the packages on path_entries (first entry wins, as for import): from their
+    metadata, else from their source as text (:func:`source_version`), else None."""
     wanted = dict((normalize(name), name) for name in packages)
     result = {}
     for entry in path_entries:
@@ -187,6 +245,11 @@ def versions_from_metadata(packages, path_entries):
         for key, candidates in metadata_candidates(entry, wanted).items():
             if key not in result:
                 result[key] = max(candidates)[2]
+        for key in wanted:
+            if key not in result:
+                found, version = source_version(entry, key)
+                if found:
+                    result[key] = version
     return dict((wanted[key], version) for key, version in result.items())
 
 

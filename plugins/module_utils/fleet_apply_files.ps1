@@ -3,7 +3,9 @@
 param (
     [Parameter(Mandatory = $true)] [object[]] $Items
 )
-# Applies the controller's planned file operations in order; stops at the first failure. Never sent in
+# Applies the controller's planned file operations in order; stops at the first failure of an operation.
+# Inside a tree it secures, an item that cannot be listed or changed (a student's locked folder, a path
+# over MAX_PATH, a junction) is skipped and reported, never a failure of the whole batch. Never sent in
 # check mode: the plan is the prediction.
 $ErrorActionPreference = 'Stop'
 $done = [System.Collections.Generic.List[object]]::new()
@@ -17,13 +19,12 @@ function Test-SameBytes([string] $Path, [byte[]] $Bytes) {
     $true
 }
 
-function Get-SecurityText([string] $Path) {
-    # The folder's and every child's security descriptor: equal text, nothing changed.
-    $items = @(Get-Item -LiteralPath $Path -Force) + @(Get-ChildItem -LiteralPath $Path -Recurse -Force)
-    ($items | ForEach-Object { '{0}={1}' -f $_.FullName, (Get-Acl -LiteralPath $_.FullName).Sddl }) -join "`n"
-}
-
-function Set-AdminOnly([string] $Path) {
+function Set-AdminOnly([string] $Path, $Skipped) {
+    # The folder itself must be secured (a failure here fails the operation); below it, each item on its
+    # own: one that cannot be listed or changed is skipped with the reason. Junctions and symbolic links
+    # are not followed (Windows PowerShell 5.1's Get-ChildItem recursion enters them: loops, other drives;
+    # PowerShell 6 added -FollowSymlink and stopped). True when any security descriptor changed.
+    $before = (Get-Acl -LiteralPath $Path).Sddl
     $acl = Get-Acl -LiteralPath $Path
     $acl.SetOwner($admins)
     $acl.SetAccessRuleProtection($true, $false)
@@ -35,17 +36,36 @@ function Set-AdminOnly([string] $Path) {
         $acl.AddAccessRule([System.Security.AccessControl.FileSystemAccessRule]::new($sid, $grant[1], $both, $none, 'Allow'))
     }
     Set-Acl -LiteralPath $Path -AclObject $acl
-    foreach ($child in Get-ChildItem -LiteralPath $Path -Recurse -Force) {
-        $childAcl = Get-Acl -LiteralPath $child.FullName
-        $childAcl.SetOwner($admins)
-        $childAcl.SetAccessRuleProtection($false, $false)
-        foreach ($rule in @($childAcl.Access | Where-Object { -not $_.IsInherited })) { [void] $childAcl.RemoveAccessRuleAll($rule) }
-        Set-Acl -LiteralPath $child.FullName -AclObject $childAcl
+    $changed = $before -ne (Get-Acl -LiteralPath $Path).Sddl
+    $folders = [System.Collections.Generic.Stack[string]]::new()
+    $folders.Push($Path)
+    while ($folders.Count -gt 0) {
+        $folder = $folders.Pop()
+        try { $children = @(Get-ChildItem -LiteralPath $folder -Force -ErrorAction Stop) }
+        catch { $Skipped.Add(@{ path = $folder; why = "not listed: $($_.Exception.Message)" }); continue }
+        foreach ($child in $children) {
+            try {
+                if ($child.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+                    $Skipped.Add(@{ path = $child.FullName; why = 'junction or symbolic link: not followed' })
+                    continue
+                }
+                $childAcl = Get-Acl -LiteralPath $child.FullName
+                $old = $childAcl.Sddl
+                $childAcl.SetOwner($admins)
+                $childAcl.SetAccessRuleProtection($false, $false)
+                foreach ($rule in @($childAcl.Access | Where-Object { -not $_.IsInherited })) { [void] $childAcl.RemoveAccessRuleAll($rule) }
+                Set-Acl -LiteralPath $child.FullName -AclObject $childAcl
+                if ($old -ne (Get-Acl -LiteralPath $child.FullName).Sddl) { $changed = $true }
+                if ($child.PSIsContainer) { $folders.Push($child.FullName) }
+            }
+            catch { $Skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message }) }
+        }
     }
+    $changed
 }
 
 foreach ($item in $Items) {
-    $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null }
+    $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null; skipped = @() }
     try {
         switch ($item.op) {
             'mkdir' {
@@ -91,9 +111,9 @@ foreach ($item in $Items) {
                 }
             }
             'secure' {
-                $before = Get-SecurityText $item.path
-                Set-AdminOnly $item.path
-                $record.changed = $before -ne (Get-SecurityText $item.path)
+                $skipped = [System.Collections.Generic.List[object]]::new()
+                $record.changed = [bool] (Set-AdminOnly $item.path $skipped)
+                $record.skipped = $skipped.ToArray()
             }
             default { throw "unknown operation $($item.op)" }
         }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
@@ -383,15 +384,14 @@ def solves_on_host(changes: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def session_warnings(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host: str) -> list[str]:
-    quota = snap.session.get("max_memory_mb")
+    quota, setting = fh.memory_quota(snap.session)  # the quota of the connection this run uses
     solves = solves_on_host(changes)
     if not quota or int(quota) >= SOLVE_SHELL_MB or not solves:
         return []
     return [
         f"{host}: WinRM's MaxMemoryPerShellMB is {quota}; conda solves on the host for {', '.join(solves)} "
-        f"and may be ended mid-way above it. Fix (reversible): on the host, Set-Item WSMan:\\localhost\\"
-        f"Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB {SOLVE_SHELL_MB} and restart WinRM "
-        "(set it back the same way)."
+        f"and may be ended mid-way above it. Fix (reversible): on the host, Set-Item {setting} "
+        f"{SOLVE_SHELL_MB} and restart WinRM (set it back the same way)."
     ]
 
 

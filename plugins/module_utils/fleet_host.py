@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import ntpath
 import re
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,11 @@ APPLY_FILES_SCRIPT = _script("fleet_apply_files.ps1")
 # its .condarc, condarc and condarc.d\*.yml for every account (conda/conda#8272).
 PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"
 FILE_OPS = ("mkdir", "write", "copy", "delete", "rmdir_empty", "secure")
-# .NET FileSystemRights bits that let a principal change a file or add to a folder.
+# .NET FileSystemRights bits that let a principal change a file or add to a folder, and the generic
+# rights that map to them (GENERIC_ALL 0x10000000, GENERIC_WRITE 0x40000000: .NET reports them raw).
 WRITE_RIGHTS = (
-    0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000
-)  # write/append/ea/attrs/del/dac/owner
+    0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x10000000 | 0x40000000
+)  # write/append/ea/attrs/del/dac/owner, generic all/write
 # Principals a lab's trusted paths may be owned or written by: SYSTEM, Administrators, TrustedInstaller
 # (Program Files), and CREATOR OWNER (an inherit-only placeholder: it grants only what the creator of a
 # child already had the right to create).
@@ -149,11 +151,18 @@ class Entry:
         return self.type in ("file", "dir") and (self.owner in ADMIN_SIDS) and not self.writable_by_others()
 
     def writable_by_others(self) -> list[str]:
-        """SIDs other than SYSTEM/Administrators that may change this file or add to this folder."""
+        """SIDs other than SYSTEM/Administrators that may change this file or add to this folder.
+
+        An inherit-only entry (PropagationFlags.InheritOnly) is only passed on to children and grants
+        nothing on the object itself; each child's own read shows what it inherited.
+        https://learn.microsoft.com/en-us/dotnet/api/system.security.accesscontrol.propagationflags ,
+        https://learn.microsoft.com/en-us/windows/win32/secauthz/ace-inheritance-rules"""
         sids = []
         if self.owner and self.owner not in ADMIN_SIDS:
             sids.append(self.owner)
         for ace in self.acl:
+            if ace.get("inherit_only"):
+                continue
             if ace.get("type") == "allow" and int(ace.get("rights") or 0) & WRITE_RIGHTS:
                 sid = str(ace.get("sid"))
                 if sid not in ADMIN_SIDS and sid not in sids:
@@ -388,6 +397,44 @@ def redirected_appdata(profile: Mapping[str, Any]) -> str | None:
     return None if key(value) == key(ntpath.join(home, "AppData", "Roaming")) else value
 
 
+def run_output(run: Mapping[str, Any]) -> str:
+    """Both streams of a host_read run, stdout first: a program's answer may be on either. conda 4.8.3
+    declares ``--version`` with argparse ``action='version'`` (conda/cli/conda_argparse.py), which Python
+    2.7 prints to stderr and only Python >= 3.4 to stdout (https://bugs.python.org/issue18920), so
+    Miniconda2's ``conda --version`` answers on stderr."""
+    return str(run.get("stdout") or "") + str(run.get("stderr") or "")
+
+
+# The WSMan settings of the two memory quotas: the winrs shell's, and the PowerShell plugin's.
+SHELL_QUOTA = "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB"
+PLUGIN_QUOTA = "WSMan:\\localhost\\Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB"
+
+
+def memory_quota(session: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """(MB, WSMan setting) of the memory quota that ends this connection's programs, or (None, None).
+
+    ``session`` is the host's answer (``shell_max_memory_mb``, ``plugin_max_memory_mb``; 0 means none)
+    plus ``connection``, the connection plugin observe ran over. Ansible's ``winrm`` connection opens a
+    winrs shell (pywinrm's ``open_shell``, resource ``windows/shell/cmd``), governed by
+    ``Shell\\MaxMemoryPerShellMB`` (MS-WSMV default 1024:
+    https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957);
+    ``psrp`` opens a runspace pool on the ``Microsoft.PowerShell`` endpoint (its ``configuration_name``
+    default), governed by that plugin's ``Quotas\\MaxMemoryPerShellMB`` (MS-WSMV 3.1.4.1.34.3.4:
+    https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/31fa58aa-9fd1-46d2-a3d0-7d981158820f).
+    ``ssh`` uses neither. Any other connection (the default ``winrm`` when observe did not say, the test
+    bed's imitation of it) is taken as winrm."""
+    connection = str(session.get("connection") or "winrm").rsplit(".", 1)[-1].lower()
+    if connection == "ssh":
+        return None, None
+    name, setting = (
+        ("plugin_max_memory_mb", PLUGIN_QUOTA)
+        if connection == "psrp"
+        else ("shell_max_memory_mb", SHELL_QUOTA)
+    )
+    value = session.get(name)
+    return (int(value), setting) if value else (None, None)
+
+
 def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[str, Any]:
     data = content.encode("utf-8") if isinstance(content, str) else content
     return {
@@ -396,6 +443,29 @@ def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[st
         "content_b64": base64.b64encode(data).decode("ascii"),
         "backup": backup,
     }
+
+
+def command_line(args: Sequence[str]) -> str:
+    """The arguments as one Windows command line, quoted by the Microsoft C runtime's rules, which every
+    program we run parses them by (python.exe, conda.exe; CommandLineToArgvW agrees on all it makes):
+    an argument with a space or tab, or an empty one, goes in double quotes; a literal ``"`` is ``\\"``;
+    backslashes are literal except before a ``"``, where 2n of them give n (so ``C:\\dir\\`` quoted ends
+    ``\\\\"``).
+    https://learn.microsoft.com/en-us/cpp/c-language/parsing-c-command-line-arguments ,
+    https://learn.microsoft.com/en-us/windows/win32/api/shellapi/nf-shellapi-commandlinetoargvw .
+    CPython's ``subprocess.list2cmdline`` implements exactly this (Lib/subprocess.py, used by Popen on
+    Windows). No shell is involved (UseShellExecute false), so ``%``, ``^``, ``&`` need nothing."""
+    return subprocess.list2cmdline(list(args))
+
+
+def run_param(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One run as host_read takes it: ``file`` (argv[0]) and ``arguments`` (the rest, as one command line
+    built here, so PowerShell does no quoting). ``{script}`` stands for the run's script, which the host
+    writes as ``<id>.py`` into the working directory it starts the program in (its temp folder), so the
+    name is relative and the command line needs no host path. ``argv`` stays for the run log."""
+    argv = [str(a) for a in run.get("argv") or []]
+    args = [f"{run['id']}.py" if a == "{script}" and run.get("script") else a for a in argv[1:]]
+    return {**dict(run), "file": argv[0] if argv else "", "arguments": command_line(args)}
 
 
 def host_read_params(
@@ -418,7 +488,7 @@ def host_read_params(
             "EnvNames": list(env_names),
             "Thumbprints": list(thumbprints),
             "Reads": [r.as_param() for r in merge_reads(reads)],
-            "Runs": [dict(r) for r in runs],
+            "Runs": [run_param(r) for r in runs],
         },
         "depth": 8,
         "error_action": "stop",

@@ -39,12 +39,14 @@ function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
             $flags = [int] $rule.InheritanceFlags
             if ($flags -eq 3) { $inherit = 'both' } elseif ($flags -eq 1) { $inherit = 'container' }
             elseif ($flags -eq 2) { $inherit = 'object' }
+            # InheritOnly (PropagationFlags 2): the entry is only passed on to children; it grants nothing here.
             $rules.Add(@{
                 sid = $rule.IdentityReference.Value
                 rights = [int] $rule.FileSystemRights
                 type = $rule.AccessControlType.ToString().ToLowerInvariant()
                 inherited = $rule.IsInherited
                 inherit = $inherit
+                inherit_only = (([int] $rule.PropagationFlags) -band 2) -ne 0
             })
         }
         $entry.acl = $rules.ToArray()
@@ -223,20 +225,19 @@ if ($Profiles) {
 }
 
 if ($Session) {
-    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB; PowerShell remoting's plugin
-    # quota and the shell's own both apply, so the lower one is reported (0: none set).
-    $quota = $null
-    foreach ($item in 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB') {
-        try {
-            $value = [int] (Get-Item -LiteralPath $item -ErrorAction Stop).Value
-            if ($value -gt 0 -and ($null -eq $quota -or $value -lt $quota)) { $quota = $value }
-        }
-        catch { }
+    # WinRM ends a shell whose processes use more than MaxMemoryPerShellMB. Which quota applies depends on
+    # the connection, which only the controller knows: both are reported as read (null: unreadable).
+    # The winrs Shell quota governs the cmd shell of Ansible's winrm connection; the PowerShell plugin's
+    # governs psrp's Microsoft.PowerShell endpoint.
+    $quotas = @{}
+    foreach ($pair in @(@('shell', 'WSMan:\localhost\Shell\MaxMemoryPerShellMB'), @('plugin', 'WSMan:\localhost\Plugin\Microsoft.PowerShell\Quotas\MaxMemoryPerShellMB'))) {
+        try { $quotas[$pair[0]] = [int] (Get-Item -LiteralPath $pair[1] -ErrorAction Stop).Value }
+        catch { $quotas[$pair[0]] = $null }
     }
     # Running programs by image path: one started from inside a prefix holds its files open.
     $procs = @(Get-CimInstance -ClassName Win32_Process -ErrorAction SilentlyContinue | Where-Object { $_.ExecutablePath } |
         ForEach-Object { @{ pid = [int] $_.ProcessId; name = [string] $_.Name; path = [string] $_.ExecutablePath } })
-    $result.session = @{ max_memory_mb = $quota; processes = $procs }
+    $result.session = @{ shell_max_memory_mb = $quotas.shell; plugin_max_memory_mb = $quotas.plugin; processes = $procs }
 }
 
 $envValues = @{}
@@ -262,19 +263,29 @@ foreach ($read in $Reads) {
 }
 $result.reads = $reads.ToArray()
 
+# .NET Framework's Process.Kill() ends one process (Kill(entireProcessTree) is .NET Core 3.0+ only), but
+# conda.exe is a launcher: its python.exe, and what that starts, inherit the output pipes and keep them
+# open. taskkill /T ends the process and every process it started (walked before any is ended).
+function Stop-Tree([System.Diagnostics.Process] $Process) {
+    $ErrorActionPreference = 'Continue'  # taskkill's stderr is its message, not a terminating error
+    $text = (& taskkill.exe /T /F /PID $Process.Id 2>&1 | Out-String).Trim()
+    if (-not $Process.HasExited) { $Process.Kill() }
+    "taskkill /T /F /PID $($Process.Id) rc $($LASTEXITCODE): $text"
+}
+
 $runs = [System.Collections.Generic.List[object]]::new()
 foreach ($spec in $Runs) {
     $run = @{ id = $spec.id; rc = $null; stdout = ''; stderr = ''; error = $null }
     $scriptPath = $null
     try {
-        $argv = @($spec.argv)
         if ($spec.script) {
+            # The command line names it relative to the working directory below: <id>.py.
             $scriptPath = Join-Path $Ansible.Tmpdir ("{0}.py" -f $spec.id)
             [System.IO.File]::WriteAllText($scriptPath, $spec.script, [System.Text.UTF8Encoding]::new($false))
-            $argv = @($argv | ForEach-Object { if ($_ -eq '{script}') { $scriptPath } else { $_ } })
         }
-        $psi = [System.Diagnostics.ProcessStartInfo]::new($argv[0])
-        $psi.Arguments = (@($argv | Select-Object -Skip 1) | ForEach-Object { '"{0}"' -f ($_ -replace '"', '\"') }) -join ' '
+        # The controller built the command line (Microsoft C runtime quoting); it is passed as it is.
+        $psi = [System.Diagnostics.ProcessStartInfo]::new([string] $spec.file)
+        $psi.Arguments = [string] $spec.arguments
         $psi.WorkingDirectory = $Ansible.Tmpdir
         foreach ($pair in @($spec.environment)) {
             if (-not $pair) { continue }
@@ -293,15 +304,20 @@ foreach ($spec in $Runs) {
         $process.StandardInput.Close()
         $timeout = if ($spec.timeout) { [int] $spec.timeout } else { 120 }
         if ($process.WaitForExit($timeout * 1000)) {
-            $process.WaitForExit()
             $run.rc = $process.ExitCode
         }
         else {
-            $process.Kill()
-            $run.error = "no answer within $timeout s (killed)"
+            $run.error = "no answer within $timeout s: ended its process tree ($(Stop-Tree $process))"
         }
-        $run.stdout = $stdout.Result
-        $run.stderr = $stderr.Result
+        # A process outside the tree (started detached, or orphaned before the kill) may still hold the
+        # pipes: the call waits for the output a bounded time, never for ever.
+        if ([System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]] @($stdout, $stderr), 15000)) {
+            $run.stdout = $stdout.Result
+            $run.stderr = $stderr.Result
+        }
+        else {
+            $run.error = "$($run.error) output still held open after the program ended (a process it started outlived it)".Trim()
+        }
     }
     catch {
         $run.error = $_.Exception.Message

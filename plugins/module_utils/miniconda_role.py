@@ -12,6 +12,7 @@ import ntpath
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import miniconda_plan as mp
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_changes import (
@@ -274,7 +275,7 @@ def miniconda_judge(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[
         run = snap.runs.get(f"miniconda-{install['flavour']}") or {}
         present = {path: snap.exists(path) for path in install["expected_files"]}
         rc = run.get("rc") if not run.get("error") else None
-        judged = mp.judge_install(install, present, rc, str(run.get("stdout") or ""), host)
+        judged = mp.judge_install(install, present, rc, fh.run_output(run), host)
         if not judged["ok"]:
             problems.append(judged["message"])
     for python in plan["arcgis_pythons"] if plan["state"] == "present" else []:

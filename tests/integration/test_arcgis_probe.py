@@ -105,7 +105,7 @@ def build_arcgis_like_site(site: Path, marker_dir: Path) -> Path:
     write(site / "scipy-0.15.1-py2.7.egg-info" / "PKG-INFO", pkg_info("scipy", "0.15.1"))
     # python-dateutil: dist-info with the escaped name, Name header with capitals.
     write(site / "python_dateutil-2.4.2.dist-info" / "METADATA", pkg_info("Python-DateUtil", "2.4.2"))
-    # pyparsing: importable with only __version__ (no metadata anywhere): reported null, never imported.
+    # pyparsing: importable with only __version__ (no metadata anywhere): read as text, never imported.
     pyparsing = f"open({str(marker_dir / 'pyparsing-imported')!r}, 'w').close()\n__version__ = '2.0.3'\n"
     write(site / "pyparsing.py", "print('pyparsing says hello on stdout')\n" + pyparsing)
     # six: an unzipped .egg directory put on sys.path by easy-install.pth.
@@ -181,7 +181,7 @@ def test_probe_reads_every_metadata_kind_in_a_real_venv(arcgis_venv):
         "scipy": "0.15.1",
         "pandas": "0.16.1",
         "python-dateutil": "2.4.2",
-        "pyparsing": None,  # no metadata: null, never imported (no more import fallback)
+        "pyparsing": "2.0.3",  # no metadata: its __version__ line read as text, never imported
         "pytz": None,
         "six": "1.9.0",
     }
@@ -209,12 +209,58 @@ def test_probe_measures_the_packages_asked_and_never_imports_arcpy(arcgis_venv):
     assert report["packages"] == {
         "numpy": "1.9.2",
         "arcpy": None,
-        "PyParsing": None,
+        "PyParsing": "2.0.3",
         "XLRD": "0.9.3",
         "not-installed-anywhere": None,
     }
     assert not (markers / "arcpy-imported").exists()
     assert not (markers / "pyparsing-imported").exists()
+
+
+def test_packages_without_metadata_are_versioned_from_their_source_as_text(arcgis_venv):
+    """``__version__`` read from the text of ``__init__.py``/``version.py``/a module, never imported: each
+    file would leave a marker (or fail to compile under 2.7) if it were run."""
+    python, _, site, markers = arcgis_venv
+    run_marker = f"open({str(markers / 'imported')!r}, 'w').close()\n"
+    # numpy/scipy style: __init__ imports the generated version.py.
+    write(site / "nometa_np" / "__init__.py", run_marker + "from .version import version as __version__\n")
+    write(site / "nometa_np" / "version.py", run_marker + "short_version = '1.9.2'\nversion = '1.9.2'\n")
+    # pytz style: an alias; Python 3-only syntax that 2.7 could not even compile; a CRLF file.
+    alias = "VERSION = '2015.4'  # pip compatible\r\n__version__ = VERSION\r\n"
+    write(site / "nometa_tz" / "__init__.py", run_marker + "def f(*, x): ...\r\n" + alias)
+    # Computed or conditional: not a literal, so unknown (null), still never run.
+    write(site / "nometa_calc" / "__init__.py", run_marker + "__version__ = '.'.join(['1', '2'])\n")
+    write(
+        site / "nometa_cond" / "__init__.py", "try:\n    __version__ = '9.9'\nexcept Exception:\n    pass\n"
+    )
+    # python-dateutil imports as dateutil: its metadata gone, the package's text still answers.
+    shutil.rmtree(site / "python_dateutil-2.4.2.dist-info")
+    write(site / "dateutil" / "__init__.py", run_marker + '__version__ = "2.4.2"\n')
+    # A metadata-less module shadows a dist-info on a later path entry (zz-extra.pth's), as for import.
+    write(site / "nometa_shadow.py", run_marker + "__version__ = '2.0'\n")
+    write(
+        site.parent / "extra" / "nometa_shadow-1.0.dist-info" / "METADATA", pkg_info("nometa_shadow", "1.0")
+    )
+    names = [
+        "nometa-np",
+        "nometa_tz",
+        "nometa_calc",
+        "nometa_cond",
+        "nometa_shadow",
+        "python-dateutil",
+        "arcpy",
+    ]
+    report = run_probe(python, *names)
+    assert report["packages"] == {
+        "nometa-np": "1.9.2",
+        "nometa_tz": "2015.4",
+        "nometa_calc": None,
+        "nometa_cond": None,
+        "nometa_shadow": "2.0",
+        "python-dateutil": "2.4.2",
+        "arcpy": None,  # found, no version: null, and never imported
+    }
+    assert not list(markers.iterdir())
 
 
 USER_SITE_PYTHONS = [  # base interpreters (not venvs), whose user site is on; nothing is planted in them

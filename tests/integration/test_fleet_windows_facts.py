@@ -42,17 +42,23 @@ def test_a_program_running_from_an_env_stops_the_host_before_any_change(tmp_path
     assert not lab.host().is_dir(prefix)
 
 
-@pytest.mark.parametrize(("quota", "warned"), [(1024, True), (4096, False)])
-def test_a_small_winrm_memory_quota_is_named_before_an_on_host_solve(tmp_path, quota, warned) -> None:
+@pytest.mark.parametrize(("quota", "plugin_quota", "warned"), [(1024, 4096, True), (4096, 1024, False)])
+def test_a_small_winrm_memory_quota_is_named_before_an_on_host_solve(
+    tmp_path, quota, plugin_quota, warned
+) -> None:
+    """The winrm connection (simwin imitates it) runs in a winrs shell: its Shell quota is the one that
+    applies and the one the fix names; the PowerShell plugin's quota (psrp's) does not matter here."""
     lab = make_lab(tmp_path, "pro33")
     with lab.edit() as host:
         host.state["session"]["max_memory_mb"] = quota
+        host.state["session"]["plugin_max_memory_mb"] = plugin_quota
     rc, out = run(lab, "site.yml", "--check")
     assert rc == 0, out
     flat = " ".join(out.split())
-    assert (f"MaxMemoryPerShellMB is {quota}; conda solves on the host" in flat) is warned, out
+    assert ("MaxMemoryPerShellMB is 1024; conda solves on the host" in flat) is warned, out
     if warned:
-        assert "Set-Item WSMan:\\localhost\\Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB" in flat
+        assert "Set-Item WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB 2048" in flat
+    assert "Plugin\\Microsoft.PowerShell" not in flat
 
 
 def test_lab_clones_are_listed_for_every_account_by_the_system_condarc(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_discovery as discovery
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import host as H
 from simwin import programs, scripts
 from simwin.modules import Ctx, run_module
@@ -91,6 +92,30 @@ def test_student_cannot_write_program_files_or_another_profile(ref: H.Host) -> N
         ref.as_user("student1").write_file("C:\\Users\\student2\\Documents\\x.txt", "x")
     assert ref.as_user("student1").write_file("C:\\Users\\student1\\Documents\\x.txt", "x")
     assert ref.node("C:\\Users\\student1")["owner"] == ref.users()["student1"]["sid"]
+
+
+def test_program_files_inherit_only_entries_are_read_and_judged_for_the_folder_itself(ref: H.Host) -> None:
+    """Program Files as shipped: CREATOR OWNER, TrustedInstaller and ALL APPLICATION PACKAGES inherit-only
+    entries; host_read reports the flag, the controller trusts the folder, and an admin's new subfolder
+    takes the inheritable entries (CREATOR OWNER becomes its owner, Administrators)."""
+    ref.mkdir("C:\\Program Files\\Lab", ref.principal())
+    out, _ = scripts.host_read(
+        ctx_for(ref),
+        {"Reads": [{"path": p, "kind": "dir"} for p in ("C:\\Program Files", "C:\\Program Files\\Lab")]},
+    )
+    folder, child = (fh.Entry.from_raw(r) for r in out["reads"])
+    inherit_only = {(a["sid"], a["inherit"]) for a in folder.acl if a["inherit_only"]}
+    assert {
+        (H.CREATOR_OWNER, "both"),
+        (H.TRUSTED_INSTALLER, "container"),
+        (H.ALL_APP_PACKAGES, "both"),
+    } <= inherit_only
+    assert folder.owner == H.TRUSTED_INSTALLER and folder.protected and folder.trusted()
+    assert child.owner == H.ADMINISTRATORS and child.trusted()
+    assert not any(a["inherit_only"] for a in child.acl if a["sid"] != H.CREATOR_OWNER)
+    assert {a["sid"] for a in child.acl} >= {H.TRUSTED_INSTALLER, H.ALL_RESTRICTED_APP_PACKAGES}
+    with pytest.raises(H.WinError, match="is denied"):
+        ref.as_user("student1").mkdir("C:\\Program Files\\Lab\\mine")
 
 
 def test_missing_parent_and_file_in_use(ref: H.Host) -> None:
@@ -279,10 +304,9 @@ def test_miniconda_installer_and_uninstaller(ref: H.Host) -> None:
     ref.write(f"{TEMP}\\mc.exe", None, admin, synthetic=entry)
     args = ["/InstallationType=AllUsers", "/RegisterPython=0", "/AddToPath=0", "/S", "/D=C:\\Miniconda2"]
     assert programs.run_program(ref, admin, [f"{TEMP}\\mc.exe", *args]).rc == 0
-    assert (
-        programs.run_program(ref, admin, ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"]).stdout
-        == "conda 4.8.3\n"
-    )
+    # conda 4.8.3 on Python 2.7: argparse's action='version' writes to stderr (bpo-18920).
+    version = programs.run_program(ref, admin, ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"])
+    assert (version.rc, version.stdout, version.stderr) == (0, "", "conda 4.8.3\n")
     py = ref.node("C:\\Miniconda2\\python.exe")["attrs"]
     assert (py["version"], py["bits"]) == ("2.7.18", 32)
     assert (
@@ -295,6 +319,13 @@ def test_miniconda_installer_and_uninstaller(ref: H.Host) -> None:
     assert run.rc == 0
     assert not ref.exists("C:\\Miniconda2\\python.exe") and not ref.exists("C:\\Miniconda2\\Scripts")
     assert ref.is_file("C:\\Miniconda2\\user-notes.txt")  # NSIS removes only what it installed
+
+
+def test_conda_on_python3_answers_its_version_on_stdout(tmp_path: Path) -> None:
+    host = create_host(tmp_path / "host", "pro33")
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    version = programs.run_program(host, host.principal(), [conda, "--version"])
+    assert (version.rc, version.stdout, version.stderr) == (0, "conda 23.7.4\n", "")
 
 
 def test_memory_quota_kills_a_program(ref: H.Host) -> None:
@@ -327,20 +358,23 @@ def test_host_read_contract(ref: H.Host) -> None:
             {"path": "C:\\Python27\\ArcGIS10.4", "kind": "dir", "content": False, "detail": False},
         ],
         "Runs": [
-            {
-                "id": "v",
-                "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "{script}"],
-                "script": (REPO / "roles/arcgis_env/files/arcgis_env_versions.py").read_text(),
-                "stdin": None,
-                "timeout": 60,
-            },
-            {
-                "id": "missing",
-                "argv": ["C:\\no\\python.exe", "-c", "import sys"],
-                "script": None,
-                "stdin": None,
-                "timeout": 5,
-            },
+            fh.run_param(r)
+            for r in (
+                {
+                    "id": "v",
+                    "argv": ["C:\\Python27\\ArcGIS10.4\\python.exe", "{script}"],
+                    "script": (REPO / "roles/arcgis_env/files/arcgis_env_versions.py").read_text(),
+                    "stdin": None,
+                    "timeout": 60,
+                },
+                {
+                    "id": "missing",
+                    "argv": ["C:\\no\\python.exe", "-c", "import sys"],
+                    "script": None,
+                    "stdin": None,
+                    "timeout": 5,
+                },
+            )
         ],
     }
     out, changed = scripts.host_read(ctx_for(ref), params)
@@ -469,3 +503,53 @@ def test_network_catalog_has_every_published_miniconda_installer(ref: H.Host) ->
         chosen = miniconda_plan.lookup_installer(flavour, version)
         if chosen is not None and chosen.sha256:
             assert miniconda_plan.OFFICIAL_ARCHIVE + chosen.file in ref.state["network"]
+
+
+def test_a_run_that_hangs_ends_its_whole_process_tree(ref: H.Host) -> None:
+    """conda.exe (a launcher) -> python.exe -> cmd.exe hold the output pipes: the script ends the tree."""
+    admin = ref.principal()
+    url = "https://repo.anaconda.com/miniconda/Miniconda2-py27_4.8.3-Windows-x86.exe"
+    ref.write(f"{TEMP}\\mc.exe", None, admin, synthetic=ref.state["network"][url])
+    assert programs.run_program(ref, admin, [f"{TEMP}\\mc.exe", "/S", "/D=C:\\Miniconda2"]).rc == 0
+    ref.state["faults"]["hang"] = [
+        {
+            "argv_contains": "conda.exe",
+            "tree": ["C:\\Miniconda2\\python.exe", "C:\\Windows\\system32\\cmd.exe"],
+        }
+    ]
+    ref.state["processes"] = []
+    run = {"id": "v", "argv": ["C:\\Miniconda2\\Scripts\\conda.exe", "--version"], "timeout": 5}
+    out, _ = scripts.host_read(ctx_for(ref), {"Runs": [fh.run_param(run)]})
+    (answer,) = out["runs"]
+    assert answer["rc"] is None and answer["error"].startswith("no answer within 5 s: ended its process tree")
+    assert "ended 3" in answer["error"] and ref.state["processes"] == []  # nothing left holding the pipes
+    # A process outside the tree outlives it: the output is given up on, the call still returns.
+    ref.state["faults"]["hang"] = [{"argv_contains": "conda.exe", "detached": ["C:\\Miniconda2\\python.exe"]}]
+    out, _ = scripts.host_read(ctx_for(ref), {"Runs": [fh.run_param(run)]})
+    assert "output still held open" in out["runs"][0]["error"]
+    assert [p["name"] for p in ref.state["processes"]] == ["python.exe"]
+
+
+def test_securing_a_tree_skips_what_a_student_locked_and_goes_on(ref: H.Host) -> None:
+    """One folder a student locked (only they may read or change it) is skipped and reported; the rest of
+    the tree and the rest of the batch are still applied (it used to fail the whole batch, every run)."""
+    admin, student = ref.principal(), ref.as_user("student1")
+    root = "C:\\ProgramData\\lab"
+    ref.mkdir(root, admin)
+    student.mkdir(f"{root}\\mine")
+    student.write_file(f"{root}\\mine\\x.pth", "import os")
+    student.mkdir(f"{root}\\locked")
+    student.write_file(f"{root}\\locked\\y.pth", "import os")
+    sid = ref.users()["student1"]["sid"]
+    ref.set_security(f"{root}\\locked", acl=[H.ace(sid, "full")], protected=True)  # the owner may do that
+    items = [
+        {"op": "secure", "path": root},
+        {"op": "write", "path": f"{root}\\after.txt", "content_b64": "eA=="},
+    ]
+    out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
+    assert changed and [i["changed"] for i in out["items"]] == [True, True]
+    assert out["items"][0]["skipped"] == [
+        {"path": f"{root}\\locked", "why": "Attempted to perform an unauthorized operation."}
+    ]
+    assert ref.node(f"{root}\\mine\\x.pth")["owner"] == H.ADMINISTRATORS
+    assert ref.node(f"{root}\\locked\\y.pth")["owner"] == sid  # not reached: reported above, left as it was

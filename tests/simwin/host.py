@@ -45,7 +45,21 @@ Owners and DACLs
     and folders in it and its subfolders and own what they create.
     https://learn.microsoft.com/en-us/windows/win32/shell/knownfolderid (FOLDERID_ProgramData),
     https://github.com/microsoft/WSL/issues/8748 (an icacls listing of C:\\ProgramData)
-  - ``C:\\Program Files``: protected, Users read&execute only.
+  - ``C:\\Program Files`` (and ``(x86)``): protected, owned by TrustedInstaller; on the folder itself
+    TrustedInstaller full, SYSTEM and Administrators Modify, Users, ALL APPLICATION PACKAGES
+    (S-1-15-2-1) and ALL RESTRICTED APPLICATION PACKAGES (S-1-15-2-2) read&execute; and inherit-only
+    (IO) entries for what is created below: TrustedInstaller GA (CI)(IO), SYSTEM and Administrators GA
+    (OI)(CI)(IO), Users and both package SIDs GR,GE (OI)(CI)(IO), CREATOR OWNER GA (OI)(CI)(IO). This is
+    the SDDL of a clean Windows 10/11 (``icacls "C:\\Program Files"``; no Microsoft page lists it, so
+    first contact with a real workstation checks it). An inherit-only entry grants nothing on the
+    folder itself (``PropagationFlags.InheritOnly``, value 2:
+    https://learn.microsoft.com/en-us/dotnet/api/system.security.accesscontrol.propagationflags ,
+    https://learn.microsoft.com/en-us/previous-versions/ms229747(v=vs.110) "ACL Propagation Rules");
+    the host script reports it as ``inherit_only``. Simplification: generic rights (GA, GR,GE) are kept
+    as the FileSystemRights they map to on inheritance (FullControl, ReadAndExecute,
+    https://learn.microsoft.com/en-us/windows/win32/fileio/file-security-and-access-rights), where .NET
+    on a real host reports the raw generic bits; the access checks and the controller's judgement are
+    the same. Package SIDs: https://learn.microsoft.com/en-us/windows/win32/secauthz/well-known-sids
   - ``C:\\Users\\<name>``: protected, SYSTEM, Administrators and the user full; owned by the user.
 
 UNC paths and network credentials (the "second hop")
@@ -61,10 +75,15 @@ UNC paths and network credentials (the "second hop")
   https://learn.microsoft.com/en-us/windows/win32/api/winbase/nf-winbase-logonusera
 
 Session quota
-  ``MaxMemoryPerShellMB`` (default 1024): WinRM terminates a shell's processes that exceed it.
+  ``MaxMemoryPerShellMB`` (default 1024): WinRM terminates a shell's processes that exceed it. Two
+  settings: the winrs ``Shell\\MaxMemoryPerShellMB`` (session ``max_memory_mb``), which governs the cmd
+  shell of Ansible's winrm connection (the one simwin imitates), and the PowerShell plugin's
+  ``Plugin\\Microsoft.PowerShell\\Quotas\\MaxMemoryPerShellMB`` (``plugin_max_memory_mb``, default 1024,
+  MS-WSMV 3.1.4.1.34.3.4), which governs psrp; ``host_read`` reports both.
   https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/7ffb4acd-cf01-4fbe-9e48-7746f5001957
+  https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/31fa58aa-9fd1-46d2-a3d0-7d981158820f
   https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
-  Modelled as a documented fault: a program whose simulated ``memory_mb`` exceeds it is killed.
+  Modelled as a documented fault: a program whose simulated ``memory_mb`` exceeds the shell's is killed.
 
 Registry
   HKLM with the 64-bit view and the 32-bit view redirected to ``SOFTWARE\\WOW6432Node``
@@ -81,7 +100,11 @@ Registry
 Processes holding files open: ``processes: [{name, pid, image, open_files}]``; deleting or overwriting
 one of those files (or the image, which the loader keeps mapped) fails with the sharing violation above.
 ``host_read`` lists them by image path as ``Win32_Process.ExecutablePath`` does
-(https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-process).
+(https://learn.microsoft.com/en-us/windows/win32/cimwin32prov/win32-process). A process may name its
+``parent`` pid (Win32_Process.ParentProcessId); :meth:`Host.end_tree` ends a process and every process
+it started, as ``taskkill /T /F /PID`` does
+(https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/taskkill : "/t Ends
+the specified process and any child processes started by it").
 """
 
 from __future__ import annotations
@@ -109,6 +132,8 @@ AUTHENTICATED_USERS = "S-1-5-11"
 EVERYONE = "S-1-1-0"
 CREATOR_OWNER = "S-1-3-0"
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+ALL_APP_PACKAGES = "S-1-15-2-1"
+ALL_RESTRICTED_APP_PACKAGES = "S-1-15-2-2"
 WELL_KNOWN = {
     SYSTEM: "NT AUTHORITY\\SYSTEM",
     ADMINISTRATORS: "BUILTIN\\Administrators",
@@ -117,6 +142,8 @@ WELL_KNOWN = {
     EVERYONE: "Everyone",
     CREATOR_OWNER: "CREATOR OWNER",
     TRUSTED_INSTALLER: "NT SERVICE\\TrustedInstaller",
+    ALL_APP_PACKAGES: "APPLICATION PACKAGE AUTHORITY\\ALL APPLICATION PACKAGES",
+    ALL_RESTRICTED_APP_PACKAGES: "APPLICATION PACKAGE AUTHORITY\\ALL RESTRICTED APPLICATION PACKAGES",
 }
 
 FULL = 2032127
@@ -124,6 +151,8 @@ MODIFY = 1245631
 READ_EXECUTE = 1179817
 READ = 1179785
 READ_DATA = 1  # ListDirectory on folders
+WRITE_DAC = 0x40000  # ChangePermissions
+WRITE_OWNER = 0x80000  # TakeOwnership
 WRITE_DATA = 2  # CreateFiles on folders
 APPEND_DATA = 4  # CreateDirectories on folders
 WRITE_EA = 16
@@ -375,7 +404,10 @@ class Host:
         session = self.state.setdefault("session", {})
         session.setdefault("user", "svc_fleet")
         session.setdefault("transport", "ntlm")
+        # The quota of the shell this connection runs in: the winrs Shell's, as for Ansible's winrm
+        # connection (which the simwin connection imitates); the PowerShell plugin's (psrp) beside it.
         session.setdefault("max_memory_mb", 1024)
+        session.setdefault("plugin_max_memory_mb", 1024)
         session.setdefault("kerberos_delegation", False)
         return session
 
@@ -791,6 +823,27 @@ class Host:
 
     def store(self, name: str = ROOT_STORE) -> list[str]:
         return self.state.setdefault("cert_store", {}).setdefault(name, [])
+
+    # -- processes --
+    def start_process(self, image: str, parent: int | None = None) -> int:
+        """A running process of ``image`` (started by ``parent``); its pid."""
+        procs = self.state.setdefault("processes", [])
+        pid = max([4000, *(int(p.get("pid") or 0) for p in procs)]) + 4  # Windows pids are multiples of 4
+        procs.append(
+            {"name": ntpath.basename(image), "pid": pid, "image": norm_path(image), "parent": parent}
+        )
+        return pid
+
+    def end_tree(self, pid: int) -> list[int]:
+        """taskkill /T /F /PID: the process and its descendants (by parent pid, walked before any ends)."""
+        procs = self.state.get("processes") or []
+        ended, frontier = [], [pid]
+        while frontier:
+            current = frontier.pop()
+            ended.append(current)
+            frontier += [int(p["pid"]) for p in procs if p.get("parent") == current]
+        self.state["processes"] = [p for p in procs if int(p.get("pid") or 0) not in ended]
+        return ended
 
     # -- faults --
     def take_fault(self, kind: str, module: str, argv_text: str = "") -> dict[str, Any] | None:

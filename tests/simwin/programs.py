@@ -61,6 +61,50 @@ class Result:
         self.rc, self.stdout, self.stderr, self.changed = rc, stdout, stderr, changed
 
 
+def split_command_line(line: str) -> list[str]:
+    """A program's arguments as the Microsoft C runtime parses its command line (what python.exe and
+    conda.exe see; ``ProcessStartInfo.Arguments`` reaches them unchanged):
+    https://learn.microsoft.com/en-us/cpp/c-language/parsing-c-command-line-arguments . Space or tab
+    separates arguments outside quotes; ``"`` toggles quoting (an empty ``""`` is an argument); 2n
+    backslashes before ``"`` give n and the quote delimits, 2n+1 give n and a literal ``"``; other
+    backslashes are literal; inside quotes ``""`` is a literal ``"`` (the documented ``a"b"" c d`` ->
+    ``ab" c d``). Written from that page, independently of fleet_host.command_line, which it checks."""
+    args: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return args
+        current, quoted = [], False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                j = i
+                while j < n and line[j] == "\\":
+                    j += 1
+                if j < n and line[j] == '"':
+                    current.append("\\" * ((j - i) // 2))
+                    if (j - i) % 2:
+                        current.append('"')
+                        i = j + 1
+                    else:
+                        i = j  # the quote is handled as a delimiter below
+                else:
+                    current.append("\\" * (j - i))
+                    i = j
+            elif line[i] == '"':
+                if quoted and i + 1 < n and line[i + 1] == '"':
+                    current.append('"')
+                    i += 2
+                else:
+                    quoted = not quoted
+                    i += 1
+            else:
+                current.append(line[i])
+                i += 1
+        args.append("".join(current))
+
+
 def not_modelled(what: str) -> Result:
     return Result(1, "", f"simwin: not modelled: {what}\n")
 
@@ -106,7 +150,13 @@ def install_conda_base(host: H.Host, actor: H.Principal, spec: dict[str, Any]) -
         host.mkdir(f"{prefix}\\{sub}", actor, parents=True)
     py = {"program": "python", "version": version, "bits": bits}
     host.write(f"{prefix}\\python.exe", None, actor, synthetic=_synthetic(f"{prefix}python", py))
-    conda = {"program": "conda", "version": str(spec["conda"]), "bits": bits, "root": prefix}
+    conda = {
+        "program": "conda",
+        "version": str(spec["conda"]),
+        "bits": bits,
+        "root": prefix,
+        "python": version,
+    }
     host.write(f"{prefix}\\Scripts\\conda.exe", None, actor, synthetic=_synthetic(f"{prefix}conda", conda))
     host.write(f"{prefix}\\condabin\\conda.bat", None, actor, synthetic=_synthetic(f"{prefix}bat", conda))
     write_conda_record(host, actor, prefix, "python", version, "h0_0")
@@ -138,8 +188,9 @@ def run_program(
     stdin: str | None = None,
     memory_fault: bool = True,
     env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Result:
-    """Run argv[0] (a path or a bare name) on the simulated host."""
+    """Run argv[0] (a path or a bare name) on the simulated host, in the working directory ``cwd``."""
     if not argv:
         return not_modelled("empty command line")
     exe = _resolve(host, actor, argv[0])
@@ -164,7 +215,7 @@ def run_program(
         )
     args = argv[1:]
     if program == "python":
-        return run_python(host, actor, exe, attrs, args, stdin, env or {})
+        return run_python(host, actor, exe, attrs, args, stdin, env or {}, cwd)
     if program == "conda":
         return run_conda(host, actor, attrs, args)
     if program == "miniconda_installer":
@@ -420,6 +471,7 @@ def run_python(
     args: list[str],
     stdin: str | None,
     env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> Result:
     model = PythonModel(host, actor, exe, attrs, env)
     # Interpreter options before the script (python -s - ...). The user site (site.py): none with -s or
@@ -434,11 +486,13 @@ def run_python(
             model.start("")
             return Result(0)
         return not_modelled(f"python -c {args[1]!r}")
+    # A relative script name is opened from the working directory (CPython's main opens it as given).
+    script = ntpath.join(cwd, args[0]) if args and cwd and not ntpath.isabs(args[0]) else (args or [""])[0]
     if args[:1] == ["-"]:
         source, script_args, script_dir = stdin or "", args[1:], ""
-    elif args and host.is_file(args[0]):
-        source = _norm_text(host.node_bytes(host.node(args[0])))
-        script_args, script_dir = args[1:], ntpath.dirname(H.norm_path(args[0]))
+    elif args and host.is_file(script):
+        source = _norm_text(host.node_bytes(host.node(script)))
+        script_args, script_dir = args[1:], ntpath.dirname(H.norm_path(script))
     elif args:
         return Result(2, "", f"{exe}: can't open file '{args[0]}': [Errno 2] No such file or directory\n")
     else:
@@ -652,7 +706,7 @@ def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: li
         return not_modelled("conda without a command")
     command, rest = args[0], args[1:]
     if command in ("--version", "-V"):
-        return Result(0, f"conda {attrs['version']}\n")
+        return _conda_version(attrs)
     opts, positional = _options(rest)
     prefix = opts.get("prefix")
     if opts.get("name") and not prefix:
@@ -737,6 +791,19 @@ def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: li
     except H.WinError as err:
         return Result(1, "", f"EnvironmentNotWritableError / OSError: {err}\n")
     return not_modelled(f"conda {' '.join(args)}")
+
+
+def _conda_version(attrs: dict[str, Any]) -> Result:
+    """``conda --version``: conda declares it with argparse ``action='version'`` (conda 4.8.3
+    conda/cli/conda_argparse.py, ``version='conda %s' % __version__``). CPython's argparse printed that
+    to stderr before 3.4 and prints it to stdout since (https://bugs.python.org/issue18920, Lib/argparse.py
+    ``_VersionAction.__call__``), so a conda on Python 2.7 (Miniconda2) answers on stderr, rc 0.
+    Measured here with CPython 2.7.18's and 3.6's argparse. A conda root without a recorded Python
+    (ArcGIS Pro's) runs on Python 3."""
+    line = f"conda {attrs['version']}\n"
+    if str(attrs.get("python") or "3").startswith("2."):
+        return Result(0, "", line)
+    return Result(0, line)
 
 
 def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, str, str, str]] | Result:

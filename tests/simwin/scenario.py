@@ -58,6 +58,22 @@ def _dir_acl_root() -> list[dict[str, Any]]:
     ]
 
 
+def _program_files_acl() -> list[dict[str, Any]]:
+    """``C:\\Program Files`` as shipped, its inherit-only entries included (sources: host.py docstring)."""
+    readers = (H.USERS, H.ALL_APP_PACKAGES, H.ALL_RESTRICTED_APP_PACKAGES)
+    return [
+        H.ace(H.TRUSTED_INSTALLER, "full", "none"),
+        H.ace(H.TRUSTED_INSTALLER, "full", "container", inherit_only=True),
+        H.ace(H.SYSTEM, "modify", "none"),
+        H.ace(H.SYSTEM, "full", "both", inherit_only=True),
+        H.ace(H.ADMINISTRATORS, "modify", "none"),
+        H.ace(H.ADMINISTRATORS, "full", "both", inherit_only=True),
+        *(H.ace(sid, "read_execute", "none") for sid in readers),
+        *(H.ace(sid, "read_execute", "both", inherit_only=True) for sid in readers),
+        H.ace(H.CREATOR_OWNER, "full", "both", inherit_only=True),
+    ]
+
+
 def _protected(host: H.Host, path: str, owner: str, acl: list[dict[str, Any]]) -> None:
     host.set_security(path, owner=owner, acl=acl, protected=True)
     host.reapply_inheritance(path)
@@ -109,8 +125,9 @@ def build_base(host: H.Host, users: dict[str, dict[str, Any]], computer: str) ->
         host.mkdir(folder, system)
     readonly = [H.ace(H.TRUSTED_INSTALLER, "full"), H.ace(H.SYSTEM, "full"), H.ace(H.ADMINISTRATORS, "full")]
     readonly.append(H.ace(H.USERS, "read_execute"))
-    for folder in ("C:\\Windows", "C:\\Program Files", "C:\\Program Files (x86)"):
-        _protected(host, folder, H.TRUSTED_INSTALLER, readonly)
+    _protected(host, "C:\\Windows", H.TRUSTED_INSTALLER, readonly)
+    for folder in ("C:\\Program Files", "C:\\Program Files (x86)"):
+        _protected(host, folder, H.TRUSTED_INSTALLER, _program_files_acl())
     _protected(
         host,
         "C:\\ProgramData",

@@ -234,7 +234,7 @@ def run_environment(ctx: Ctx, pairs: list[str]) -> dict[str, str]:
 
 
 def run_one(
-    ctx: Ctx, argv: list[str], stdin: str | None, environment: list[str] | None = None
+    ctx: Ctx, argv: list[str], stdin: str | None, environment: list[str] | None = None, cwd: str | None = None
 ) -> dict[str, Any]:
     exe = programs._resolve(ctx.host, ctx.principal, argv[0]) if argv else None
     if exe is None:
@@ -248,8 +248,36 @@ def run_one(
             ),
         }
     env = run_environment(ctx, environment) if environment else ctx.env
-    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env)
+    run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env, cwd=cwd)
     return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
+
+
+def _hang(host: H.Host, argv: list[str], timeout: int) -> dict[str, Any] | None:
+    """The ``hang`` fault: the program does not answer within the run's timeout. It is a launcher (conda's
+    ``Scripts\\conda.exe`` runs ``..\\python.exe conda-script.py`` as a child, which inherits the output
+    pipes: https://github.com/conda/conda-launchers README), and the child started ``tree``'s further
+    programs. CPython's launcher (which conda's are built from) puts its child in a kill-on-close job
+    with JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK, so whatever that child starts is outside the job; .NET
+    Framework's ``Process.Kill()`` ends only the launcher
+    (https://learn.microsoft.com/en-us/dotnet/api/system.diagnostics.process.kill). Any survivor keeps the
+    pipes open, and reading the output to its end would wait for ever. The script ends the whole tree
+    (``taskkill /T /F``, :meth:`Host.end_tree`); a process the fault lists in ``detached`` (no parent)
+    outlives it and holds the pipes, and the script's bounded wait gives up on the output."""
+    fault = host.take_fault("hang", "", " ".join(argv))
+    if fault is None:
+        return None
+    launcher = host.start_process(programs._resolve(host, host.principal("SYSTEM"), argv[0]) or argv[0])
+    parent = launcher
+    for image in fault.get("tree") or []:
+        parent = host.start_process(image, parent)
+    for image in fault.get("detached") or []:
+        host.start_process(image)
+    ended = host.end_tree(launcher)
+    error = f"no answer within {timeout} s: ended its process tree (taskkill /T /F /PID {launcher}"
+    error += f" ended {len(ended)})"
+    if fault.get("detached"):
+        error += " output still held open after the program ended (a process it started outlived it)"
+    return {"rc": None, "stdout": "", "stderr": "", "error": error}
 
 
 def _tmpdir(ctx: Ctx) -> str:
@@ -335,9 +363,10 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if params.get("Profiles"):
         out["profiles"] = profiles(host)
     if params.get("Session"):
-        quota = int(host.session().get("max_memory_mb") or 0)
+        session = host.session()
         out["session"] = {
-            "max_memory_mb": quota or None,
+            "shell_max_memory_mb": session["max_memory_mb"],
+            "plugin_max_memory_mb": session["plugin_max_memory_mb"],
             "processes": [
                 {"pid": int(p.get("pid") or 0), "name": str(p.get("name")), "path": str(p["image"])}
                 for p in host.state.get("processes") or []
@@ -362,14 +391,18 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     out["reads"] = reads
     runs = []
     for item in params.get("Runs") or []:
-        argv = [str(a) for a in item.get("argv") or []]
+        # As the script does: FileName and the controller's command line, parsed by the program (MS C
+        # runtime rules), started in the temp folder, where the run's script is <id>.py.
+        argv = [str(item.get("file") or ""), *programs.split_command_line(str(item.get("arguments") or ""))]
         script_path = None
         if item.get("script"):
             script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
             host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
-            argv = [script_path if a == "{script}" else a for a in argv]
         try:
-            run = run_one(ctx, argv, item.get("stdin"), list(item.get("environment") or []))
+            hung = _hang(host, argv, int(item.get("timeout") or 120))
+            run = hung or run_one(
+                ctx, argv, item.get("stdin"), list(item.get("environment") or []), _tmpdir(ctx)
+            )
         finally:
             if script_path:
                 host.delete(script_path, ctx.principal)  # the script removes it after the run
@@ -394,6 +427,35 @@ def _security(host: H.Host, path: str) -> str:
     )
 
 
+def _secure_below(host: H.Host, me: H.Principal, root: str) -> list[dict[str, str]]:
+    """The script's walk below a folder it secures: each item on its own, skipped with the reason when
+    the admin session may not list it (no ListDirectory: "Access to the path 'X' is denied.") or change
+    its owner and DACL (no WRITE_DAC/WRITE_OWNER and not its owner: Set-Acl's UnauthorizedAccessException
+    "Attempted to perform an unauthorized operation."; SeTakeOwnershipPrivilege is not enabled in the
+    session, https://learn.microsoft.com/en-us/windows/win32/secauthz/standard-access-rights ,
+    https://learn.microsoft.com/en-us/dotnet/api/system.unauthorizedaccessexception). A skipped folder's
+    content is not reached. The script goes on with the next item."""
+    skipped: list[dict[str, str]] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        if not host.allowed(host.node(folder), me, H.READ_DATA) and host.node(folder)["owner"] not in me.sids:
+            skipped.append({"path": folder, "why": f"not listed: Access to the path '{folder}' is denied."})
+            continue
+        for child in host.children(folder):
+            if child["owner"] not in me.sids and not host.allowed(child, me, H.WRITE_DAC | H.WRITE_OWNER):
+                skipped.append(
+                    {"path": child["path"], "why": "Attempted to perform an unauthorized operation."}
+                )
+                continue
+            child["owner"] = H.ADMINISTRATORS
+            child["protected"] = False
+            child["acl"] = [e for e in child["acl"] if e["inherited"]]
+            if child["type"] == "dir":
+                folders.append(child["path"])
+    return skipped
+
+
 def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     from .modules import backup_path
 
@@ -403,7 +465,13 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
     for item in params.get("Items") or []:
         op = item.get("op")
         path = H.norm_path(str(item.get("path")))
-        record: dict[str, Any] = {"op": op, "path": path, "changed": False, "backup_file": None}
+        record: dict[str, Any] = {
+            "op": op,
+            "path": path,
+            "changed": False,
+            "backup_file": None,
+            "skipped": [],
+        }
         try:
             if op == "mkdir":
                 record["changed"] = host.mkdir(path, me)
@@ -433,10 +501,7 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                 host.set_security(
                     path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True
                 )
-                for child in sorted(host.descendants(path), key=lambda n: len(n["path"])):
-                    child["owner"] = H.ADMINISTRATORS
-                    child["protected"] = False
-                    child["acl"] = [e for e in child["acl"] if e["inherited"]]
+                record["skipped"] = _secure_below(host, me, path)
                 host.reapply_inheritance(path)
                 record["changed"] = _security(host, path) != before
             else:

@@ -110,6 +110,10 @@ def test_desktop_with_background_gp_takes_two_calls_in_both_modes(action_for, ch
             "argv": [python, "-E", "-S", "{script}", *DEFAULT_PACKAGES],
             "script": probe,
             "timeout": 120,
+            # What the host script starts: the command line built here, the script by its name in the
+            # run's working directory.
+            "file": python,
+            "arguments": f"-E -S probe{i}.py " + " ".join(DEFAULT_PACKAGES),
         }
         for i, python in enumerate(
             [r"C:\Python27\ArcGIS10.4\python.exe", r"C:\Python27\ArcGISx6410.4\python.exe"]

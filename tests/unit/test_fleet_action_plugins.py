@@ -91,7 +91,32 @@ def test_files_are_applied_in_one_call_in_plan_order(action_for):
         "path": WRITE["target"],
         "changed": True,
         "backup_file": None,
+        "skipped": None,
     }
+    assert "warnings" not in result
+
+
+def test_items_skipped_inside_a_secured_tree_are_warned_about_by_name(action_for):
+    secure = fc.change(
+        "miniconda",
+        "files",
+        "secure",
+        "C:\\Miniconda2",
+        "admin only",
+        {"op": "secure", "path": "C:\\Miniconda2"},
+    )
+    locked = {
+        "path": "C:\\Miniconda2\\pkgs\\locked",
+        "why": "Attempted to perform an unauthorized operation.",
+    }
+    answer = {"changed": True, "result": {"items": [done(secure["item"], skipped=[locked])]}}
+    result = action_for("fleet_files", {"changes": [secure]}, answer).run(task_vars=TASK_VARS)
+    assert result.get("failed") is not True and result["items"][0]["skipped"] == [locked]
+    assert result["warnings"] == [
+        f"{HOST}: secure C:\\Miniconda2: skipped C:\\Miniconda2\\pkgs\\locked (Attempted to perform an "
+        "unauthorized operation.). It keeps its own owner and ACL: inspect it, take ownership (takeown /f "
+        "<path> /r) or delete it, and run again; playbooks/audit.yml lists what stays writable."
+    ]
 
 
 def test_files_already_right_report_no_change(action_for):

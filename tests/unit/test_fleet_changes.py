@@ -414,3 +414,23 @@ def test_conda_versions_come_from_the_roots_conda_meta_names():
         other_conda_readers=(dp.CondaReader(label="pro-3.3-64", prefix=pro, python_major_minor="3.11"),),
     )
     assert fh.Read(fh.conda_meta_glob(pro), "glob", detail=False) in dr.doi_cert_reads(settings, None, [])
+
+
+# --- miniconda_judge ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_miniconda2_conda_answering_its_version_on_stderr_is_complete(stream):
+    """conda 4.8.3 on Python 2.7 prints ``--version`` to stderr (argparse before 3.4, bpo-18920)."""
+    plan = mp.plan_miniconda(mp.PlanInputs(flavours=["miniconda2-x86"]), os_bits=64)
+    install = plan["installs"][0]
+    run = {"id": "miniconda-miniconda2-x86", "rc": 0, "stdout": "", "stderr": "", stream: "conda 4.8.3\r\n"}
+    snap = fh.Snapshot(
+        {"reads": [{"path": p, "type": "file"} for p in install["expected_files"]], "runs": [run]}
+    )
+    assert mr.miniconda_judge(plan, snap, "ws01") == []
+    run[stream] = "Traceback (most recent call last):\r\n"
+    assert (
+        "exited 0 with 'Traceback"
+        in mr.miniconda_judge(plan, fh.Snapshot(snap.to_raw() | {"runs": [run]}), "ws01")[0]
+    )
