@@ -69,21 +69,17 @@ def record(scenario: str, out: Path) -> Path:
         locks.mkdir(parents=True, exist_ok=True)
         for lock in sorted((lab.dir / "locks").glob("*.txt")):
             shutil.copy2(lock, locks / lock.name)
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
         from . import planning
 
         spec = planning.plan_host(host, after, variables, locks)["verify"]
         state = lab.state(host)
         with H.Host.locked(state) as sim:
             ctx = Ctx(sim, sim.principal(None), False, TEMP, "ansible.windows.win_powershell")
-            params = {
-                "Reads": spec["reads"],
-                "Runs": spec["runs"],
-                "Arcgis": False,
-                "Profiles": False,
-                "Session": False,
-                "EnvNames": [],
-                "Thumbprints": [],
-            }
+            # As fleet_verify sends it: the plan's reads and runs as one host_read call's parameters.
+            reads = [fh.Read(r["path"], r.get("kind", "file"), bool(r.get("content"))) for r in spec["reads"]]
+            params = fh.host_read_params(reads, spec["runs"])["parameters"]
             verified, _changed = scripts.host_read(ctx, params)
     target = out / f"{scenario}.json"
     data = {"host": host, "variables": variables, "before": before, "after": after, "verified": verified}
