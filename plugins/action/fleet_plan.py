@@ -49,7 +49,9 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "mode": {"type": "str", "default": "offline", "choices": ["offline", "live"]},
     "group": {"type": "str", "default": "windows_workstations"},
     "hosts": {"type": "list", "elements": "str"},
-    "roles": {"type": "list", "elements": "str", "default": ROLE_NAMES, "choices": ROLE_NAMES},
+    "roles": {"type": "list", "elements": "str", "default": []},
+    "run_tags": {"type": "list", "elements": "str", "default": ["all"]},
+    "skip_tags": {"type": "list", "elements": "str", "default": []},
     "variables": {"type": "dict", "default": {}},
     "report_dir": {"type": "path", "default": "reports/plan"},
     "lock": {"type": "bool", "default": False},
@@ -71,6 +73,20 @@ COLUMNS = (
     Column("error", "Problem"),
 )
 ROLE_PREFIXES = (*(f"{role.name}_" for role in ROLES), "fleet_")
+
+
+def selected_roles(args: Mapping[str, Any]) -> list[str]:
+    """The roles this run changes, in apply order: the given ones (default: the registry's), limited by
+    --tags/--skip-tags as each role's play step is."""
+    given = list(args["roles"]) or ROLE_NAMES
+    unknown = [name for name in given if name not in ROLE_NAMES]
+    if unknown:
+        raise AnsibleActionFail(
+            f"fleet_plan_roles: {unknown} are not roles of this collection. Fix: use names among "
+            f"{ROLE_NAMES}."
+        )
+    wanted = given if "all" in args["run_tags"] else [n for n in given if n in args["run_tags"]]
+    return [name for name in wanted if name not in args["skip_tags"]]
 
 
 def trusted(data: Any) -> Any:
@@ -236,7 +252,7 @@ class ActionModule(ActionBase):
             warn=self._display.warning,
             lock=live or args["lock"],
         )
-        planner = ff.FleetPlanner(ROLES, args["roles"], role_args, role_args.check_public, fleet)
+        planner = ff.FleetPlanner(ROLES, selected_roles(args), role_args, role_args.check_public, fleet)
         hostvars = task_vars["hostvars"]
         inputs = [self._host_input(h, hostvars[h]) for h in hosts]
         for item in inputs:

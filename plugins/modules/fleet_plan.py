@@ -41,11 +41,25 @@ options:
     type: list
     elements: str
   roles:
-    description: The roles whose changes are planned (all are validated and planned for their outputs).
+    description:
+      - The roles whose changes are planned, in the order they are applied (all are validated and planned
+        for their outputs); empty means every role of the collection, in its apply order.
+      - A name that is no role of the collection fails the task, naming the roles there are.
     type: list
     elements: str
-    choices: [miniconda, doi_cert, arcgis_env, startup_bridge]
-    default: [miniconda, doi_cert, arcgis_env, startup_bridge]
+    default: []
+  run_tags:
+    description:
+      - The run's C(--tags) (C(ansible_run_tags)); a role is planned only when C(all) or its name is among
+        them.
+    type: list
+    elements: str
+    default: [all]
+  skip_tags:
+    description: The run's C(--skip-tags) (C(ansible_skip_tags)); a role named there is not planned.
+    type: list
+    elements: str
+    default: []
   variables:
     description: Role variables every host is planned with, over its own (uninstall.yml sets the states).
     type: dict
