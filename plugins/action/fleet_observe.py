@@ -75,7 +75,7 @@ class ActionModule(arcgis_facts.ActionModule):
             "arcgis": True,
             "profiles": True,
             "session": True,
-            "reads": ff.first_reads(ROLES, lambda role: self._args(role, [], {"miniconda_installs": []})),
+            "reads": ff.first_reads(ROLES, lambda role: self._args(role, [], {})),
         }
 
     def _second_read(

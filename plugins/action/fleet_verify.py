@@ -37,9 +37,7 @@ class ActionModule(ActionBase):
         ]
         runs = list(args["verify"].get("runs") or [])
         if not reads and not runs:
-            result.update(
-                changed=False, msg=f"{host}: nothing to verify", bridge_verified=False, module_calls=0
-            )
+            result.update(changed=False, msg=f"{host}: nothing to verify", verified={}, module_calls=0)
             return result
         answer = self._execute_module(
             module_name="ansible.windows.win_powershell",
@@ -51,16 +49,12 @@ class ActionModule(ActionBase):
         snapshot = fh.Snapshot(answer.get("result") or {})
         problems = ff.judge_host(ROLES, host, args["judge"], snapshot)
         flat = [p for role in problems.values() for p in role]
-        bridged = (
-            "startup_bridge" in args["judge"]
-            and not problems.get("startup_bridge")
-            and any(r["id"].startswith("bridge-") for r in runs)
-        )
+        verified = ff.verified_roles(args["judge"], args["verify"].get("by_role") or {}, problems)
         result.update(
             changed=False,
             module_calls=1,
             problems=problems,
-            bridge_verified=bridged,
+            verified=verified,
             msg=f"{host}: verified {len(runs)} run(s) and {len(reads)} file(s)"
             + (f"; {len(flat)} problem(s)" if flat else ": all good"),
         )

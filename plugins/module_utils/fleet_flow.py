@@ -295,7 +295,14 @@ class FleetPlanner:
             "steps": fc.group_steps(changes or []),
             "sources": sources,
             "summary": row["changes"],
-            "verify": {"reads": [r.as_param() for r in reads], "runs": runs},
+            "verify": {
+                "reads": [r.as_param() for r in reads],
+                "runs": runs,
+                # Which role asked for each run: verify reports per role whether its checks ran and passed.
+                "by_role": {
+                    name: [str(r["id"]) for r in plan.verify_runs] for name, plan in selected.items()
+                },
+            },
             "judge": {name: plan.judge for name, plan in selected.items()},
             "published": record.published,
             "notes": row["notes"],
@@ -333,6 +340,13 @@ def verify_params(plans: Iterable[RolePlan]) -> tuple[list[Read], list[dict[str,
         reads += plan.verify_reads
         runs += plan.verify_runs
     return reads, runs
+
+
+def verified_roles(
+    judge: Mapping[str, Any], by_role: Mapping[str, Sequence[str]], problems: Mapping[str, list[str]]
+) -> dict[str, bool]:
+    """Per role judged: whether its checks ran on the host (it listed runs) and all passed."""
+    return {name: bool(by_role.get(name)) and not problems.get(name) for name in judge}
 
 
 def judge_host(

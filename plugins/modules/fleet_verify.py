@@ -42,8 +42,9 @@ problems:
   description: Problems per role; empty lists when all is well.
   returned: success
   type: dict
-bridge_verified:
-  description: Whether the startup bridge's checks ran and passed.
+verified:
+  description: Per role judged, whether its checks ran on the host and all passed.
   returned: success
-  type: bool
+  type: dict
+  sample: {miniconda: true, doi_cert: false, arcgis_env: true, startup_bridge: true}
 """

@@ -88,7 +88,7 @@ ROLE_FILES = {
         "# What it holds.\nhello_text: hello\n"
     ),
     "vars/plan.yml": (
-        "---\n__hello_plan_args:\n  state: \"{{ hello_state }}\"\n  path: \"{{ hello_path }}\"\n"
+        '---\n__hello_plan_args:\n  state: "{{ hello_state }}"\n  path: "{{ hello_path }}"\n'
         '  text: "{{ hello_text }}"\n'
     ),
     "meta/argument_specs.yml": (

@@ -166,7 +166,11 @@ def test_changes_are_required(action_for):
 PLAN = mp.plan_miniconda(mp.PlanInputs(flavours=["miniconda3-x64"]), 64)
 INSTALL = PLAN["installs"][0]
 READS, RUNS = mr.miniconda_verify(PLAN)
-VERIFY = {"reads": [r.as_param() for r in READS], "runs": RUNS}
+VERIFY = {
+    "reads": [r.as_param() for r in READS],
+    "runs": RUNS,
+    "by_role": {"miniconda": [r["id"] for r in RUNS]},
+}
 JUDGE = {"miniconda": {"plan": PLAN}}
 
 
@@ -186,7 +190,7 @@ def test_verify_reads_and_runs_in_one_call_and_passes(action_for):
     assert call["module_args"] == fh.host_read_params(READS, RUNS)
     assert result.get("failed") is not True
     assert result["problems"] == {"miniconda": []}
-    assert result["bridge_verified"] is False
+    assert result["verified"] == {"miniconda": True}
     assert result["msg"] == f"{HOST}: verified {len(RUNS)} run(s) and {len(READS)} file(s): all good"
 
 
@@ -218,7 +222,7 @@ def test_nothing_to_verify_costs_no_call(action_for):
     action = action_for("fleet_verify", {"verify": {"reads": [], "runs": []}, "judge": {}})
     result = action.run(task_vars=TASK_VARS)
     action._execute_module.assert_not_called()
-    assert result["module_calls"] == 0 and result["bridge_verified"] is False
+    assert result["module_calls"] == 0 and result["verified"] == {}
     assert result["msg"] == f"{HOST}: nothing to verify"
 
 

@@ -75,6 +75,12 @@ def test_every_judge_passes_the_recorded_verify_answer(recorded):
     problems = judged(recorded, recorded["verified"])
     assert set(problems) == {r.name for r in ROLES}
     assert problems == {r.name: [] for r in ROLES}
+    # Each role that listed checks is reported verified (the run report's "bridge verified" among them).
+    spec = plan(recorded, "after")["verify"]
+    assert ff.verified_roles(plan(recorded, "after")["judge"], spec["by_role"], problems) == {
+        r.name: bool(spec["by_role"][r.name]) for r in ROLES
+    }
+    assert all(spec["by_role"][name] for name in ("miniconda", "arcgis_env", "startup_bridge"))
 
 
 def spoil(answer: dict[str, Any], role: str) -> dict[str, Any]:
