@@ -218,13 +218,18 @@ class FleetPlanner:
 
     def available(self, published: dict[str, Any], record: HostRecord, role: Role) -> dict[str, Any]:
         """What a role publishes for the roles after it, limited, when the role does not apply in this run
-        (``--tags``), to what already exists: later roles never plan into a Miniconda or env not there."""
+        (``--tags``), to what already exists: a record with a ``prefix`` (a folder it makes on the host) is
+        kept only when observe found that folder, so later roles never plan into a Miniconda or env not
+        there."""
         if role.name in self.selected or record.snapshot is None:
             return published
         out = {}
         for name, records in published.items():
             kept = []
             for item in records:
+                if not isinstance(item, Mapping) or "prefix" not in item:
+                    kept.append(item)
+                    continue
                 try:
                     if record.snapshot.exists(str(item["prefix"])):
                         kept.append(item)

@@ -170,6 +170,8 @@ class Role:
                 host.plan = self.plan(host.args, host.ctx, fleet)
             except HostPlanError as exc:
                 host.error = str(exc)
+            except PlanError as exc:  # a pure planner's refusal of an input: this host's, named
+                host.error = f"{host.ctx.host}: {self.name}: {exc}"
 
     def judge(self, judge: Mapping[str, Any], host: str, snap: Snapshot) -> list[str]:
         raise NotImplementedError
