@@ -519,9 +519,8 @@ class ArcgisEnv(Role):
     def plan(self, args: Mapping[str, Any], ctx: RoleContext, fleet: Fleet) -> RolePlan:
         one = HostPlanning(dict(args), ctx)
         self.plan_fleet([one], fleet)
-        if one.error:
-            raise HostPlanError(one.error)
-        assert one.plan is not None
+        if one.error or one.plan is None:
+            raise HostPlanError(one.error or f"{ctx.host}: arcgis_env: nothing was planned")
         return one.plan
 
     def plan_fleet(self, hosts: Sequence[HostPlanning], fleet: Fleet) -> None:

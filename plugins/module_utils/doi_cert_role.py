@@ -16,7 +16,6 @@ import ntpath
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import yaml
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
@@ -310,6 +309,8 @@ def doi_cert_thumbprints(
 
 
 def doi_cert_judge(judge: Mapping[str, Any], settings: dp.PlanSettings, snap: Snapshot) -> list[str]:
+    import yaml  # the controller's (ansible-core requires PyYAML); imported where used, as before
+
     if settings.state != "present":
         return []
     problems = []

@@ -193,9 +193,8 @@ class FleetPlanner:
         """One role for every host still planned: its arguments, then its plan (per host or fleet-wide)."""
         batch: list[tuple[HostRecord, HostPlanning]] = []
         for record in records:
-            if not record.live:
+            if not record.live or record.ctx is None:
                 continue
-            assert record.ctx is not None
             try:
                 args = self.role_args(role, record.item.variables, record.installs, record.published)
             except HostPlanError as exc:

@@ -32,7 +32,7 @@ def plan_host(
         live=False,  # the recording's locks are found where options say (plan.yml's way), never solved
         options=options,
         read_file=ff.lock_reader(ROOT),
-        project_path=lambda path: ff.project_path(path),
+        project_path=ff.project_path,
         warn=lambda message: None,
         lock=True,
     )

@@ -70,7 +70,7 @@ def test_script_parses(place, script):
 
 def test_the_shipped_script_files_are_what_is_sent():
     # Two files, each the exact text the action plugins send (no copy kept in Python).
-    assert [p for p, _ in PLUGIN_SCRIPTS] == [
+    assert [path for path, _text in PLUGIN_SCRIPTS] == [
         "plugins/module_utils/fleet_apply_files.ps1",
         "plugins/module_utils/fleet_host_read.ps1",
     ]
