@@ -36,8 +36,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-items:
-  description: Per change, C(op), C(path), C(changed) and C(backup_file).
+applied:
+  description: Per change applied, in order, C(op), C(path), C(changed) and C(backup_file).
   returned: success
   type: list
   elements: dict

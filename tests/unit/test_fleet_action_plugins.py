@@ -8,6 +8,7 @@ for the host scripts of module_utils/fleet_host.py (recorded shapes, see tests/s
 from __future__ import annotations
 
 import base64
+import re
 from unittest.mock import MagicMock
 
 import pytest
@@ -73,7 +74,7 @@ def done(item: dict, changed: bool = True, **extra) -> dict:
 
 
 def test_files_are_applied_in_one_call_in_plan_order(action_for):
-    answer = {"changed": True, "result": {"items": [done(MKDIR["item"]), done(WRITE["item"], secret="x")]}}
+    answer = {"changed": True, "result": {"applied": [done(MKDIR["item"]), done(WRITE["item"], secret="x")]}}
     action = action_for("fleet_files", {"changes": [MKDIR, WRITE]}, answer)
     result = action.run(task_vars=TASK_VARS)
     action._execute_module.assert_called_once()
@@ -85,16 +86,23 @@ def test_files_are_applied_in_one_call_in_plan_order(action_for):
     assert result["changed"] is True and result["module_calls"] == 1
     assert result["msg"] == "2 of 2 file change(s) applied"
     # Only the names the report needs come back (never content or extra fields of the script).
-    assert result["items"][1] == {
+    assert result["applied"][1] == {
         "op": "write",
         "path": WRITE["target"],
         "changed": True,
         "backup_file": None,
     }
+    assert "items" not in result  # Jinja's `result.items` is the dict method, never this list
+
+
+def test_the_host_script_returns_the_key_the_plugin_reads():
+    """fleet_apply_files.ps1 runs on Windows, out of reach here: its result key is read from its text."""
+    keys = set(re.findall(r"\$Ansible\.Result = @\{ (\w+) =", fh.APPLY_FILES_SCRIPT))
+    assert keys == {"applied"}
 
 
 def test_files_already_right_report_no_change(action_for):
-    answer = {"changed": False, "result": {"items": [done(WRITE["item"], changed=False)]}}
+    answer = {"changed": False, "result": {"applied": [done(WRITE["item"], changed=False)]}}
     result = action_for("fleet_files", {"changes": [WRITE]}, answer).run(task_vars=TASK_VARS)
     assert result["changed"] is False and result["msg"] == "0 of 1 file change(s) applied"
 
@@ -118,7 +126,7 @@ def test_a_failure_names_the_error_and_how_far_it_got(action_for):
     answer = {
         "failed": True,
         "changed": True,
-        "result": {"items": [done(MKDIR["item"])]},
+        "result": {"applied": [done(MKDIR["item"])]},
         "error": [{"output": f"write {WRITE['target']}: Access to the path is denied."}],
     }
     action = action_for("fleet_files", {"changes": [MKDIR, WRITE]}, answer)
