@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: fleet_progress
 type: aggregate
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 short_description: One progress line per lab, module calls per host, and a per-lab report after the run
 description:

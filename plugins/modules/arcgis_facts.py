@@ -4,7 +4,7 @@ DOCUMENTATION = r"""
 ---
 module: arcgis_facts
 short_description: Find every ArcGIS install on a Windows host and measure its Python stack
-version_added: 0.1.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 description:
   - Reads the ESRI registry keys of ArcGIS Desktop 10.x (32-bit, C(WOW6432Node\ESRI\Desktop<ver>) and
