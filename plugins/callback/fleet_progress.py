@@ -393,9 +393,7 @@ class CallbackModule(CallbackBase):
         )
         for lab in sorted(set(self.lab.values())):
             members = [h for h in self.lab if self.lab[h] == lab]
-            from ansible import context
-
-            changed = "would change" if (context.CLIARGS or {}).get("check") else "changed"
+            changed = "would change" if args.get("check") else "changed"
             counts = {
                 "ok": sum(1 for h in members if not self.status.get(h) and not self._changed.get(h)),
                 changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),

@@ -118,3 +118,19 @@ def test_no_module_returns_a_key_jinja_dot_notation_cannot_read(repo_root):
         if key.rsplit(".", 1)[-1] in reserved
     ]
     assert not clashes, clashes
+
+
+def test_antsibull_docs_lint_finds_nothing(repo_root):
+    """What docs.ansible.com's build checks: markup, references (M() of a filter is an error), schemas.
+
+    rstcheck of the rendered pages is skipped (it alone takes most of a minute); about 10 s."""
+    collection = repo_root / "collections" / "ansible_collections" / "arcgis_conda" / "fleet"
+    proc = subprocess.run(
+        ["antsibull-docs", "lint-collection-docs", "--plugin-docs", "--skip-rstcheck", "."],
+        cwd=collection,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
