@@ -1,8 +1,9 @@
 """The collection as a user gets it: build the tarball, check what it holds, install it, run it by FQCN.
 
 `ansible-galaxy collection build` of this checkout must ship what a user of arcgis_conda.fleet needs
-(plugins, roles, playbooks with site, meta, docs, README, CHANGELOG, LICENSE, requirements.txt) and none
-of the development files (tests, Molecule, tools, benchmarks, the example inventory and its vault, the
+(plugins, roles, playbooks with site, meta, docs, README, CHANGELOG and changelogs/, LICENSE,
+requirements.txt, and tests/config.yml + tests/sanity/ for ansible-test) and none of the development
+files (the test suites, Molecule, tools, benchmarks, the example inventory and its vault, the
 demo CA, caches). The installed copy - in a temporary collections path, run from a folder that is not
 this checkout - must document every plugin (what galaxy-importer reads) and run `arcgis_conda.fleet.site`
 end to end against a simulated workstation (tests/simwin).
@@ -31,6 +32,8 @@ CERT = ROOT / "files" / "demo-lab-root-ca.crt"
 
 # What a user needs, by top-level entry; anything else in the tarball is a leak of the dev tree.
 SHIPPED_DIRS = {"plugins", "roles", "playbooks", "meta", "docs", "changelogs"}
+# tests/: only what ansible-test sanity needs on the installed copy (as ansible.windows ships its tests).
+SHIPPED_TESTS = {"tests/config.yml", "tests/sanity/ignore-2.19.txt"}
 SHIPPED_FILES = {
     "MANIFEST.json",
     "FILES.json",
@@ -40,7 +43,10 @@ SHIPPED_FILES = {
     "requirements.txt",
     "site.yml",
 }
-NEVER = ("__pycache__", ".pyc", ".retry", "vault", ".ruff_cache", ".pytest_cache", "tests/", "molecule")
+NEVER = (
+    *("__pycache__", ".pyc", ".retry", "vault", ".ruff_cache", ".pytest_cache"),
+    *("tests/unit", "tests/integration", "simwin", "conftest", "molecule"),
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -114,10 +120,13 @@ def test_the_tarball_holds_what_a_user_needs_and_no_dev_files(installed: dict[st
     with tarfile.open(installed["tarball"]) as tar:
         names = sorted(m.name for m in tar.getmembers() if m.isfile())
     tops = {n.split("/", 1)[0] for n in names}
-    leaked = sorted(n for n in names if n.split("/", 1)[0] not in SHIPPED_DIRS | SHIPPED_FILES)
+    leaked = sorted(
+        n for n in names if n.split("/", 1)[0] not in SHIPPED_DIRS | SHIPPED_FILES and n not in SHIPPED_TESTS
+    )
     assert not leaked, f"development files in the tarball: {leaked}"
     assert not [n for n in names if any(bad in n for bad in NEVER)], names
-    assert tops == SHIPPED_FILES | SHIPPED_DIRS
+    assert tops == SHIPPED_FILES | SHIPPED_DIRS | {"tests"}
+    assert {n for n in names if n.startswith("tests/")} == SHIPPED_TESTS
     # Every tracked plugin, role and playbook file ships.
     wanted = {n for n in tracked(*SHIPPED_DIRS) if not n.endswith("/.keep")}
     assert wanted - set(names) == set(), "tracked collection files missing from the tarball"
