@@ -314,6 +314,6 @@ def test_controller_downloads_trust_the_given_ca_file_through_open_url(doi_serve
     assert url_fetcher(10, str(ca_file))(f"{doi_server.url}/repodata.json") == b'{"packages": {}}'
     with pytest.raises(OSError, match="404"):
         url_fetcher(10, str(ca_file))(f"{doi_server.url}/missing.json")
-    with pytest.raises(OSError, match="(?i)certificate"):
+    with pytest.raises(OSError, match=r"(?i)certificate"):
         url_fetcher(10)(f"{doi_server.url}/repodata.json")  # the public roots do not know the DOI root
     assert "certificate" in (_channel_probe(doi_server.url, "noarch", 10) or "").lower()
