@@ -278,7 +278,12 @@ def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
         tarball = with_repository(tarball, tmp_path / "stand-in", "https://repository.not-yet-public.invalid")
     code, out = run_importer(tarball, tmp_path)
     assert code == 0 and "Importer processing completed successfully" in out, out
-    assert "ERROR" not in out and "WARNING" not in out, out
+    # The importer warns about any sanity ignore file; ours holds only what the certified rules permit
+    # (tests/unit/test_sanity_ignores.py), so that one warning is expected, and no other.
+    warned = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert warned == [
+        "WARNING: Ignore files skip ansible-test sanity tests, found ignore-2.19.txt with 7 statement(s)"
+    ], out
     result = json.loads((tmp_path / "importer_result.json").read_text())
     contents = result["contents"]
     root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"
