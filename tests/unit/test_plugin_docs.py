@@ -134,3 +134,17 @@ def test_antsibull_docs_lint_finds_nothing(repo_root):
         timeout=300,
     )
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def test_the_action_group_holds_every_action_and_versions_agree(repo_root):
+    """`module_defaults: {group/arcgis_conda.fleet.fleet: ...}` reaches every fleet action; one version."""
+    import tomllib
+
+    import yaml
+
+    runtime = yaml.safe_load((repo_root / "meta" / "runtime.yml").read_text())
+    actions = sorted(p.stem for p in (repo_root / "plugins" / "action").glob("*.py"))
+    assert sorted(runtime["action_groups"]["fleet"]) == actions
+    galaxy = yaml.safe_load((repo_root / "galaxy.yml").read_text())
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    assert project["version"] == galaxy["version"]
