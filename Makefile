@@ -44,7 +44,7 @@ syntax:
 	  ansible-playbook --syntax-check "$$pb" >/dev/null || exit 1; echo "syntax ok: $$pb"; \
 	done
 
-## sanity: ansible-test sanity on a scratch copy of the collection (its virtualenvs come from make setup).
+## sanity: ansible-test sanity on the built collection tarball, unpacked in a scratch folder (virtualenvs from make setup).
 sanity:
 	python tools/ansible_sanity.py
 

@@ -1,10 +1,12 @@
-"""`ansible-test sanity` for the collection, from a scratch copy, offline apart from PyPI.
+"""`ansible-test sanity` on the collection as users get it: the built tarball, offline apart from PyPI.
 
-ansible-test wants the collection at ``.../ansible_collections/arcgis_conda/fleet``; this checkout is
-anywhere. So the files git knows (tracked, and new ones not ignored: what a commit would hold) are copied
-into a temporary ``ansible_collections/arcgis_conda/fleet``, ansible-test runs there, and the copy is
-deleted: nothing is written into the working tree. ``collections/`` is left out: it is this checkout's
-symlink to itself (so playbooks can import the collection by FQCN), not part of the collection.
+The files git knows (tracked, and new ones not ignored: what a commit would hold) are copied to a scratch
+folder, ``ansible-galaxy collection build`` makes the tarball from them (galaxy.yml's build_ignore decides
+what ships: the plugins, roles and playbooks, and tests/config.yml and tests/sanity/ with them, as
+ansible.windows ships its tests), and the tarball is unpacked into a temporary
+``ansible_collections/arcgis_conda/fleet``, where ansible-test runs. Nothing is written into the working
+tree. So what the sanity tests pass is exactly what Galaxy would install; the development files (the
+simulated workstation, the pytest suites, tools) are not in it, and ruff lints them.
 
 ansible-test runs each sanity test in its own virtualenv (``~/.ansible/test/venv``, cached, keyed by
 ansible-core's pinned ``sanity.*.txt``), created with pip from PyPI. It bootstraps pip with
@@ -27,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -106,9 +109,36 @@ def copy_tree(dest: Path) -> None:
             os.symlink(os.readlink(src), dst)
         else:
             shutil.copy2(src, dst)
+
+
+def unpacked_tarball(scratch: Path, dest: Path) -> Path:
+    """Build the collection tarball from a copy of the commit's files and unpack it at ``dest``."""
+    src = scratch / "src"
+    copy_tree(src)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-galaxy"),
+            "collection",
+            "build",
+            "--output-path",
+            str(scratch / "dist"),
+            str(src),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (tarball,) = (scratch / "dist").glob(f"{NAMESPACE}-{NAME}-*.tar.gz")
+    print(out.stdout.strip())
+    dest.mkdir(parents=True)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(dest, filter="data")
     # ansible-test lists a collection's files with git when it is a repository: make it one.
     subprocess.run(["git", "init", "--quiet"], cwd=dest, check=True)
     subprocess.run(["git", "add", "--all"], cwd=dest, check=True)
+    return tarball
 
 
 def python_path_dir(scratch: Path) -> Path:
@@ -139,7 +169,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fleet-sanity-") as tmp:
         scratch = Path(tmp)
         dest = scratch / "ansible_collections" / NAMESPACE / NAME
-        copy_tree(dest)
+        unpacked_tarball(scratch, dest)
         env = dict(os.environ)
         # pyenv's shims answer for every version but fail for unselected ones: hide them, so ansible-test
         # finds exactly the controller Pythons linked here (and skips the others).

@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
             module_args={"script": fh.APPLY_FILES_SCRIPT, "parameters": {"Items": items}, "depth": 4},
             task_vars=task_vars,
         )
-        done = (answer.get("result") or {}).get("items") or []
+        done = (answer.get("result") or {}).get("applied") or []
         result["module_calls"] = 1
         if answer.get("failed"):
             raise AnsibleActionFail(
@@ -51,7 +51,9 @@ class ActionModule(ActionBase):
         result.update(
             module_calls=1,
             changed=any(bool(d.get("changed")) for d in done),
-            items=[{k: d.get(k) for k in ("op", "path", "changed", "backup_file", "skipped")} for d in done],
+            applied=[
+                {k: d.get(k) for k in ("op", "path", "changed", "backup_file", "skipped")} for d in done
+            ],
             msg=f"{sum(1 for d in done if d.get('changed'))} of {len(items)} file change(s) applied",
         )
         skipped = skipped_warnings(host, done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: fleet_progress
 type: aggregate
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 short_description: One progress line per lab, module calls per host, and a per-lab report after the run
 description:
@@ -392,9 +393,7 @@ class CallbackModule(CallbackBase):
         )
         for lab in sorted(set(self.lab.values())):
             members = [h for h in self.lab if self.lab[h] == lab]
-            from ansible import context
-
-            changed = "would change" if (context.CLIARGS or {}).get("check") else "changed"
+            changed = "would change" if args.get("check") else "changed"
             counts = {
                 "ok": sum(1 for h in members if not self.status.get(h) and not self._changed.get(h)),
                 changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),

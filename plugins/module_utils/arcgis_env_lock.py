@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import EnvSpec
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
 
@@ -172,7 +174,7 @@ def dependency_order(records: Sequence[RepoDataRecord]) -> list[RepoDataRecord]:
 def _channel_probe(url: str, subdir: str, timeout: float) -> str | None:
     """Why the controller cannot read ``url/subdir/repodata.json`` (None when it can).
 
-    Checked with the standard library before py-rattler fetches: py-rattler 0.28 can crash the
+    Checked with ansible-core's ``open_url`` before py-rattler fetches: py-rattler 0.28 can crash the
     interpreter at exit when a fetch fails while its background tasks are still running.
     """
     target = f"{url.rstrip('/')}/{subdir}/repodata.json"
@@ -182,15 +184,14 @@ def _channel_probe(url: str, subdir: str, timeout: float) -> str | None:
         return None if path.is_file() else f"{path} does not exist"
     if parsed.scheme not in ("http", "https"):
         return f"unsupported channel URL scheme {parsed.scheme!r}"
-    request = urllib.request.Request(target, method="HEAD")  # noqa: S310 - scheme checked above
     try:
-        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310
+        with open_url(target, method="HEAD", timeout=timeout, follow_redirects="safe"):
             return None
     except urllib.error.HTTPError as exc:
         if exc.code in (403, 405):  # some mirrors refuse HEAD; py-rattler's GET decides
             return None
         return f"HTTP {exc.code} for {target}"
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, UrlsConnectionError) as exc:
         return f"{target}: {getattr(exc, 'reason', exc)}"
 
 

@@ -181,7 +181,7 @@ class EnvSettings:
                 raise SpecError(
                     f"arcgis_env_pro_mode for {arcgis_id}: {mode!r} is not one of {list(PRO_MODES)}"
                 )
-        _policy = self.policy
+        self.policy  # noqa: B018 - a property: raises SpecError when the package-source settings are bad
         if self.package_format not in PACKAGE_FORMATS:
             raise SpecError(
                 f"arcgis_env_package_format: {self.package_format!r} is not one of {list(PACKAGE_FORMATS)}"

@@ -119,11 +119,11 @@ foreach ($item in $Items) {
         }
     }
     catch {
-        $Ansible.Result = @{ items = $done.ToArray() }
+        $Ansible.Result = @{ applied = $done.ToArray() }
         $Ansible.Failed = $true
         throw "$($item.op) $($item.path): $($_.Exception.Message)"
     }
     if ($record.changed) { $Ansible.Changed = $true }
     $done.Add($record)
 }
-$Ansible.Result = @{ items = $done.ToArray() }
+$Ansible.Result = @{ applied = $done.ToArray() }

@@ -9,7 +9,8 @@ already in the mirror with the right hashes is not fetched again, so a re-run fe
 whose bytes do not match is refused (never written) and named. Files the locks no longer name are
 removed (``prune``), so the mirror's repodata lists exactly what the fleet installs.
 
-No Ansible imports; the network is one ``fetch(url) -> bytes`` callable, so tests count requests.
+The network is one ``fetch(url) -> bytes`` callable (``url_fetcher``: ansible-core's ``open_url``), so
+tests count requests.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import parse_explicit
 
@@ -276,10 +279,10 @@ def read_index(dest: str | os.PathLike[str], channel: str) -> dict[str, dict[str
 
 
 def url_fetcher(timeout: float = 60.0, ca_file: str | None = None) -> Callable[[str], bytes]:
-    """Download over http(s) (or read file://), trusting ``ca_file`` when given (e.g. the DOI bundle)."""
-    import ssl
+    """Download over http(s) (or read file://), trusting only ``ca_file`` when given (e.g. the DOI bundle).
 
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    ansible-core's ``open_url`` (proxies from the environment, as urllib); its certificate failures are
+    raised as OSError like every other network error, which is what the callers handle."""
 
     def fetch(url: str) -> bytes:
         parsed = urllib.parse.urlparse(url)
@@ -287,8 +290,11 @@ def url_fetcher(timeout: float = 60.0, ca_file: str | None = None) -> Callable[[
             return Path(urllib.request.url2pathname(parsed.path)).read_bytes()
         if parsed.scheme not in ("http", "https"):
             raise OSError(f"unsupported URL scheme {parsed.scheme!r}")
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
-            return response.read()
+        try:
+            with open_url(url, timeout=timeout, ca_path=ca_file, follow_redirects="safe") as response:
+                return response.read()
+        except UrlsConnectionError as exc:
+            raise OSError(f"{url}: {exc}") from None
 
     return fetch
 

@@ -4,7 +4,7 @@ DOCUMENTATION = r"""
 ---
 module: arcgis_facts
 short_description: Find every ArcGIS install on a Windows host and measure its Python stack
-version_added: 0.1.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 description:
   - Reads the ESRI registry keys of ArcGIS Desktop 10.x (32-bit, C(WOW6432Node\ESRI\Desktop<ver>) and
@@ -18,7 +18,7 @@ description:
     data, one that runs the probe with every interpreter), whatever the number of installs or packages;
     1 when the host has no ArcGIS. Each WinRM module call costs about a second."
   - All interpretation (which installs exist, which C(python.exe) each runs, cross-checks, drift against
-    the release table of M(arcgis_conda.fleet.arcgis_stack)) happens on the controller.
+    the release table of P(arcgis_conda.fleet.arcgis_stack#filter)) happens on the controller.
   - A host without ArcGIS gets C(arcgis=[]) and a clear C(msg); with O(require_arcgis=true) it fails
     instead. A broken interpreter is reported per install (C(status=broken), the error in C(problems)) and
     the other installs are still measured.

@@ -11,7 +11,7 @@ description:
   - One M(ansible.windows.win_powershell) call with the C(apply_files) script of
     C(plugins/module_utils/fleet_host.py); it stops at the first failure and names it.
   - In check mode nothing is sent; the task reports the changes it would apply.
-version_added: 0.2.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:
@@ -36,8 +36,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-items:
-  description: Per change, C(op), C(path), C(changed) and C(backup_file).
+applied:
+  description: Per change applied, in order, C(op), C(path), C(changed) and C(backup_file).
   returned: success
   type: list
   elements: dict

@@ -18,7 +18,7 @@ description:
   - Indexes each channel with py-rattler's indexer (C(rattler.index.index_fs)), which reads every package file
     and writes C(<subdir>/repodata.json), then checks that each index lists exactly the locked files.
   - Every channel the hosts' condarc names on the mirror is created, empty when no lock uses it.
-version_added: 0.3.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 requirements:
   - py-rattler (pinned in requirements.txt) on the controller.

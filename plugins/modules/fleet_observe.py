@@ -15,7 +15,7 @@ description:
     snapshot M(arcgis_conda.fleet.fleet_plan) plans against. Both are kept by the fact cache.
   - Both calls are the C(host_read) PowerShell of C(plugins/module_utils/fleet_host.py), sent through
     M(ansible.windows.win_powershell); it changes nothing, so check mode gives the same answer.
-version_added: 0.2.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:

@@ -20,7 +20,7 @@ description:
   - Writes C(<lab>.html), C(<lab>.csv) and C(<lab>.json) per lab into O(report_dir); the HTML is one
     self-contained file.
   - A host whose input cannot be planned is reported with its error; the other hosts are still planned.
-version_added: 0.1.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:

@@ -9,7 +9,7 @@ description:
     with the seed's troubleshooting checks - and reads back the files that must be there (the CA bundle,
     the condarc and pip.ini settings), in one read-only M(ansible.windows.win_powershell) call.
   - Every role's judge decides on the controller; the task fails naming each problem and its fix.
-version_added: 0.2.0
+version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:

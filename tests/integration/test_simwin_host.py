@@ -426,7 +426,7 @@ def test_apply_files_contract(ref: H.Host) -> None:
         {"op": "secure", "path": root},
     ]
     out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
-    assert changed and [i["changed"] for i in out["items"]] == [True, True, True, True]
+    assert changed and [i["changed"] for i in out["applied"]] == [True, True, True, True]
     node = ref.node(root)
     assert node["protected"] and node["owner"] == H.ADMINISTRATORS
     assert [(e["sid"], e["rights"]) for e in node["acl"]] == [
@@ -437,11 +437,11 @@ def test_apply_files_contract(ref: H.Host) -> None:
     assert all(e["inherited"] for e in ref.node(f"{root}\\a.txt")["acl"])
     # idempotent: same bytes, existing folder, copy without force, already secure
     again, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
-    assert not changed and not any(i["changed"] for i in again["items"])
+    assert not changed and not any(i["changed"] for i in again["applied"])
     # a write with other bytes and backup keeps the old file
     new = [{"op": "write", "path": f"{root}\\a.txt", "content_b64": b64(b"two").decode(), "backup": True}]
     out, _ = scripts.apply_files(ctx_for(ref), {"Items": new})
-    backup = out["items"][0]["backup_file"]
+    backup = out["applied"][0]["backup_file"]
     assert (
         backup.startswith(f"{root}\\a.txt.")
         and backup.endswith(".bak")
@@ -459,7 +459,7 @@ def test_apply_files_contract(ref: H.Host) -> None:
     out, changed = scripts.apply_files(
         ctx_for(ref), {"Items": [{"op": "delete", "path": root}, {"op": "delete", "path": root}]}
     )
-    assert [i["changed"] for i in out["items"]] == [True, False] and not ref.exists(root)
+    assert [i["changed"] for i in out["applied"]] == [True, False] and not ref.exists(root)
 
 
 def test_module_not_modelled_and_injected_failure(ref: H.Host) -> None:

@@ -264,7 +264,7 @@ def test_host_read_and_apply_files_through_win_powershell(lab: Lab) -> None:
     assert not lab.host().exists(root)
     assert [c["check_mode"] for c in lab.calls()] == [True, True]
     done = lab.playbook([apply, read, apply]).results()
-    assert done[0]["changed"] is True and [i["changed"] for i in done[0]["result"]["items"]] == [True] * 4
+    assert done[0]["changed"] is True and [i["changed"] for i in done[0]["result"]["applied"]] == [True] * 4
     entry = done[1]["result"]["reads"][0]
     assert entry["content_b64"] == "UEVNCg==" and entry["owner"] == H.ADMINISTRATORS
     assert {(a["sid"], a["rights"]) for a in entry["acl"]} == {

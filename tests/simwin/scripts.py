@@ -505,14 +505,14 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                 host.reapply_inheritance(path)
                 record["changed"] = _security(host, path) != before
             else:
-                raise ScriptFail(f"apply_files: unknown op {op!r} for {path}", {"items": done})
+                raise ScriptFail(f"apply_files: unknown op {op!r} for {path}", {"applied": done})
         except H.WinError as err:
             raise ScriptFail(
                 f"{op} {path}: {err}",
-                {"items": done, "changed": any(d["changed"] for d in done)},
+                {"applied": done, "changed": any(d["changed"] for d in done)},
             ) from err
         done.append(record)
-    return {"items": done}, any(d["changed"] for d in done)
+    return {"applied": done}, any(d["changed"] for d in done)
 
 
 # --- today's scripts --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ for the host scripts of module_utils/fleet_host.py (recorded shapes, see tests/s
 from __future__ import annotations
 
 import base64
+import re
 from unittest.mock import MagicMock
 
 import pytest
@@ -74,7 +75,7 @@ def done(item: dict, changed: bool = True, **extra) -> dict:
 
 
 def test_files_are_applied_in_one_call_in_plan_order(action_for):
-    answer = {"changed": True, "result": {"items": [done(MKDIR["item"]), done(WRITE["item"], secret="x")]}}
+    answer = {"changed": True, "result": {"applied": [done(MKDIR["item"]), done(WRITE["item"], secret="x")]}}
     action = action_for("fleet_files", {"changes": [MKDIR, WRITE]}, answer)
     result = action.run(task_vars=TASK_VARS)
     action._execute_module.assert_called_once()
@@ -86,7 +87,7 @@ def test_files_are_applied_in_one_call_in_plan_order(action_for):
     assert result["changed"] is True and result["module_calls"] == 1
     assert result["msg"] == "2 of 2 file change(s) applied"
     # Only the names the report needs come back (never content or extra fields of the script).
-    assert result["items"][1] == {
+    assert result["applied"][1] == {
         "op": "write",
         "path": WRITE["target"],
         "changed": True,
@@ -94,6 +95,7 @@ def test_files_are_applied_in_one_call_in_plan_order(action_for):
         "skipped": None,
     }
     assert "warnings" not in result
+    assert "items" not in result  # Jinja's `result.items` is the dict method, never this list
 
 
 def test_items_skipped_inside_a_secured_tree_are_warned_about_by_name(action_for):
@@ -109,9 +111,9 @@ def test_items_skipped_inside_a_secured_tree_are_warned_about_by_name(action_for
         "path": "C:\\Miniconda2\\pkgs\\locked",
         "why": "Attempted to perform an unauthorized operation.",
     }
-    answer = {"changed": True, "result": {"items": [done(secure["item"], skipped=[locked])]}}
+    answer = {"changed": True, "result": {"applied": [done(secure["item"], skipped=[locked])]}}
     result = action_for("fleet_files", {"changes": [secure]}, answer).run(task_vars=TASK_VARS)
-    assert result.get("failed") is not True and result["items"][0]["skipped"] == [locked]
+    assert result.get("failed") is not True and result["applied"][0]["skipped"] == [locked]
     assert result["warnings"] == [
         f"{HOST}: secure C:\\Miniconda2: skipped C:\\Miniconda2\\pkgs\\locked (Attempted to perform an "
         "unauthorized operation.). It keeps its own owner and ACL: inspect it, take ownership (takeown /f "
@@ -119,8 +121,14 @@ def test_items_skipped_inside_a_secured_tree_are_warned_about_by_name(action_for
     ]
 
 
+def test_the_host_script_returns_the_key_the_plugin_reads():
+    """fleet_apply_files.ps1 runs on Windows, out of reach here: its result key is read from its text."""
+    keys = set(re.findall(r"\$Ansible\.Result = @\{ (\w+) =", fh.APPLY_FILES_SCRIPT))
+    assert keys == {"applied"}
+
+
 def test_files_already_right_report_no_change(action_for):
-    answer = {"changed": False, "result": {"items": [done(WRITE["item"], changed=False)]}}
+    answer = {"changed": False, "result": {"applied": [done(WRITE["item"], changed=False)]}}
     result = action_for("fleet_files", {"changes": [WRITE]}, answer).run(task_vars=TASK_VARS)
     assert result["changed"] is False and result["msg"] == "0 of 1 file change(s) applied"
 
@@ -144,7 +152,7 @@ def test_a_failure_names_the_error_and_how_far_it_got(action_for):
     answer = {
         "failed": True,
         "changed": True,
-        "result": {"items": [done(MKDIR["item"])]},
+        "result": {"applied": [done(MKDIR["item"])]},
         "error": [{"output": f"write {WRITE['target']}: Access to the path is denied."}],
     }
     action = action_for("fleet_files", {"changes": [MKDIR, WRITE]}, answer)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 from ansible_builder.ee_schema import validate_schema
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 SAFE_SCAN = ("inventory", ".config/molecule", "molecule", "site.yml", "playbooks", "roles")
 
@@ -83,25 +85,47 @@ def test_ansible_cfg_points_at_project_content(repo_root):
     assert link.is_symlink() and link.resolve() == repo_root
 
 
+def requirement_names(path) -> dict[str, str]:
+    """name -> the rest of the line (specifier), for each requirement line of a pip requirements file."""
+    reqs = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            name = re.split(r"[\[<>=!~ ]", line, maxsplit=1)[0]
+            reqs[name.lower()] = line[len(name) :]
+    return reqs
+
+
+def test_shipped_requirements_are_ranges_and_the_project_pins_them(repo_root):
+    """A user's `pip install -r requirements.txt` must not replace their ansible-core or pin a library."""
+    shipped = requirement_names(repo_root / "requirements.txt")
+    assert shipped and not {"ansible", "ansible-core"} & set(shipped)
+    assert not [spec for spec in shipped.values() if "==" in spec], shipped
+    pins = requirement_names(repo_root / "constraints.txt")
+    assert set(shipped) <= set(pins)
+    assert all(spec.startswith("==") for spec in pins.values())
+    # Each pin make setup installs lies within the range the collection ships.
+    for name, spec in shipped.items():
+        spec = spec.split("]", 1)[-1]
+        assert Version(pins[name][2:]) in SpecifierSet(spec), (name, spec, pins[name])
+    dev = requirement_names(repo_root / "requirements-dev.txt")
+    assert dev["ansible-core"] == pins["ansible-core"] and dev["ansible"] == pins["ansible"]
+
+
 def test_execution_environment_is_valid_and_matches_pins(repo_root):
     ee = yaml.safe_load((repo_root / "execution-environment.yml").read_text())
     validate_schema(ee)  # ansible-builder's own schema; raises on any structural error
     assert ee["version"] == 3
-    pins = {}
-    for line in (repo_root / "requirements.txt").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==")
-            pins[name.split("[")[0].lower()] = version.strip()
+    pins = {name: spec[2:] for name, spec in requirement_names(repo_root / "constraints.txt").items()}
     assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pins['ansible-core']}"
     for req in ee["dependencies"]["python"]:
         name, version = req.split("==")
         assert pins[name.split("[")[0].lower()] == version, req
     # Exactly the run time's needs: requirements.txt's Python clients, galaxy.yml's collections, and no
     # system packages (krb5 only comes with the kerberos extras, which are not installed).
-    assert {r.split("==")[0].split("[")[0].lower() for r in ee["dependencies"]["python"]} == set(pins) - {
-        "ansible",
-        "ansible-core",
-    }
+    assert {r.split("==")[0].split("[")[0].lower() for r in ee["dependencies"]["python"]} == set(
+        requirement_names(repo_root / "requirements.txt")
+    )
     assert "system" not in ee["dependencies"]
     galaxy = yaml.safe_load((repo_root / ee["dependencies"]["galaxy"]).read_text())
     runtime = yaml.safe_load((repo_root / "galaxy.yml").read_text())["dependencies"]

@@ -87,3 +87,64 @@ def test_every_action_plugin_with_a_spec_has_a_doc_stub_that_matches_it(repo_roo
                 assert doc.get("default") == want["default"], where
             if want.get("elements"):
                 assert doc.get("elements") == want["elements"], where
+
+
+def return_keys(returns: dict, where: str = "") -> list[str]:
+    keys = []
+    for key, spec in (returns or {}).items():
+        keys.append(f"{where}{key}")
+        keys.extend(return_keys(spec.get("contains") or {}, f"{where}{key}."))
+    return keys
+
+
+def test_no_module_returns_a_key_jinja_dot_notation_cannot_read(repo_root):
+    """`result.items` in Jinja is the dict method, not the value (fleet_files returned `items` before
+    1.0.0; ansible-core 2.21's sanity rejects such names): no RETURN key, nested ones included, may be
+    the name of a dict attribute."""
+    names = plugin_names(repo_root, "module")
+    proc = subprocess.run(
+        ["ansible-doc", "--json", "-t", "module", *(f"{FQCN}.{n}" for n in names)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    reserved = {name for name in dir(dict) if not name.startswith("_")}
+    clashes = [
+        f"{module}: {key}"
+        for module, entry in json.loads(proc.stdout).items()
+        for key in return_keys(entry.get("return") or {})
+        if key.rsplit(".", 1)[-1] in reserved
+    ]
+    assert not clashes, clashes
+
+
+def test_antsibull_docs_lint_finds_nothing(repo_root):
+    """What docs.ansible.com's build checks: markup, references (M() of a filter is an error), schemas.
+
+    rstcheck of the rendered pages is skipped (it alone takes most of a minute); about 10 s."""
+    collection = repo_root / "collections" / "ansible_collections" / "arcgis_conda" / "fleet"
+    proc = subprocess.run(
+        ["antsibull-docs", "lint-collection-docs", "--plugin-docs", "--skip-rstcheck", "."],
+        cwd=collection,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def test_the_action_group_holds_every_action_and_versions_agree(repo_root):
+    """`module_defaults: {group/arcgis_conda.fleet.fleet: ...}` reaches every fleet action; one version."""
+    import tomllib
+
+    import yaml
+
+    runtime = yaml.safe_load((repo_root / "meta" / "runtime.yml").read_text())
+    actions = sorted(p.stem for p in (repo_root / "plugins" / "action").glob("*.py"))
+    assert sorted(runtime["action_groups"]["fleet"]) == actions
+    galaxy = yaml.safe_load((repo_root / "galaxy.yml").read_text())
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    assert project["version"] == galaxy["version"]

@@ -323,7 +323,7 @@ def effects_of(
     if result.get("failed") or args.get("_ansible_check_mode"):
         return []
     if name == "win_powershell" and script == "apply_files":
-        items = (result.get("result") or {}).get("items") or []
+        items = (result.get("result") or {}).get("applied") or []
         return [{"op": i.get("op"), "path": i.get("path")} for i in items if i.get("changed")]
     if not result.get("changed"):
         return []
