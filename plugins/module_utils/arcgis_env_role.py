@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_drift as ad
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_students as st
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_host import (
@@ -95,6 +96,8 @@ def arcgis_env_reads(
         reads.append(Read(ntpath.join(root, "*", "conda-meta", "history"), "glob"))
         reads.append(Read(ntpath.join(root, "*", "conda-meta", "*.json"), "glob", detail=False))
         reads.append(Read(ntpath.join(root, "*", "conda-meta", "pinned"), "glob", True))
+        # What each env carries for its students (arcgis_env_students), rewritten when it differs.
+        reads += [Read(ntpath.join(root, "*", n), "glob") for n in (st.PIP_INI, st.CONSTRAINTS, st.README)]
     reads.append(Read(ntpath.dirname(settings.prefix_root), "dir"))
     reads += [Read(PROGRAMDATA_CONDA, "dir"), Read(ENVS_CONDARC_DIR, "dir"), Read(ENVS_CONDARC, content=True)]
     for root in pro_roots:
@@ -107,36 +110,47 @@ def arcgis_env_reads(
 
 
 # Every conda on Windows reads C:\ProgramData\conda\condarc.d\*.yml for every account (conda >= 4.6.9,
-# conda/conda#8272; the path is hard-coded). envs_dirs there makes the lab's clones named envs of every
-# user's conda, Pro's included (`conda env list`, `activate <name>`); configured envs_dirs come before
-# conda's own (root\envs, ~\.conda\envs), and a new env goes to the first writable one, so a student's
-# `conda create` still lands in their profile (conda's context.envs_dirs).
+# conda/conda#8272; the path is hard-coded). Its envs_dirs puts each account's own ~\.conda\envs first, so a
+# student's `conda create -n NAME` lands in their profile, then the lab's clone folders, which makes the
+# clones named envs of every user's conda, Pro's included (`conda env list`, `activate <name>`); pkgs_dirs
+# puts each account's own package cache first (arcgis_env_students, with the sources).
 ENVS_CONDARC_DIR = ntpath.join(PROGRAMDATA_CONDA, "condarc.d")
 
 
 ENVS_CONDARC = ntpath.join(ENVS_CONDARC_DIR, "arcgis_env.yml")
 
 
-def envs_condarc(folders: Sequence[str]) -> str:
-    lines = [
-        "# Written by the arcgis_conda.fleet role arcgis_env: the lab's envs, visible to every account.",
-        "envs_dirs:",
-    ]
-    return "\n".join(lines + [f"  - '{f.replace(chr(39), chr(39) * 2)}'" for f in folders]) + "\n"
-
-
 def lab_envs_changes(plans: Sequence[Mapping[str, Any]], c: Changes, state: str) -> None:
-    """The system condarc that lists the clone folders for every account (state absent: removed)."""
+    """The system condarc: each account's own envs folder and package cache first, then the lab's clone
+    folders and the machine caches (state absent, or no env: removed)."""
     folders = list(dict.fromkeys(ntpath.dirname(p["prefix"]) for p in plans if p["kind"] == "pro_clone"))
-    if state == "present" and folders:
+    roots = list(dict.fromkeys(st.conda_root(str(p["conda_exe"])) for p in plans))
+    if state == "present" and plans:
         c.mkdir(ENVS_CONDARC_DIR, "system-wide conda settings")
         c.secure(PROGRAMDATA_CONDA, TRUSTED)
-        c.write(ENVS_CONDARC, envs_condarc(folders), "the lab's envs for every account's conda (envs_dirs)")
+        c.write(
+            ENVS_CONDARC,
+            st.machine_condarc(folders, roots),
+            "every account's conda: own envs and package cache first, the lab's envs listed",
+        )
         return
     c.delete(ENVS_CONDARC, "no lab env to list")
     if state == "absent":
         c.rmdir_empty(ENVS_CONDARC_DIR, "empty once the role's file is gone")
         c.rmdir_empty(PROGRAMDATA_CONDA, "empty once the role's file is gone")
+
+
+def student_files_changes(plan: Mapping[str, Any], c: Changes) -> None:
+    """What a lab env carries for its students, in its sys.prefix (a clone copies them, see
+    arcgis_env_students): pip's site configuration with ArcGIS's versions as constraints, and a README."""
+    prefix = str(plan["prefix"])
+    c.write(ntpath.join(prefix, st.CONSTRAINTS), st.constraints_text(plan), "ArcGIS's versions, for pip")
+    c.write(
+        ntpath.join(prefix, st.PIP_INI),
+        st.pip_ini_text(prefix),
+        "pip's site configuration: every install keeps ArcGIS's versions",
+    )
+    c.write(ntpath.join(prefix, st.README), st.readme_text(plan), "how students use this env")
 
 
 def env_meta(snap: Snapshot, prefix: str, name: str) -> list[str]:
@@ -240,11 +254,13 @@ def arcgis_env_changes(
                     f"changed by hand, arcgis_env_repair: {'; '.join(drifted.details)}",
                     {"argv": [*argv, *channels, *specs, "--yes", "--quiet"]},
                 )
+            student_files_changes(plan, c)
             continue
         lock_packages = (locks.get(plan["spec_key"]) or {}).get("packages") or []
         installed = installed_from_meta(snap, plan["prefix"]) if exists else None
         decided = env_change(plan, lock_packages, installed, exists)
         if decided["action"] == "none":
+            student_files_changes(plan, c)
             continue
         if decided["update_text"]:
             c.write(
@@ -261,6 +277,7 @@ def arcgis_env_changes(
             decided["summary"],
             {"argv": decided["argv"]},
         )
+        student_files_changes(plan, c)
     # Last, once the envs are built: what each one is built from, in the role's admin-only folder.
     if built:
         c.mkdir(ad.records_dir(host_dir), "what each env is built from")

@@ -70,7 +70,8 @@ def test_lab_clones_are_listed_for_every_account_by_the_system_condarc(tmp_path:
     path = "C:\\ProgramData\\conda\\condarc.d\\arcgis_env.yml"
     host = lab.host()
     text = host.node_bytes(host.node(path)).decode()
-    assert "envs_dirs:\n  - 'C:\\ProgramData\\arcgis-conda\\envs'\n" in text
+    # Each account's own envs folder first (a student's `conda create -n` lands in their profile).
+    assert "envs_dirs:\n  - '~\\.conda\\envs'\n  - 'C:\\ProgramData\\arcgis-conda\\envs'\n" in text
     assert host.is_dir("C:\\ProgramData\\arcgis-conda\\envs\\arcpro33\\conda-meta")
     student = host.principal("student1")
     node = host.node(path)
