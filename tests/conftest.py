@@ -29,3 +29,32 @@ sys.path.insert(0, str(ROOT / "tools"))
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+# The lab's security rule (tests/simwin/invariant.py): every simulated-lab test, however it drives the
+# lab, ends with no escalation event in any host state under this session's temporary folders.
+def _event_files(base: Path) -> dict[Path, int]:
+    found: dict[Path, int] = {}
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = [d for d in dirs if d not in ("blobs", "facts", "reports", "collections")]
+        if "events.jsonl" in files:
+            path = Path(folder) / "events.jsonl"
+            found[path] = path.stat().st_size
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_escalation_events(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.getbasetemp()
+    before = _event_files(base)
+    yield
+    if request.node.get_closest_marker("escalations_expected"):
+        return
+    from simwin.testing import open_escalations
+
+    new = []
+    for path in _event_files(base):
+        with open(path, encoding="utf-8") as handle:
+            handle.seek(before.get(path, 0))
+            new += open_escalations(handle.read())
+    assert not new, "escalation events (tests/simwin/invariant.py):\n" + "\n".join(map(str, new))

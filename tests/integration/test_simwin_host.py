@@ -42,6 +42,11 @@ EXPECTED_INSTALLS = {
 }
 
 
+# The model's own mechanics on hand-made states (envs nobody secured, installers in a temp folder): the
+# security rule's records are not what these tests judge; tests/integration/test_simwin_invariant.py does.
+pytestmark = pytest.mark.escalations_expected
+
+
 @pytest.fixture
 def ref(tmp_path: Path) -> H.Host:
     return create_host(tmp_path / "host", "reference")

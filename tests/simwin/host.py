@@ -121,7 +121,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 # --- Well-known SIDs and rights --------------------------------------------------------------------------
 
@@ -330,6 +330,7 @@ class Host:
         self.dir = Path(state_dir)
         self.state: dict[str, Any] = {}
         self.now = time.time()
+        self.module_call = ""  # the module call in progress (the invariant's records name it)
         if load:
             self.load()
 
@@ -520,6 +521,18 @@ class Host:
             if key.startswith(prefix) and "\\" not in key[len(prefix) :] and key != base:
                 out.append(node)
         return sorted(out, key=lambda n: n["path"].lower())
+
+    def resolve(self, path: str) -> str:
+        """The path with every junction on it replaced by its target (what a following walker opens)."""
+        path = norm_path(path)
+        parts = path.split("\\")
+        for index in range(len(parts), 0, -1):
+            head = "\\".join(parts[:index])
+            node = self.node(head)
+            if node and node.get("reparse"):
+                rest = parts[index:]
+                return self.resolve("\\".join([node["reparse"]["target"], *rest]))
+        return path
 
     def descendants(self, path: str) -> list[dict[str, Any]]:
         base = key_of(path)
@@ -889,6 +902,51 @@ class UserView:
 
     def delete(self, path: str) -> bool:
         return self.host.delete(path, self.principal)
+
+    # The program kinds programs.run_program models, with the attributes a start needs by default.
+    PROGRAM_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
+        "python": {"version": "2.7.10", "bits": 32},
+        "conda": {"version": "4.8.3", "bits": 32, "python": "2.7.18"},
+        "miniconda_installer": {
+            "flavour": "Miniconda2",
+            "version": "4.8.3",
+            "arch": "x86",
+            "python": "2.7.18",
+            "conda": "4.8.3",
+        },
+        "nsis_uninstaller": {"flavour": "Miniconda2"},
+    }
+
+    def write_program(self, path: str, kind: str, **attrs: Any) -> bool:
+        """Plant a program the simulator runs (a user's python.exe, conda.exe, installer, uninstaller),
+        where this user's rights allow it; owned by this user. ``attrs`` override the kind's defaults."""
+        if kind not in self.PROGRAM_DEFAULTS:
+            raise ValueError(f"write_program: kind {kind!r} is not one of {sorted(self.PROGRAM_DEFAULTS)}")
+        path = norm_path(path)
+        values = {"program": kind, **self.PROGRAM_DEFAULTS[kind], "planted_by": self.principal.name}
+        if kind == "conda":
+            values["root"] = parent_of(parent_of(path) or path)
+        if kind == "nsis_uninstaller":
+            values.update(prefix=parent_of(path), installed=[])
+        values.update(attrs)
+        seed = f"{self.principal.name} {kind} {path}".encode()
+        synthetic = {"size": 65536, "sha256": sha256_hex(seed), "attrs": values}
+        return self.host.write(path, None, self.principal, synthetic=synthetic)
+
+    def junction(self, link: str, target: str) -> bool:
+        """``mklink /J link target``: a directory junction, allowed where this user may create a folder
+        (a junction is a directory with a mount-point reparse point: creating it needs the parent's
+        FILE_ADD_SUBDIRECTORY, and no right on the target;
+        https://learn.microsoft.com/en-us/windows/win32/fileio/hard-links-and-junctions ,
+        https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/mklink).
+        The node is ``type: dir`` with ``reparse: {kind: junction, target}``; its content is the
+        target's, which the model reaches only through :meth:`Host.resolve`."""
+        if self.host.exists(link):
+            raise WinError(f"Cannot create a file when that file already exists. ({norm_path(link)})")
+        parent = self.host._parent_for_create(link, self.principal, True)
+        node = self.host._new_node(link, "dir", parent, self.principal.default_owner)
+        node["reparse"] = {"kind": "junction", "target": norm_path(target)}
+        return True
 
 
 def b64(data: bytes) -> str:

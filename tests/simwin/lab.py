@@ -3,6 +3,7 @@
 python -m tests.simwin.lab init --dir D --scenario reference [--scenario pro33 ...] [--hosts-per-scenario N]
 python -m tests.simwin.lab run --dir D -- ansible-playbook site.yml [...]
 python -m tests.simwin.lab calls --dir D
+python -m tests.simwin.lab events --dir D [--json]   (programs the admin started, escalation events)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if __package__ in (None, ""):
 
 import yaml
 
+from . import invariant
 from .calls import summary
 from .scenario import create_host
 
@@ -150,6 +152,29 @@ def calls_report(directory: str | Path) -> dict[str, dict[str, int]]:
     return {name: summary(path) for name, path in host_states(directory).items()}
 
 
+def lab_events(directory: str | Path) -> list[dict[str, Any]]:
+    """Every host's invariant records (tests/simwin/invariant.py), host by host, in order."""
+    return [record for path in host_states(directory).values() for record in invariant.events(path)]
+
+
+def print_events(directory: str | Path, as_json: bool) -> int:
+    records = lab_events(directory)
+    if as_json:
+        for record in records:
+            print(json.dumps(record, sort_keys=True))
+        return 0
+    for record in records:
+        if record["kind"] == "program":
+            print(f"{record['host']:28} program     {record['module']:34} {record['exe']}")
+        else:
+            who = ", ".join(record["writable_by"])
+            print(f"{record['host']:28} ESCALATION  {record['module']:34} {record['exe']}")
+            print(f"{'':28}   {record['path']} ({record['what']}) writable by {who}")
+    programs = sum(r["kind"] == "program" for r in records)
+    print(f"{programs} program start(s), {len(records) - programs} escalation event(s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.simwin.lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     p_calls = sub.add_parser("calls", help="module calls, raw commands, put_files, changed per host")
     p_calls.add_argument("--dir", required=True)
     p_calls.add_argument("--json", action="store_true")
+    p_events = sub.add_parser("events", help="programs the admin session started and escalation events")
+    p_events.add_argument("--dir", required=True)
+    p_events.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
+    if args.command == "events":
+        return print_events(args.dir, args.json)
     if args.command == "init":
         data = init(args.dir, args.scenario, args.hosts_per_scenario)
         hosts = data["all"]["children"]["windows_workstations"]["children"][LAB_GROUP]["hosts"]

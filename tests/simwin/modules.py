@@ -61,6 +61,7 @@ def run_module(
             "msg": fault.get("msg") or f"simwin: injected failure of {module}",
         }
     ctx = Ctx(host, principal, check, tmpdir, module)
+    host.module_call = module
     ctx.env = dict(environment or {})
     try:
         result = handler(ctx, args)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import host as H
+from . import invariant
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT_FILES = {
@@ -201,6 +202,7 @@ def run_program(
     node = host.node(exe)
     attrs = node.get("attrs") or {}
     program = attrs.get("program")
+    invariant.program_started(host, actor, exe, argv[1:], env)
     limit = int(host.session().get("max_memory_mb") or 0)
     memory = int(attrs.get("memory_mb") or 0)
     fault = host.take_fault("memory", program or "", " ".join(argv))

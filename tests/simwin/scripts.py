@@ -434,7 +434,10 @@ def _secure_below(host: H.Host, me: H.Principal, root: str) -> list[dict[str, st
     "Attempted to perform an unauthorized operation."; SeTakeOwnershipPrivilege is not enabled in the
     session, https://learn.microsoft.com/en-us/windows/win32/secauthz/standard-access-rights ,
     https://learn.microsoft.com/en-us/dotnet/api/system.unauthorizedaccessexception). A skipped folder's
-    content is not reached. The script goes on with the next item."""
+    content is not reached. The script goes on with the next item.
+    A junction or symbolic link (ReparsePoint attribute) is reported and left alone, not followed (the
+    script walks its own stack; Windows PowerShell 5.1's ``Get-ChildItem -Recurse`` would enter it:
+    PowerShell/PowerShell#3780, fixed in 6.0)."""
     skipped: list[dict[str, str]] = []
     folders = [root]
     while folders:
@@ -443,7 +446,10 @@ def _secure_below(host: H.Host, me: H.Principal, root: str) -> list[dict[str, st
             skipped.append({"path": folder, "why": f"not listed: Access to the path '{folder}' is denied."})
             continue
         for child in host.children(folder):
-            if child["owner"] not in me.sids and not host.allowed(child, me, H.WRITE_DAC | H.WRITE_OWNER):
+            if child.get("reparse"):
+                skipped.append({"path": child["path"], "why": "junction or symbolic link: not followed"})
+                continue
+            if not host.allowed(child, me, H.WRITE_DAC | H.WRITE_OWNER):
                 skipped.append(
                     {"path": child["path"], "why": "Attempted to perform an unauthorized operation."}
                 )
