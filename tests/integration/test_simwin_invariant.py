@@ -192,7 +192,7 @@ def test_a_junction_a_student_plants_is_reported_and_never_followed_by_securing(
         Ctx(host, host.principal(), False, TEMP, "m"),
         {"Items": [{"op": "secure", "path": "C:\\ProgramData\\arcgis-conda\\tree"}]},
     )
-    (item,) = out["items"]
+    (item,) = out["applied"]
     assert item["skipped"] == [
         {"path": "C:\\ProgramData\\arcgis-conda\\tree\\j", "why": "junction or symbolic link: not followed"}
     ]
