@@ -552,8 +552,8 @@ def test_securing_a_tree_skips_what_a_student_locked_and_goes_on(ref: H.Host) ->
         {"op": "write", "path": f"{root}\\after.txt", "content_b64": "eA=="},
     ]
     out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
-    assert changed and [i["changed"] for i in out["items"]] == [True, True]
-    assert out["items"][0]["skipped"] == [
+    assert changed and [i["changed"] for i in out["applied"]] == [True, True]
+    assert out["applied"][0]["skipped"] == [
         {"path": f"{root}\\locked", "why": "Attempted to perform an unauthorized operation."}
     ]
     assert ref.node(f"{root}\\mine\\x.pth")["owner"] == H.ADMINISTRATORS
