@@ -694,6 +694,14 @@ def build_bridge_plan(
     plan.remove_if_empty.sort(key=lambda p: (-len(mod.normpath(p).split(mod.sep)), p))
     if state == "present":
         plan.verify = verify_runs(interps, folders, scope, verify_arcpy, flavour)
+        bridged = [f for f in folders if f.profile and f.entries]
+        if scope == "user" and bridged and not any(r["userbase"] for r in plan.verify):
+            why = (
+                "only the Default profile is checked by the admin run (a user's own site may hold code the "
+                "admin's Python would run); set startup_bridge_default_profile: true to have it checked, or "
+                "check as the user"
+            )
+            plan.skipped.append(asdict(Skip("the verify of the user-scope bridge", why)))
     return plan
 
 
@@ -701,11 +709,14 @@ def verify_runs(
     interps: list[Interpreter], folders: list[Folder], scope: Scope, verify_arcpy: bool, flavour: PathFlavour
 ) -> list[dict[str, Any]]:
     """One verify run per bridged interpreter. machine scope runs with -s (no user site) so the machine
-    hook alone is proved; user scope points PYTHONUSERBASE at the first profile that got the hook."""
+    hook alone is proved; user scope points PYTHONUSERBASE at the Default profile's, never at a user's: a
+    student's user site may hold their own start-up code, which the admin's Python would then run. Without
+    a bridged Default profile, the user-scope runs are left out (``verify_skips`` says so)."""
     userbase = None
     if scope == "user":
         profiles = [f.profile for f in folders if f.profile and f.entries]
-        userbase = profile_userbase(profiles[0], flavour) if profiles else None
+        default = [p for p in profiles if pathmod(flavour).basename(p).lower() == DEFAULT_PROFILE.lower()]
+        userbase = profile_userbase(default[0], flavour) if default else None
     covered = {i for f in folders if f.entries for i in f.interpreters}
     runs = []
     for interp in interps:
@@ -713,6 +724,8 @@ def verify_runs(
             continue
         # -E: no PYTHON* variable reaches the admin's run; scope user needs PYTHONUSERBASE, so not there.
         isolated = scope == "machine" or interp.verify_only
+        if not isolated and userbase is None:
+            continue  # only a student's profile has the hook: the admin never runs Python in it
         args = ["-E", "-s"] if isolated else []
         args.append("-")
         for path in interp.expect:

@@ -259,9 +259,32 @@ def test_user_scope_skips_a_python_whose_user_site_is_disabled():
         [arcmap], [env_for(arcmap)], scope="user", state="present", profiles=["C:\\Users\\x"]
     )
     assert [s["what"] for s in plan.skipped] == [
-        "ArcGIS Python desktop-10.8.1-32 (C:\\Python27\\ArcGIS10.8\\python.exe)"
+        "ArcGIS Python desktop-10.8.1-32 (C:\\Python27\\ArcGIS10.8\\python.exe)",
+        "the verify of the user-scope bridge",  # only alice-like profiles: the admin never runs there
     ]
     assert "use scope machine" in plan.skipped[0]["why"]
+
+
+def test_user_scope_verify_runs_only_in_the_default_profile_never_a_users():
+    """Issue 22 item 6: the admin's Python with PYTHONUSERBASE in a student's profile would run their
+    usercustomize.py and .pth files as admin; only the Default profile (admin-only) is used."""
+    arcmap = desktop(32)
+    users_only = bp.build_bridge_plan(
+        [arcmap], [env_for(arcmap)], scope="user", state="present", profiles=["C:\\Users\\student1"]
+    )
+    assert [r for r in users_only.verify if r["environment"]] == []
+    assert all("-E" in r["argv"] for r in users_only.verify)
+    assert users_only.skipped[-1]["what"] == "the verify of the user-scope bridge"
+    with_default = bp.build_bridge_plan(
+        [arcmap],
+        [env_for(arcmap)],
+        scope="user",
+        state="present",
+        profiles=["C:\\Users\\student1", "C:\\Users\\Default"],
+    )
+    assert {r["environment"].get("PYTHONUSERBASE") for r in with_default.verify} == {
+        "C:\\Users\\Default\\AppData\\Roaming\\Python"
+    }
 
 
 SITE = "C:\\Users\\alice\\AppData\\Roaming\\Python\\Python27\\site-packages"
