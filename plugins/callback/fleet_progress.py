@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
@@ -213,7 +214,7 @@ class CallbackModule(CallbackBase):
         self.batch: set[str] = set()
         self.done: set[str] = set()
         self.shown: dict[str, tuple[int, int]] = {}
-        self._changed: dict[str, bool] = {}
+        self.unmanaged: set[str] = set()  # observed with no ArcGIS for the roles: "nothing managed"
         self._playbook: str | None = None
         self._timer: threading.Timer | None = None
         self._pending: set[str] = set()
@@ -324,8 +325,9 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result: Any) -> None:
         self._answered(result)
         name = self._count(result)
-        if name and result._result.get("changed"):
-            self._changed[name] = True
+        facts = result._result.get("ansible_facts") or {}
+        if name and str(result._task.action).endswith("fleet_observe") and facts.get("arcgis") == []:
+            self.unmanaged.add(name)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._answered(result)
@@ -362,7 +364,7 @@ class CallbackModule(CallbackBase):
                     ],
                     "host": host,
                     "lab": self.lab[host],
-                    "status": self.status.get(host) or "ok",
+                    "status": self.status.get(host) or (dash.UNMANAGED if host in self.unmanaged else "ok"),
                     "error": self.error.get(host, ""),
                     "module_calls": self.calls.get(host, 0),
                     "module_calls_previous": previous.get(host),
@@ -371,12 +373,13 @@ class CallbackModule(CallbackBase):
         from ansible import context
 
         args = context.CLIARGS or {}
+        kind = dash.PLAN if args.get("check") else dash.RUN  # check mode: "would change", as the plan says
         write_lab_reports(
             out_dir,
             "arcgis-conda fleet run",
             rows,
             REPORT_COLUMNS,
-            kind="run",
+            kind=kind,
             meta={
                 "inventory": ", ".join(args.get("inventory") or ()),
                 "playbook": os.path.basename(self._playbook or ""),
@@ -390,18 +393,9 @@ class CallbackModule(CallbackBase):
             f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
             f"max {counts[-1]}; reports: {out_dir / 'index.html'}"
         )
-        for lab in sorted(set(self.lab.values())):
-            members = [h for h in self.lab if self.lab[h] == lab]
-            from ansible import context
-
-            changed = "would change" if (context.CLIARGS or {}).get("check") else "changed"
-            counts = {
-                "ok": sum(1 for h in members if not self.status.get(h) and not self._changed.get(h)),
-                changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),
-                "failed": sum(1 for h in members if self.status.get(h) == "failed"),
-                "unreachable": sum(1 for h in members if self.status.get(h) == "unreachable"),
-            }
-            self._display.display(f"[fleet] {lab}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        for lab in sorted(set(self.lab.values())):  # the counts the pages show (one source of truth)
+            members = [r for r in rows if r["lab"] == lab]
+            self._display.display(f"[fleet] {lab}: {dash.count_line(dash.count_outcomes(members, kind))}")
         if retry:
             from ansible import context
 

@@ -137,6 +137,8 @@ def write_lab_reports(
     by_lab = group_by_lab(rows)
     all_rows = [r for lab_rows in by_lab.values() for r in lab_rows]
     kind = kind or dash.kind_of(all_rows, title)
+    for row in all_rows:  # the outcome the pages and the console show, for scripts reading the JSON
+        row["outcome"] = dash.outcome(row, kind)
     when = (now or datetime.now(UTC).astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     reports = []
     for lab, lab_rows in by_lab.items():
