@@ -57,3 +57,38 @@ def test_plan_prints_counts_and_warnings_per_lab(lab: Lab) -> None:
         "        ", ""
     )
     assert "[1 host: sim-pro33-per-user-01] no ArcGIS installed for all users" in out
+
+
+def diffs(out: str) -> dict[str, str]:
+    """``--diff`` output by file: the text from its "--- before: <path>" header to the next header."""
+    parts = re.split(r"^--- before: (.+?) \(as observed\)$", out, flags=re.M)
+    return {path: body.split("\nTASK [")[0] for path, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def test_check_diff_shows_each_configuration_file_and_the_bundle_as_certificates(tmp_path_factory) -> None:
+    lab = make_lab(tmp_path_factory.mktemp("diff"), "desktop1041")
+    rc, out, _ = fleet_run(lab, "site.yml", None, "--check", "--diff")
+    assert rc == 0, out
+    assert not [e for c in lab.calls() for e in c.get("effects") or []], "check mode changed the host"
+    shown = diffs(out)
+    condarc = shown["C:\\ProgramData\\conda\\.condarc"]
+    assert "+++ after: C:\\ProgramData\\conda\\.condarc (planned)" in condarc and "+channels:" in condarc
+    assert "[global]" in shown["C:\\ProgramData\\pip\\pip.ini"]
+    bundle = next(text for path, text in shown.items() if path.endswith("ca-bundle.pem"))
+    assert re.search(r"\+\d+ certificate\(s\)", bundle) and "CN=Demo Lab Root CA" in bundle
+    assert "BEGIN CERTIFICATE" not in bundle  # a summary, not the PEM
+
+
+def test_apply_diff_shows_the_change_and_never_a_secret(tmp_path_factory) -> None:
+    lab = make_lab(tmp_path_factory.mktemp("diffapply"), "desktop1041")
+    assert fleet_run(lab, "site.yml")[0] == 0
+    secret = "s3cret-proxy-pw"
+    rc, out, _ = fleet_run(lab, "site.yml", {"miniconda_remote_max_retries": 7}, "--diff")
+    assert rc == 0, out
+    condarc = diffs(out)["C:\\ProgramData\\conda\\.condarc"]  # before/after of the apply itself
+    assert "-remote_max_retries: 5\n+remote_max_retries: 7" in condarc, out
+    rc, out, _ = fleet_run(
+        lab, "site.yml", {"miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128"}, "--diff"
+    )
+    assert rc == 0, out
+    assert secret not in out and "C:\\ProgramData\\conda\\.condarc" not in diffs(out)
