@@ -426,3 +426,28 @@ def render_index(
         f"<tfoot><tr><th>all labs</th>{foot}<th>{sum(total.values())}</th></tr></tfoot></table>",
     ]
     return _page(title, "".join(body))
+
+
+def render_history(title: str, per_lab: Mapping[str, Sequence[tuple[str, Mapping, Mapping]]]) -> str:
+    """The reports folder's front page: per lab its last runs, newest first (run, date, playbook, mode,
+    outcomes), each linking to that run's lab page."""
+    head = "".join(f"<th>{esc(o)}</th>" for o in OUTCOMES)
+    body = [f"<h1>{esc(title)}</h1>", "<p class='meta'><a href='latest/index.html'>The latest run</a></p>"]
+    for lab, entries in sorted(per_lab.items()):
+        rows = []
+        for folder, index, entry in entries:
+            counts = entry.get("counts") or {}
+            page = (entry.get("files") or {}).get("html") or "index.html"
+            meta = index.get("meta") or {}
+            cells = "".join(f"<td data-outcome='{esc(o)}'>{counts.get(o, 0)}</td>" for o in OUTCOMES)
+            rows.append(
+                f"<tr data-run='{esc(folder)}'><td><a href='{esc(folder)}/{esc(page)}'>{esc(folder)}</a></td>"
+                f"<td>{esc(index.get('date'))}</td><td>{esc(meta.get('playbook'))}</td>"
+                f"<td>{esc(meta.get('mode'))}</td>{cells}</tr>"
+            )
+        body.append(
+            f"<h2>{esc(lab)}</h2><table class='counts' data-lab='{esc(lab)}'><thead><tr><th>run</th>"
+            "<th>date</th>"
+            f"<th>playbook</th><th>mode</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    return _page(title, "".join(body))

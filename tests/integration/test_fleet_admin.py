@@ -24,7 +24,7 @@ def run(lab: Lab, playbook: str, variables: dict, *extra: str) -> tuple[int, str
     return rc, out
 
 
-def rows(lab: Lab, folder: str = "reports") -> dict:
+def rows(lab: Lab, folder: str = "reports/latest") -> dict:
     data = json.loads((lab.dir / folder / "lab_sim.json").read_text())
     return {row["host"]: row for row in data["hosts"]}
 

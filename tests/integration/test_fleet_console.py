@@ -29,12 +29,12 @@ def console_counts(out: str, lab: str = "lab_sim") -> dict[str, int]:
 def test_check_mode_console_html_and_json_agree(lab: Lab) -> None:
     rc, out, rows = fleet_run(lab, "site.yml", None, "--check")
     assert rc == 0, out
-    index = json.loads((lab.dir / "reports" / "index.json").read_text())
+    index = json.loads((lab.dir / "reports" / "latest" / "index.json").read_text())
     counts = {k: n for k, n in index["labs"][0]["counts"].items() if n}
     assert counts == {"would change": 1, "nothing managed": 1}, counts
     assert console_counts(out) == counts, out
     assert {r["outcome"] for r in rows.values()} == set(counts)
-    page = (lab.dir / "reports" / "lab_sim.html").read_text()
+    page = (lab.dir / "reports" / "latest" / "lab_sim.html").read_text()
     assert "data-outcome='nothing managed'" in page and "data-outcome='would change'" in page
 
 
