@@ -18,7 +18,7 @@ and the offline plan decide from the same inputs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +76,11 @@ COLUMNS = (
 ROLE_PREFIXES = (*(f"{role.name}_" for role in ROLES), "fleet_")
 
 
-def selected_roles(args: Mapping[str, Any]) -> list[str]:
-    """The roles this run changes, in apply order: the given ones (default: the registry's), limited by
+def selected_roles(args: Mapping[str, Any], in_play: Sequence[str] = ()) -> list[str]:
+    """The roles this run changes, in apply order: the given ones, else the collection's roles the play
+    applies (``- role: arcgis_conda.fleet.doi_cert``: that role alone), else the registry's; limited by
     --tags/--skip-tags as each role's play step is."""
-    given = list(args["roles"]) or ROLE_NAMES
+    given = list(args["roles"]) or [n for n in ROLE_NAMES if n in in_play] or ROLE_NAMES
     unknown = [name for name in given if name not in ROLE_NAMES]
     if unknown:
         raise AnsibleActionFail(
@@ -267,7 +268,8 @@ class ActionModule(ActionBase):
             warn=self._display.warning,
             lock=live or args["lock"],
         )
-        planner = ff.FleetPlanner(ROLES, selected_roles(args), role_args, role_args.check_public, fleet)
+        selected = selected_roles(args, self._play_roles())
+        planner = ff.FleetPlanner(ROLES, selected, role_args, role_args.check_public, fleet)
         hostvars = task_vars["hostvars"]
         self._defaults = role_args.defaults
         inputs = [self._host_input(h, hostvars, task_vars) for h in hosts]
@@ -300,7 +302,11 @@ class ActionModule(ActionBase):
             result.update(
                 no_log=secret,
                 changed=False,
-                hosts={h: {k: v for k, v in p.items() if k != "row"} for h, p in plans.items()},
+                # Each host's plan names the roles it changes: a role of the play not among them plans again.
+                hosts={
+                    h: {**{k: v for k, v in p.items() if k != "row"}, "roles": selected}
+                    for h, p in plans.items()
+                },
                 summary=summary,
                 msg=self._live_message(plans),
             )
@@ -369,6 +375,12 @@ class ActionModule(ActionBase):
             observed=observed if isinstance(observed, dict) else None,
             input_errors=[e for e in [fp.lab_group_error(groups)] if e],
         )
+
+    def _play_roles(self) -> list[str]:
+        """The collection's roles this play applies (roles:, import_role, include_role so far)."""
+        play = self._task.get_play() if hasattr(self._task, "get_play") else None
+        names = [str(role.get_name()).rsplit(".", 1)[-1] for role in getattr(play, "roles", None) or []]
+        return [n for n in names if n in ROLE_NAMES]
 
     @staticmethod
     def _mirror_of(item: fp.HostInput) -> str:

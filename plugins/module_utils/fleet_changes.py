@@ -74,9 +74,13 @@ def certificate_summary(data: bytes) -> str | None:
         der = base64.b64decode(b"".join(body.split()))
         subject = "?"
         try:
+            import warnings
+
             from cryptography import x509
 
-            subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+            with warnings.catch_warnings():  # certifi holds roots with non-positive serials (RFC 5280)
+                warnings.simplefilter("ignore")
+                subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
         except (ImportError, ValueError):
             pass
         lines.append(f"{subject}  sha256:{hashlib.sha256(der).hexdigest()[:16]}")
