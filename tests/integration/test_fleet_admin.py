@@ -109,3 +109,12 @@ def test_a_host_that_keeps_a_task_waiting_is_named_while_it_waits(tmp_path: Path
     assert proc.returncode == 0, proc.stdout
     task = "Find every ArcGIS install and measure its Python"
     assert f"[fleet] still waiting on 1 host(s) for '{task}': {lab.hosts[0]}" in proc.stdout
+
+
+def test_uninstall_asks_first_and_removes_nothing_unconfirmed(lab: Lab) -> None:
+    """No one to answer the prompt (no terminal) and no -e fleet_confirm=yes: nothing is removed."""
+    rc, out = run(lab, "playbooks/uninstall.yml", {})
+    assert rc != 0, out
+    assert "TASK [Ask before removing anything" in out and "pass -e fleet_confirm=yes" in out, out
+    for host in lab.hosts:
+        assert [c for c in lab.calls(host) if c.get("kind") == "module"] == [], "the uninstall reached a host"
