@@ -7,15 +7,20 @@ changed, and the console names each host, variable, value and fix.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import http.server
+import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from simwin import lab as simlab
 from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
@@ -135,3 +140,85 @@ def test_an_installer_missing_from_the_mirror_stops_its_hosts_before_any_change(
     assert effects(lab, lab.hosts[0]) == []
     assert f"{empty_mirror}/installers/" in out and "answers HTTP 404 on the mirror" in out, out
     assert "fleet_package_mirror" in out and "Fix: rebuild the mirror" in out
+
+
+# --- the roles' own checks: one bad input per host (each stops its host), all in one run per playbook ----
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
+from doi_cert_testca import NOW, make_ca, make_server  # noqa: E402
+
+DEMO = str(Path(__file__).resolve().parents[2] / "files" / "demo-lab-root-ca.crt")
+
+
+def per_host_inputs(tmp: Path) -> list[tuple[dict[str, Any], list[str]]]:
+    """(host_vars, what the console must say) per host."""
+    expired = make_ca(
+        "Expired Root", not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=2)
+    )
+    (tmp / "expired.cer").write_bytes(expired.der)  # DER: converted, then refused as expired
+    (tmp / "leaf.crt").write_bytes(make_server(make_ca()).pem)
+    return [
+        (
+            {"doi_cert_certificates": [{"path": str(tmp / "expired.cer")}], "doi_cert_fingerprints": []},
+            ["expired"],
+        ),
+        (
+            {"doi_cert_certificates": [{"path": str(tmp / "leaf.crt")}], "doi_cert_fingerprints": []},
+            ["is not a CA certificate"],
+        ),
+        (
+            {"doi_cert_certificates": [{"path": DEMO}], "doi_cert_fingerprints": ["00" * 32]},
+            ["doi_cert_fingerprints", "Fix"],
+        ),
+        (
+            {"miniconda_checksums": {"miniconda2-x86": "not-hex"}},
+            ["miniconda_checksums", "'not-hex' is not a SHA-256", "Fix: copy the value"],
+        ),
+        (
+            {"miniconda_prefixes": {"miniconda2-x86": "C:\\Mini conda2"}},
+            ["'C:\\\\Mini conda2' contains a space", "Fix: use a short absolute path"],
+        ),
+        # An unknown release (plan.yml, declared) and a bad choice (both playbooks).
+        (
+            {
+                "fleet_arcgis_releases": [{"product": "desktop", "version": "10.9.9"}],
+                "doi_cert_ssl_verify": "insecure",
+            },
+            ["doi_cert_ssl_verify must be one of: bundle, truststore, got: insecure"],
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def per_host_lab(tmp_path_factory) -> tuple[Lab, dict[str, list[str]]]:
+    lab = make_lab(tmp_path_factory.mktemp("perhost"), "desktop1041", per=6)
+    host_vars = lab.dir / "inventory" / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    expected = {}
+    for host, (values, needles) in zip(lab.hosts, per_host_inputs(lab.dir), strict=True):
+        declared = {"fleet_arcgis_releases": [{"product": "desktop", "version": "10.4.1"}]}
+        (host_vars / f"{host}.yml").write_text(yaml.safe_dump({**declared, **values}))
+        expected[host] = needles
+    return lab, expected
+
+
+@pytest.mark.parametrize("playbook", ["playbooks/plan.yml", "site.yml"])
+def test_each_roles_own_check_stops_its_host_before_any_change(per_host_lab, playbook: str) -> None:
+    lab, expected = per_host_lab
+    extra = ("-e", f"fleet_plan_report_dir={lab.dir}/plan") if "plan" in playbook else ()
+    lab.reset_calls()  # the inventory's own values, host_vars included (fleet_run's -e would override them)
+    proc = simlab.run(lab.dir, ["ansible-playbook", playbook, *extra], capture_output=True, text=True)
+    rc, out = proc.returncode, proc.stdout + proc.stderr
+    assert rc != 0, out
+    report = lab.dir / ("plan" if "plan" in playbook else "reports/latest") / "lab_sim.json"
+    errors = {row["host"]: row["error"] for row in json.loads(report.read_text())["hosts"]}
+    flat = " ".join(out.split())  # the console, unwrapped
+    for host, needles in expected.items():
+        assert effects(lab, host) == [], f"a bad input changed {host}"
+        for needle in needles:
+            assert needle in errors[host], f"{host}: {needle!r} not in its error: {errors[host]}"
+            assert " ".join(needle.split()) in flat, f"{needle!r} not on the console:\n{out}"
+        if "plan" in playbook:  # each reason on one console line with its host
+            assert f"[1 host: {host}] " in out, out
+    if "plan" in playbook:
+        assert "10.9.9" in errors[list(expected)[-1]]
