@@ -3,7 +3,10 @@
 The changes come from ``fleet_plan`` (``step: files``): mkdir, write, copy, delete, rmdir_empty, secure.
 They are sent as one ``apply_files`` script (module_utils/fleet_host.py) through
 ansible.windows.win_powershell, so a role's small files cost one WinRM round trip, not one each. Never
-runs in check mode: the plan is the prediction. Documentation: plugins/modules/fleet_files.py.
+contacts the host in check mode: the plan is the prediction. Each written configuration file's
+before/after comes from the plan (``diff``, against what observe read) and is returned as Ansible's diff
+callback shows it with ``--diff``, in check mode and in the apply; a secret file never has one.
+Documentation: plugins/modules/fleet_files.py.
 """
 
 from __future__ import annotations
@@ -31,9 +34,17 @@ class ActionModule(ActionBase):
             if item.get("op") not in fh.FILE_OPS:
                 raise AnsibleActionFail(f"{host}: fleet_files: {change!r} is not a planned file change")
             items.append(item)
+        diffs = [
+            c["diff"] for c in args["changes"] if isinstance(c.get("diff"), dict) and not c.get("secret")
+        ]
+        if diffs:
+            result["diff"] = diffs
         if self._task.check_mode:
             result.update(
-                changed=bool(items), skipped=False, msg=f"{len(items)} file change(s) would be applied"
+                changed=bool(items),
+                skipped=False,
+                module_calls=0,
+                msg=f"{len(items)} file change(s) would be applied",
             )
             return result
         answer = self._execute_module(

@@ -18,7 +18,7 @@ and the offline plan decide from the same inputs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar, trust_as_template
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
@@ -75,10 +76,11 @@ COLUMNS = (
 ROLE_PREFIXES = (*(f"{role.name}_" for role in ROLES), "fleet_")
 
 
-def selected_roles(args: Mapping[str, Any]) -> list[str]:
-    """The roles this run changes, in apply order: the given ones (default: the registry's), limited by
+def selected_roles(args: Mapping[str, Any], in_play: Sequence[str] = ()) -> list[str]:
+    """The roles this run changes, in apply order: the given ones, else the collection's roles the play
+    applies (``- role: arcgis_conda.fleet.doi_cert``: that role alone), else the registry's; limited by
     --tags/--skip-tags as each role's play step is."""
-    given = list(args["roles"]) or ROLE_NAMES
+    given = list(args["roles"]) or [n for n in ROLE_NAMES if n in in_play] or ROLE_NAMES
     unknown = [name for name in given if name not in ROLE_NAMES]
     if unknown:
         raise AnsibleActionFail(
@@ -138,6 +140,16 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_plan_lock_dir",
         "fleet_plan_cache_dir",
         "fleet_mirror_ca_file",
+        "fleet_confirm",
+        # Set by the playbooks and roles themselves (facts, registered results, include vars).
+        "fleet_host_plan",
+        "fleet_apply_role",
+        "fleet_plan_result",
+        "fleet_mirror_result",
+        # Published by the roles for the next ones (README: each role's contract).
+        "miniconda_installs",
+        "arcgis_env_envs",
+        "startup_bridge_verified",
     }
 )
 
@@ -166,19 +178,12 @@ class RoleArgs:
 
     def check_public(self, variables: Mapping[str, Any], installs: list[dict[str, Any]]) -> tuple[list, list]:
         """(errors, warnings) for the host's role variables against the roles' argument_specs: every bad
-        value at once, each naming the public variable; an unknown ``<role>_*`` name gets the nearest one."""
-        import difflib
-
-        warnings = []
-        for name in sorted(variables):
-            if name.startswith("__") or name in self.declared:
-                continue
-            near = difflib.get_close_matches(name, sorted(self.declared), n=1, cutoff=0.75)
-            warnings.append(
-                f"{name} is not a variable of any role (ignored)"
-                + (f": did you mean {near[0]}?" if near else "")
-            )
-        errors = []
+        value at once, each naming the public variable, its value and the fix; an unknown ``<role>_*`` or
+        ``fleet_*`` name is an error with the nearest declared one (unless fleet_allow_unknown_variables
+        lists it)."""
+        allowed = variables.get("fleet_allow_unknown_variables") or []
+        allowed = allowed if isinstance(allowed, list) else []
+        errors = fp.unknown_variable_errors(variables, self.declared, allowed, ROLE_PREFIXES)
         self.templar.available_variables = {
             **self.defaults,
             **variables,
@@ -194,10 +199,21 @@ class RoleArgs:
             except AnsibleError as exc:
                 errors.append(f"cannot template the {role} variables: {exc}")
                 continue
-            spec = {k: {key: v for key, v in o.items() if key != "description"} for k, o in options.items()}
+            strict = {k: fp.strict_type_errors(k, v, options[k]) for k, v in values.items()}
+            errors += [e for found in strict.values() for e in found]
+            # Ansible's own messages for the rest (theirs would repeat the strict ones, less clearly).
+            values = {k: v for k, v in values.items() if not strict[k]}
+            spec = {
+                k: {key: v for key, v in o.items() if key not in ("description", "required")}
+                for k, o in options.items()
+                if k in values
+            }
             result = ArgumentSpecValidator(spec).validate(values)
-            errors += [f"{msg} (role {role})" for msg in result.error_messages]
-        return errors, warnings
+            errors += [
+                f"{msg}. Fix: a value roles/{role}/meta/argument_specs.yml allows"
+                for msg in result.error_messages
+            ]
+        return errors, []
 
     def __call__(
         self, role: Role, variables: Mapping[str, Any], installs: list[dict[str, Any]], published: Mapping
@@ -252,15 +268,28 @@ class ActionModule(ActionBase):
             warn=self._display.warning,
             lock=live or args["lock"],
         )
-        planner = ff.FleetPlanner(ROLES, selected_roles(args), role_args, role_args.check_public, fleet)
+        selected = selected_roles(args, self._play_roles())
+        planner = ff.FleetPlanner(ROLES, selected, role_args, role_args.check_public, fleet)
         hostvars = task_vars["hostvars"]
-        inputs = [self._host_input(h, hostvars[h]) for h in hosts]
+        self._defaults = role_args.defaults
+        inputs = [self._host_input(h, hostvars, task_vars) for h in hosts]
         for item in inputs:
             item.variables.update(args["variables"])
+        self._check_mirrors(inputs, args["timeout"])
+        ungrouped = sorted(i.host for i in inputs if i.lab == "ungrouped" and not i.input_errors)
+        if ungrouped:
+            self._display.warning(
+                f"{len(ungrouped)} host(s) are in no lab_* group ({', '.join(ungrouped[:5])}"
+                f"{', ...' if len(ungrouped) > 5 else ''}): reports and progress list them as 'ungrouped'. "
+                "Fix: put them in a group named lab_<name> under windows_workstations."
+            )
         try:
             plans = planner.plan(inputs)
         except FleetError as exc:
             raise AnsibleActionFail(f"fleet_plan: {exc}") from exc
+        self._check_mirror_downloads(inputs, plans, args["timeout"])
+        for plan in plans.values():  # the one outcome the console, the pages and the JSON show
+            plan["row"]["outcome"] = dash.outcome(plan["row"], dash.PLAN)
         summary = fp.summarize([p["row"] for p in plans.values()])
         summary["seconds"] = round(time.perf_counter() - started, 2)
         summary["distinct_stacks"] = fleet.summary.get("distinct_stacks", 0)
@@ -273,7 +302,11 @@ class ActionModule(ActionBase):
             result.update(
                 no_log=secret,
                 changed=False,
-                hosts={h: {k: v for k, v in p.items() if k != "row"} for h, p in plans.items()},
+                # Each host's plan names the roles it changes: a role of the play not among them plans again.
+                hosts={
+                    h: {**{k: v for k, v in p.items() if k != "row"}, "roles": selected}
+                    for h, p in plans.items()
+                },
                 summary=summary,
                 msg=self._live_message(plans),
             )
@@ -297,22 +330,92 @@ class ActionModule(ActionBase):
             changed=False,
             summary=summary,
             hosts=[p["row"] for p in plans.values()],
-            msg=self._message(summary),
+            msg=self._message(summary, plans),
         )
         return result
 
-    @staticmethod
-    def _host_input(host: str, hostvars: Any) -> fp.HostInput:
-        facts = (hostvars.get("ansible_facts") or {}).get("arcgis")
-        observed = (hostvars.get("ansible_facts") or {}).get("arcgis_conda_observed")
+    def _host_variables(self, host: str, hostvars: Any, task_vars: Mapping[str, Any]) -> dict[str, Any]:
+        """The host's ``<role>_*``/``fleet_*`` variables from every source Ansible has at this task:
+        inventory, play vars, role vars and params (``- role: arcgis_conda.fleet.doi_cert`` with ``vars:``),
+        include vars and ``-e``, with Ansible's precedence, templated with the host's own variables."""
+        manager = getattr(hostvars, "_variable_manager", None)
+        inventory = getattr(hostvars, "_inventory", None)
+        found = inventory.get_host(host) if inventory is not None else None
+        if manager is None or found is None:  # a unit test's plain dict
+            return {k: hostvars[host][k] for k in hostvars[host] if k.startswith(ROLE_PREFIXES)}
+        every = manager.get_vars(
+            play=self._task.get_play(), host=found, task=self._task, include_hostvars=False
+        )
+        every = {**every, "hostvars": hostvars, "groups": task_vars.get("groups", {})}
+        templar = Templar(loader=self._loader, variables=every)
+        out = {}
+        for name in every:
+            if not name.startswith(ROLE_PREFIXES):
+                continue
+            if name in self._defaults and every[name] == self._defaults[name]:
+                continue  # a role default, left to the plan's own wiring (it may name what a role publishes)
+            try:
+                out[name] = templar.template(every[name])
+            except AnsibleError:
+                out[name] = every[name]  # e.g. it names what a role publishes: the plan templates it then
+        return out
+
+    def _host_input(self, host: str, hostvars: Any, task_vars: Mapping[str, Any]) -> fp.HostInput:
+        one = hostvars[host]
+        facts = (one.get("ansible_facts") or {}).get("arcgis")
+        observed = (one.get("ansible_facts") or {}).get("arcgis_conda_observed")
+        groups = list(one.get("group_names", []))
+        variables = self._host_variables(host, hostvars, task_vars)
         return fp.HostInput(
             host=host,
-            lab=lab_of(hostvars.get("group_names", [])),
+            lab=lab_of(groups),
             facts=list(facts) if isinstance(facts, list) else None,
-            declared=list(hostvars.get("fleet_arcgis_releases") or []),
-            variables={k: hostvars[k] for k in hostvars if k.startswith(ROLE_PREFIXES)},
+            declared=list(one.get("fleet_arcgis_releases") or []),
+            variables=variables,
             observed=observed if isinstance(observed, dict) else None,
+            input_errors=[e for e in [fp.lab_group_error(groups)] if e],
         )
+
+    def _play_roles(self) -> list[str]:
+        """The collection's roles this play applies (roles:, import_role, include_role so far)."""
+        play = self._task.get_play() if hasattr(self._task, "get_play") else None
+        names = [str(role.get_name()).rsplit(".", 1)[-1] for role in getattr(play, "roles", None) or []]
+        return [n for n in names if n in ROLE_NAMES]
+
+    @staticmethod
+    def _mirror_of(item: fp.HostInput) -> str:
+        check = item.variables.get("fleet_mirror_check", True)
+        mirror = item.variables.get("fleet_package_mirror") or ""
+        return str(mirror) if isinstance(mirror, str) and check not in (False, "false", "no") else ""
+
+    def _check_mirrors(self, inputs: list[fp.HostInput], timeout: float) -> None:
+        """The mirror each host names, reached once per distinct value from the controller."""
+        why = {m: fp.mirror_unreachable(m, timeout) for m in {self._mirror_of(i) for i in inputs} if m}
+        for item in inputs:
+            if why.get(self._mirror_of(item)):
+                item.input_errors.append(why[self._mirror_of(item)])
+
+    def _check_mirror_downloads(
+        self, inputs: list[fp.HostInput], plans: dict[str, Any], timeout: float
+    ) -> None:
+        """Each installer a host would download from the mirror, asked for once: a 404 stops its hosts now,
+        before their first change, instead of after it."""
+        status: dict[str, int] = {}
+        for item in inputs:
+            mirror, plan = self._mirror_of(item), plans[item.host]
+            if not mirror or plan["status"] == "failed" or not mirror.lower().startswith("http"):
+                continue
+            for change in plan["changes"] or []:
+                url = str((change.get("item") or {}).get("url") or "")
+                if change.get("step") != "download" or not url.startswith(mirror.rstrip("/")):
+                    continue
+                if url not in status:
+                    status[url] = fp.url_problem(url, timeout, "HEAD")[1]
+                if not 200 <= status[url] < 400:
+                    error = f"{item.host}: {fp.missing_on_mirror(url, mirror, status[url])}"
+                    plan.update(status="failed", error=error)
+                    plan["row"].update(status="failed", error=error)
+                    break
 
     @staticmethod
     def _live_message(plans: Mapping[str, Any]) -> str:
@@ -323,15 +426,31 @@ class ActionModule(ActionBase):
         )
 
     @staticmethod
-    def _message(summary: dict[str, Any]) -> str:
-        labs = "; ".join(
-            f"{lab}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
-            for lab, counts in summary["labs"].items()
-        )
+    def _message(summary: dict[str, Any], plans: Mapping[str, Any]) -> str:
+        """What plan.yml prints: per lab its counts, then each reason a host cannot be (fully) planned and
+        each warning, once per distinct text with the hosts it concerns, then where the reports are."""
         locks = summary.get("locks") or {}
         locked = f", {sum(1 for v in locks.values() if v['status'] != 'fallback')} locked" if locks else ""
-        return (
-            f"planned {summary['hosts']} hosts in {summary['seconds']} s ({labs}); "
-            f"{summary['distinct_stacks']} distinct conda stack(s){locked}; reports: "
-            + ", ".join(summary["reports"])
+        lines = [
+            f"planned {summary['hosts']} hosts in {summary['seconds']} s; "
+            f"{summary['distinct_stacks']} distinct conda stack(s){locked}",
+            *(f"{lab}: {dash.count_line(counts)}" for lab, counts in summary["labs"].items()),
+        ]
+        rows = [p["row"] for p in plans.values()]
+        sections = (
+            ("cannot be planned", lambda r: [r["error"]] if r["status"] == "failed" else []),
+            ("planned in part", lambda r: [r["error"]] if r["status"] == "incomplete" and r["error"] else []),
+            ("warnings", lambda r: [w for w in plans[r["host"]]["warnings"] if not w.startswith("note: ")]),
+            ("notes", lambda r: list(r.get("notes") or [])),
+            # The licence choice in force (fleet_anaconda_channels), as each host's sources state it.
+            (
+                "package sources",
+                lambda r: [x for x in r.get("sources") or [] if x.startswith("Anaconda licence")],
+            ),
         )
+        for title, texts in sections:
+            found = fp.grouped(rows, texts)
+            if found:
+                lines += [f"{title}:", *(f"  {line}" for line in found)]
+        lines.append(f"reports: {summary['index']}")
+        return "\n".join(lines)

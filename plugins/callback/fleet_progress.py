@@ -18,7 +18,8 @@ description:
     (C(arcgis_conda.fleet.arcgis_facts) reports 2, or 1 on a host without ArcGIS).
   - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
-    (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file).
+    (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file), in a folder of
+    its own per run (O(report_dir)).
   - While a task waits on hosts for longer than O(wait_interval) seconds, says which, every interval (a
     firewalled host otherwise waits out its WinRM timeouts in silence).
 options:
@@ -32,8 +33,12 @@ options:
         key: wait_interval
     type: float
   report_dir:
-    description: Folder for the after-run report; the previous run's figures are read from it first.
-    default: reports/last-run
+    description:
+      - Folder of the run reports - each run writes C(<timestamp>-<playbook>/) in it and points C(latest) at
+        it; C(index.html) shows the last runs per lab; the oldest runs beyond C(fleet_report_keep) (a variable
+        of the inventory or play, default 20) are removed.
+      - A C(--limit) run completes its labs with the hosts of the previous run of the same playbook.
+    default: reports
     env:
       - name: ARCGIS_FLEET_REPORT_DIR
     ini:
@@ -60,12 +65,19 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_report as fr
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
     write_lab_reports,
     write_retry_file,
 )
+
+# Run folders kept under report_dir when the inventory or play sets no fleet_report_keep.
+DEFAULT_KEEP = 20
+# Runs per lab on report_dir/index.html.
+HISTORY_RUNS = 10
 
 # Actions that run on the controller only: no round trip to the host.
 CONTROLLER_ONLY = frozenset(
@@ -214,7 +226,8 @@ class CallbackModule(CallbackBase):
         self.batch: set[str] = set()
         self.done: set[str] = set()
         self.shown: dict[str, tuple[int, int]] = {}
-        self._changed: dict[str, bool] = {}
+        self.unmanaged: set[str] = set()  # observed with no ArcGIS for the roles: "nothing managed"
+        self.keep = DEFAULT_KEEP
         self._playbook: str | None = None
         self._timer: threading.Timer | None = None
         self._pending: set[str] = set()
@@ -285,6 +298,24 @@ class CallbackModule(CallbackBase):
         # With `serial`, each batch starts the play again: the previous batch's hosts are done.
         self._finish(set(self.batch))
         self.batch = set()
+        keep = self._play_variable(play, "fleet_report_keep")
+        if keep is not None:
+            try:
+                self.keep = max(1, int(keep))
+            except (TypeError, ValueError):
+                self._display.warning(
+                    f"fleet_report_keep = {keep!r} is not a number; keeping {self.keep} runs"
+                )
+
+    def _play_variable(self, play: Any, name: str) -> Any:
+        """A variable as the play's first fleet host sees it (inventory, play vars, -e), untemplated."""
+        try:
+            manager = play.get_variable_manager()
+            hosts = [h for h in manager._inventory.get_hosts(self.get_option("fleet_group"))]
+            found = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
+        except Exception:
+            return None
+        return found.get(name)
 
     # -- waiting on hosts ----------------------------------------------------------------------------
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
@@ -325,8 +356,9 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result: Any) -> None:
         self._answered(result)
         name = self._count(result)
-        if name and result._result.get("changed"):
-            self._changed[name] = True
+        facts = result._result.get("ansible_facts") or {}
+        if name and str(result._task.action).endswith("fleet_observe") and facts.get("arcgis") == []:
+            self.unmanaged.add(name)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._answered(result)
@@ -348,8 +380,10 @@ class CallbackModule(CallbackBase):
         self._finish(set(self.batch))
         if not self.lab:
             return
-        out_dir = Path(self.get_option("report_dir"))
-        previous = self._previous_calls(out_dir)
+        root = Path(self.get_option("report_dir"))
+        playbook = os.path.basename(self._playbook or "run")
+        last = fr.previous_run(root, playbook)
+        previous = self._previous_calls(last) if last else {}
         custom = getattr(stats, "custom", {}) or {}
         rows = []
         for host in sorted(self.lab):
@@ -363,7 +397,7 @@ class CallbackModule(CallbackBase):
                     ],
                     "host": host,
                     "lab": self.lab[host],
-                    "status": self.status.get(host) or "ok",
+                    "status": self.status.get(host) or (dash.UNMANAGED if host in self.unmanaged else "ok"),
                     "error": self.error.get(host, ""),
                     "module_calls": self.calls.get(host, 0),
                     "module_calls_previous": previous.get(host),
@@ -372,38 +406,46 @@ class CallbackModule(CallbackBase):
         from ansible import context
 
         args = context.CLIARGS or {}
+        kind = dash.PLAN if args.get("check") else dash.RUN  # check mode: "would change", as a plan
+        # A --limit run (a retry) completes its labs with the last run of this playbook: the lab stays whole.
+        if args.get("subset"):
+            rows = fr.merge_previous(rows, last)
+        out_dir = fr.run_folder(root, playbook)
         write_lab_reports(
             out_dir,
             "arcgis-conda fleet run",
             rows,
             REPORT_COLUMNS,
-            kind="run",
+            kind=kind,
             meta={
                 "inventory": ", ".join(args.get("inventory") or ()),
-                "playbook": os.path.basename(self._playbook or ""),
+                "playbook": playbook,
                 "mode": "check" if args.get("check") else "apply",
+                "limit": args.get("subset") or "",
             },
         )
         (out_dir / "module_calls.json").write_text(json.dumps(self.calls, indent=2, sort_keys=True) + "\n")
         retry = write_retry_file(out_dir, [h for h in self.lab if self.status.get(h)])
+        fr.point_latest(root, out_dir)
+        fr.prune_runs(root, self.keep)
+        history = fr.write_history(root, HISTORY_RUNS)
         counts = sorted(self.calls.values())
         self._display.display(
             f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
-            f"max {counts[-1]}; reports: {out_dir / 'index.html'}"
+            f"max {counts[-1]}; reports: {out_dir / 'index.html'} (runs per lab: {history})"
         )
-        for lab in sorted(set(self.lab.values())):
-            members = [h for h in self.lab if self.lab[h] == lab]
-            changed = "would change" if args.get("check") else "changed"
-            counts = {
-                "ok": sum(1 for h in members if not self.status.get(h) and not self._changed.get(h)),
-                changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),
-                "failed": sum(1 for h in members if self.status.get(h) == "failed"),
-                "unreachable": sum(1 for h in members if self.status.get(h) == "unreachable"),
-            }
-            self._display.display(f"[fleet] {lab}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        for lab in sorted({str(r["lab"]) for r in rows}):  # the counts the pages show (one source of truth)
+            members = [r for r in rows if r["lab"] == lab]
+            earlier = len([r for r in members if r.get("reported_in")])
+            self._display.display(
+                f"[fleet] {lab}: {dash.count_line(dash.count_outcomes(members, kind))}"
+                + (
+                    f" ({earlier} host(s) as of {last.name if last else '?'}: not in this --limit)"
+                    if earlier
+                    else ""
+                )
+            )
         if retry:
-            from ansible import context
-
             self._display.display(
                 "[fleet] retry only the failed hosts: "
                 + retry_command(self._playbook, context.CLIARGS, retry)

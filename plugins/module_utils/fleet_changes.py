@@ -49,8 +49,72 @@ def change(role: str, step: str, action: str, target: str, reason: str, item: Ma
 
 
 def brief(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A change without its payload (file bytes), for reports and check-mode output."""
-    return {**item, "item": {k: v for k, v in item["item"].items() if k != "content_b64"}}
+    """A change without its payload (file bytes, its diff), for reports and check-mode output."""
+    return {
+        **{k: v for k, v in item.items() if k != "diff"},
+        "item": {k: v for k, v in item["item"].items() if k != "content_b64"},
+    }
+
+
+# A written file's before/after, as Ansible's diff callback shows it (--diff): configuration files up to this
+# size as text; a certificate bundle as one line per certificate; anything else (binary, large) not at all.
+DIFF_MAX_BYTES = 64 * 1024
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFICATE-----", re.S)
+
+
+def certificate_summary(data: bytes) -> str | None:
+    """One line per certificate of a PEM bundle (subject, SHA-256 of its DER), sorted; None without any."""
+    import base64
+
+    found = _PEM_CERT.findall(data)
+    if not found:
+        return None
+    lines = []
+    for body in found:
+        der = base64.b64decode(b"".join(body.split()))
+        subject = "?"
+        try:
+            import warnings
+
+            from cryptography import x509
+
+            with warnings.catch_warnings():  # certifi holds roots with non-positive serials (RFC 5280)
+                warnings.simplefilter("ignore")
+                subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+        except (ImportError, ValueError):
+            pass
+        lines.append(f"{subject}  sha256:{hashlib.sha256(der).hexdigest()[:16]}")
+    return f"{len(lines)} certificate(s)\n" + "".join(f"{line}\n" for line in sorted(lines))
+
+
+def _diff_text(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    summary = certificate_summary(data) if b"-----BEGIN CERTIFICATE-----" in data else None
+    if summary is not None:
+        return summary
+    if len(data) > DIFF_MAX_BYTES or b"\0" in data:
+        return None
+    return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+
+
+def file_diff(path: str, before: bytes | None, before_known: bool, after: bytes) -> dict[str, str] | None:
+    """``{before, after, before_header, after_header}`` for a planned write, or None when not shown."""
+    new = _diff_text(after)
+    if new is None:
+        return None
+    if not before_known:
+        old = "(not read by observe: its content is unknown)\n"
+    else:
+        old = _diff_text(before) if before is not None else ""
+        if old is None:
+            return None
+    return {
+        "before": old,
+        "after": new,
+        "before_header": f"{path} (as observed)",
+        "after_header": f"{path} (planned)",
+    }
 
 
 def sha256(data: bytes | str) -> str:
@@ -123,6 +187,20 @@ class Changes:
         self._add("files", "write", path, reason, fh.write_item(path, data, backup))
         if secret:
             self.items[-1]["secret"] = True  # its bytes hold a password: every task that carries it hides it
+            return  # and it is never diffed
+        diff = file_diff(path, *self._before(path), data)
+        if diff is not None:
+            self.items[-1]["diff"] = diff
+
+    def _before(self, path: str) -> tuple[bytes | None, bool]:
+        """What the file held as observed (None: no file), and whether observe read its content. A file
+        this run moves aside first (untrusted) is diffed against nothing: ours is a new file."""
+        if any(fh.key(q) == fh.key(path) for q in self.quarantined) or self.is_gone(path):
+            return None, True
+        entry = self.snapshot.entry(path)
+        if entry.type != "file":
+            return None, True
+        return entry.content, entry.content is not None
 
     def refuse_untrusted_folder(self, path: str, what: str) -> None:
         """Stop before installing into or running from a folder a user made (its content is theirs)."""

@@ -5,7 +5,8 @@ inline CSS and SVG, no scripts, no external URLs, every value HTML-escaped. ``fl
 the files; this module only decides what a page says.
 
 Outcomes are derived per host from ``status`` and its change list (``planned``, else ``changes``):
-``failed``/``unreachable``/``incomplete``/``skipped`` as given, otherwise ``would change`` (a plan) or
+``failed``/``unreachable``/``incomplete``/``skipped``/``nothing managed`` as given, otherwise
+``would change`` (a plan) or
 ``changed`` (a run) when the list is non-empty, else ``ok``.
 """
 
@@ -20,8 +21,29 @@ PLAN = "plan"
 RUN = "run"
 # Index columns and chart legend, in this order; lab pages list failed and unreachable first.
 # incomplete: planned, but part of it could not be (a declared release whose stack is unknown).
-OUTCOMES = ("ok", "would change", "changed", "failed", "unreachable", "incomplete", "skipped")
-PAGE_ORDER = ("failed", "unreachable", "incomplete", "would change", "changed", "skipped", "ok")
+# nothing managed: observed, and nothing of ArcGIS for the roles to serve (none, or only a per-user Pro).
+# The one source of truth for a host's status: the console, the HTML and the JSON all use outcome().
+OUTCOMES = (
+    "ok",
+    "would change",
+    "changed",
+    "failed",
+    "unreachable",
+    "incomplete",
+    "skipped",
+    "nothing managed",
+)
+PAGE_ORDER = (
+    "failed",
+    "unreachable",
+    "incomplete",
+    "would change",
+    "changed",
+    "skipped",
+    "nothing managed",
+    "ok",
+)
+UNMANAGED = "nothing managed"
 COLOURS = {
     "ok": "#2e8b57",
     "would change": "#d68910",
@@ -30,6 +52,7 @@ COLOURS = {
     "unreachable": "#7d3c98",
     "incomplete": "#b9770e",
     "skipped": "#909497",
+    "nothing managed": "#5d6d7e",
 }
 COLLAPSE_AFTER = 5  # a role's change list longer than this starts collapsed
 CHART_WIDTH = 360  # pixels for the largest lab's bar
@@ -118,11 +141,16 @@ def change_list(row: Mapping[str, Any]) -> list[Any]:
 
 def outcome(row: Mapping[str, Any], kind: str) -> str:
     status = str(row.get("status") or "ok").lower()
-    if status in ("failed", "unreachable", "incomplete", "skipped"):
+    if status in ("failed", "unreachable", "incomplete", "skipped", UNMANAGED):
         return status
     if change_list(row):
         return "would change" if kind == PLAN else "changed"
     return "ok"
+
+
+def count_line(counts: Mapping[str, int]) -> str:
+    """The counts as the console prints them: outcomes with hosts, in the index's order."""
+    return ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts.get(o)) or "no hosts"
 
 
 def count_outcomes(rows: Iterable[Mapping[str, Any]], kind: str) -> dict[str, int]:
@@ -397,4 +425,29 @@ def render_index(
         f"<tbody>{''.join(body_rows)}</tbody>"
         f"<tfoot><tr><th>all labs</th>{foot}<th>{sum(total.values())}</th></tr></tfoot></table>",
     ]
+    return _page(title, "".join(body))
+
+
+def render_history(title: str, per_lab: Mapping[str, Sequence[tuple[str, Mapping, Mapping]]]) -> str:
+    """The reports folder's front page: per lab its last runs, newest first (run, date, playbook, mode,
+    outcomes), each linking to that run's lab page."""
+    head = "".join(f"<th>{esc(o)}</th>" for o in OUTCOMES)
+    body = [f"<h1>{esc(title)}</h1>", "<p class='meta'><a href='latest/index.html'>The latest run</a></p>"]
+    for lab, entries in sorted(per_lab.items()):
+        rows = []
+        for folder, index, entry in entries:
+            counts = entry.get("counts") or {}
+            page = (entry.get("files") or {}).get("html") or "index.html"
+            meta = index.get("meta") or {}
+            cells = "".join(f"<td data-outcome='{esc(o)}'>{counts.get(o, 0)}</td>" for o in OUTCOMES)
+            rows.append(
+                f"<tr data-run='{esc(folder)}'><td><a href='{esc(folder)}/{esc(page)}'>{esc(folder)}</a></td>"
+                f"<td>{esc(index.get('date'))}</td><td>{esc(meta.get('playbook'))}</td>"
+                f"<td>{esc(meta.get('mode'))}</td>{cells}</tr>"
+            )
+        body.append(
+            f"<h2>{esc(lab)}</h2><table class='counts' data-lab='{esc(lab)}'><thead><tr><th>run</th>"
+            "<th>date</th>"
+            f"<th>playbook</th><th>mode</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
     return _page(title, "".join(body))

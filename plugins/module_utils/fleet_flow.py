@@ -23,6 +23,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_ho
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_dashboard import UNMANAGED
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
     Fleet,
@@ -139,7 +140,9 @@ class FleetPlanner:
         groups: dict[str, list[fp.HostInput]] = {}
         for item in inputs:
             key = json.dumps(
-                [item.facts, item.declared, item.variables, item.observed], sort_keys=True, default=repr
+                [item.facts, item.declared, item.variables, item.observed, item.input_errors],
+                sort_keys=True,
+                default=repr,
             )
             groups.setdefault(key, []).append(item)
         self.memo = {key: members[0].host for key, members in groups.items()}
@@ -162,10 +165,20 @@ class FleetPlanner:
 
     def start(self, item: fp.HostInput) -> HostRecord:
         record = HostRecord(item)
+        # The inputs first, whatever the host has: a bad value never passes because ArcGIS is missing.
+        errors, record.warnings = self.check_public(item.variables, [])
+        errors = list(item.input_errors) + errors
+        if errors:
+            record.error = (
+                f"{item.host}: {len(errors)} bad input(s), nothing was changed:\n"
+                + "".join(f"- {e}\n" for e in errors)
+                + "Fix them where they are set (inventory group_vars/host_vars, the play, role vars or -e), "
+                "then run again."
+            )
         try:
             record.source, record.installs = fp.host_installs(item)
         except fp.PlanError as exc:
-            record.error, record.source = str(exc), "declared"
+            record.error, record.source = "; ".join(filter(None, [record.error, str(exc)])), "declared"
             return record
         observed = item.observed
         record.snapshot = Snapshot(observed) if observed else None
@@ -179,14 +192,6 @@ class FleetPlanner:
             self.fleet.read_file,
             os_bits=(observed or {}).get("os_bits"),
         )
-        errors, record.warnings = self.check_public(item.variables, record.installs)
-        if errors:
-            record.error = (
-                f"{item.host}: {len(errors)} bad variable value(s): "
-                + "; ".join(errors)
-                + ". Fix them in the inventory (group_vars/host_vars) or on the command line (-e), then run "
-                "again." + "".join(f" Also: {w}." for w in record.warnings)
-            )
         return record
 
     def plan_role(self, role: Role, records: Sequence[HostRecord]) -> None:
@@ -241,6 +246,8 @@ class FleetPlanner:
         item = record.item
         plans = record.plans
         status = "failed" if record.error else ("skipped" if not record.installs else "ok")
+        if status == "skipped" and record.source == "probe":
+            status = UNMANAGED  # observed: no ArcGIS installed for all users, so no role has work here
         changes: list[dict[str, Any]] | None = None
         findings: list[dict[str, Any]] = []
         if record.snapshot is not None and status == "ok" and record.ctx is not None:
@@ -269,7 +276,11 @@ class FleetPlanner:
             "status": status,
             "error": record.error
             or "; ".join(problems)
-            or ("" if record.installs else "no ArcGIS probed or declared (fleet_arcgis_releases)"),
+            or (
+                ""
+                if record.installs or status == UNMANAGED
+                else "no ArcGIS probed or declared (fleet_arcgis_releases)"
+            ),
             "source": record.source,
             "arcgis": [
                 f"{i['id']} python {i.get('python_major_minor')} "
@@ -284,7 +295,15 @@ class FleetPlanner:
                 for f in findings
             ],
             "sources": sources,
-            "notes": fp.arcmap_notes(record.installs),
+            "notes": fp.arcmap_notes(record.installs)
+            + (
+                [
+                    "no ArcGIS installed for all users was found (a per-user ArcGIS Pro is its user's): "
+                    "nothing managed here"
+                ]
+                if status == UNMANAGED
+                else []
+            ),
         }
         for name, plan in plans.items():
             row[name] = plan.lines + [f"warning: {w}" for w in plan.warnings]

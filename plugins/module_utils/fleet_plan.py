@@ -9,12 +9,15 @@ imports.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
     ARCMAP_RETIRED,
     SOURCES,
@@ -43,6 +46,8 @@ class HostInput:
     observed: dict[str, Any] | None = (
         None  # the last host_read snapshot (ansible_facts.arcgis_conda_observed)
     )
+    # Problems the action found in the host's inputs outside any role (its lab group, the mirror).
+    input_errors: list[str] = field(default_factory=list)
 
 
 def declared_install(host: str, release: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,13 +128,174 @@ def host_installs(item: HostInput) -> tuple[str, list[dict[str, Any]]]:
     return ("declared" if installs else "none"), installs
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts per lab and status, for the short summary printed after planning."""
-    labs: dict[str, Counter[str]] = {}
+def summarize(rows: Sequence[Mapping[str, Any]], kind: str = "plan") -> dict[str, Any]:
+    """Counts per lab and outcome (the reports' own, ``fleet_dashboard.outcome``), for the console."""
+    labs: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        labs.setdefault(str(row["lab"]), Counter())[str(row["status"])] += 1
+        labs.setdefault(str(row["lab"]), []).append(row)
     return {
         "hosts": len(rows),
-        "labs": {lab: dict(sorted(c.items())) for lab, c in sorted(labs.items())},
+        "labs": {
+            lab: {k: n for k, n in dash.count_outcomes(members, kind).items() if n}
+            for lab, members in sorted(labs.items())
+        },
         "failed": sorted(str(r["host"]) for r in rows if r["status"] == "failed"),
     }
+
+
+def _shape(text: str, host: str) -> str:
+    return text.replace(f"{host}: ", "").replace(host, "<host>")
+
+
+def grouped(
+    rows: Sequence[Mapping[str, Any]], texts: Callable[[Mapping[str, Any]], Sequence[str]]
+) -> list[str]:
+    """Each distinct text once, with the hosts it concerns ("3 hosts: a, b, c"), most hosts first: a lab of
+    40 hosts that share one reason prints it once."""
+    hosts: dict[str, list[str]] = {}
+    for row in rows:
+        for text in texts(row):
+            hosts.setdefault(_shape(str(text), str(row["host"])), []).append(str(row["host"]))
+    out = []
+    for text, names in sorted(hosts.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        out.append(f"[{len(names)} host{'s' if len(names) > 1 else ''}: {shown}] {text}")
+    return out
+
+
+# --- the inputs, checked strictly against the roles' argument_specs ---------------------------------------
+
+# Ansible's argument spec converts a string to a list by splitting at commas and "k=v" to a dict: a role
+# variable given as "geopandas" would reach the planner as ["geopandas"] here and as its letters elsewhere.
+# The public contract is checked without those conversions (ints and floats still pass for str).
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {"list": (list, tuple), "dict": (dict,)}
+_SCALARS = (str, int, float)
+
+
+def _kind(value: Any) -> str:
+    for types, name in ((bool, "boolean"), (str, "string"), ((int, float), "number"), (dict, "mapping")):
+        if isinstance(value, types):
+            return name
+    return "list" if isinstance(value, (list, tuple)) else _kind(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def strict_type_errors(name: str, value: Any, option: Mapping[str, Any]) -> list[str]:
+    """What Ansible's argument spec would silently convert: a scalar for a list or dict, a list or dict
+    for a string, a non-scalar list element for ``elements: str`` (each naming the variable, value, fix)."""
+    wanted = str(option.get("type", "str"))
+    if value is None:
+        return []
+    if wanted in _PYTHON_TYPES and not isinstance(value, _PYTHON_TYPES[wanted]):
+        example = f"[{value!r}]" if wanted == "list" else "{key: value}"
+        return [
+            f"{name} = {_shown(value)} is a {_kind(value)}, the variable must be a {wanted}"
+            + (f" of {option['elements']}" if option.get("elements") else "")
+            + f". Fix: {name}: {example}"
+        ]
+    if wanted in ("str", "path") and isinstance(value, (list, tuple, dict)):
+        return [
+            f"{name} = {_shown(value)} is a {_kind(value)}, the variable must be a string. "
+            f"Fix: give one value, e.g. {name}: '...'"
+        ]
+    if wanted == "list" and option.get("elements") in ("str", "path"):
+        bad = [item for item in value if not isinstance(item, _SCALARS)]
+        if bad:
+            return [
+                f"{name} = {_shown(value)}: element {_shown(bad[0])} is a {_kind(bad[0])}, each "
+                f"element must be a string. Fix: {name}: ['value', ...]"
+            ]
+    if wanted == "list" and option.get("elements") == "dict":
+        bad = [item for item in value if not isinstance(item, dict)]
+        if bad:
+            keys = ", ".join(option.get("options") or {}) or "key"
+            return [
+                f"{name} = {_shown(value)}: element {_shown(bad[0])} is a {_kind(bad[0])}, each "
+                f"element must be a mapping ({keys}). Fix: {name}: [{{...}}]"
+            ]
+    return []
+
+
+def unknown_variable_errors(
+    variables: Mapping[str, Any],
+    declared: Collection[str],
+    allowed: Collection[str],
+    prefixes: tuple[str, ...],
+) -> list[str]:
+    """An error per ``<role>_*``/``fleet_*`` name no role declares, with its value and the nearest one."""
+    errors = []
+    for name in sorted(variables):
+        if not name.startswith(prefixes) or name in declared or name in allowed:
+            continue
+        near = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.75)
+        errors.append(
+            f"{name} = {_shown(variables[name])} is not a variable of any role"
+            + (f": did you mean {near[0]}? Fix: rename it to {near[0]}" if near else ". Fix: remove it")
+            + ", or list it in fleet_allow_unknown_variables if it is deliberate"
+        )
+    return errors
+
+
+# A group named like a lab but not lab_*: its hosts would be reported as "ungrouped".
+_LAB_LIKE = re.compile(r"lab", re.IGNORECASE)
+LAB_PREFIX = "lab_"
+
+
+def lab_group_error(groups: Sequence[str]) -> str:
+    """Refuse a host whose lab group is misnamed (reports and progress are per ``lab_*`` group)."""
+    if any(g.startswith(LAB_PREFIX) for g in groups):
+        return ""
+    lab_like = [g for g in groups if _LAB_LIKE.search(g)]
+    if not lab_like:
+        return ""
+    name = re.sub(r"(?i)^lab[^a-z0-9]*|[^a-z0-9]*lab$", "", lab_like[0]) or lab_like[0]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return (
+        f"inventory group {lab_like[0]!r} looks like a lab but is not named lab_*: reports and progress "
+        f"would list this host as 'ungrouped'. Fix: rename the group lab_{name}"
+    )
+
+
+# --- what the run will need from the controller's side, checked once per fleet ------------------------------
+
+
+def url_problem(url: str, timeout: float, method: str = "GET") -> tuple[str, int]:
+    """('', status) when the controller gets an HTTP answer from ``url``, else (why, 0). A status is
+    returned as it is: the caller decides which ones mean the file is missing."""
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - http(s) only, checked by the caller
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return "", int(response.status)
+    except urllib.error.HTTPError as exc:
+        return "", int(exc.code)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", None) or exc), 0
+
+
+def mirror_unreachable(mirror: str, timeout: float) -> str:
+    """Why the controller cannot reach an http(s) ``fleet_package_mirror`` at all ('' when it answers; a
+    UNC share or host folder is the hosts' to read and is not checked here)."""
+    if not str(mirror).lower().startswith(("http://", "https://")):
+        return ""
+    why, _status = url_problem(str(mirror).rstrip("/") + "/", timeout)
+    if not why:
+        return ""
+    return (
+        f"fleet_package_mirror = {mirror!r} is not reachable from the controller ({why}); every host would "
+        "fail at its first download. Fix: correct fleet_package_mirror (the web root playbooks/mirror.yml "
+        "serves), start its web server, or set fleet_package_mirror: '' to use the upstream channels; if "
+        "only the workstations can reach it, set fleet_mirror_check: false"
+    )
+
+
+def missing_on_mirror(url: str, mirror: str, status: int) -> str:
+    return (
+        f"{url} answers HTTP {status} on the mirror (fleet_package_mirror = {mirror!r}): the host's download "
+        "would fail after the run's first changes. Fix: rebuild the mirror for this fleet "
+        "(ansible-playbook playbooks/mirror.yml -e fleet_mirror_dir=<its web root>) or correct "
+        "fleet_package_mirror; fleet_mirror_check: false skips this check"
+    )

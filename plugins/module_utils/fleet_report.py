@@ -137,6 +137,8 @@ def write_lab_reports(
     by_lab = group_by_lab(rows)
     all_rows = [r for lab_rows in by_lab.values() for r in lab_rows]
     kind = kind or dash.kind_of(all_rows, title)
+    for row in all_rows:  # the outcome the pages and the console show, for scripts reading the JSON
+        row["outcome"] = dash.outcome(row, kind)
     when = (now or datetime.now(UTC).astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     reports = []
     for lab, lab_rows in by_lab.items():
@@ -231,3 +233,108 @@ def write_retry_file(out_dir: Path, failed_hosts: Iterable[str]) -> Path | None:
         return None
     path.write_text("".join(f"{h}\n" for h in hosts), encoding="utf-8")
     return path
+
+
+# --- run history: reports/<timestamp>-<playbook>/, reports/latest, merges and pruning -------------------
+
+LATEST = "latest"
+_RUN_NAME = re.compile(r"^(\d{8}-\d{6})(?:-\d+)?-([A-Za-z0-9_.-]+)$")
+
+
+def run_folder(root: Path, playbook: str, now: datetime | None = None) -> Path:
+    """A new, empty ``<root>/<YYYYmmdd-HHMMSS>-<playbook>/`` (``-2``, ``-3`` when that second is taken)."""
+    stamp = (now or datetime.now(UTC).astimezone()).strftime("%Y%m%d-%H%M%S")
+    name = safe_name(Path(playbook or "run").stem)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = root / (f"{stamp}-{name}" if n == 1 else f"{stamp}-{n}-{name}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise OSError(f"{root}: no free run folder name for {stamp}-{name}")
+
+
+def runs(root: Path) -> list[Path]:
+    """The run folders under ``root``, oldest first (their names sort by time)."""
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and _RUN_NAME.match(p.name)]
+    return sorted(found, key=lambda p: (_RUN_NAME.match(p.name).group(1), p.stat().st_mtime))  # type: ignore[union-attr]
+
+
+def playbook_of(folder: Path) -> str:
+    found = _RUN_NAME.match(folder.name)
+    return found.group(2) if found else ""
+
+
+def point_latest(root: Path, folder: Path) -> Path:
+    """Make ``<root>/latest`` a relative symbolic link to ``folder``, replaced atomically."""
+    link = root / LATEST
+    tmp = root / f".{LATEST}.{folder.name}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(folder.name, target_is_directory=True)
+    tmp.replace(link)
+    return link
+
+
+def previous_run(root: Path, playbook: str, before: Path | None = None) -> Path | None:
+    """The newest earlier run folder of the same playbook (its report is the lab's last picture)."""
+    name = safe_name(Path(playbook or "run").stem)
+    earlier = [p for p in runs(root) if playbook_of(p) == name and p != before]
+    return earlier[-1] if earlier else None
+
+
+def merge_previous(rows: list[dict[str, Any]], previous: Path | None) -> list[dict[str, Any]]:
+    """A ``--limit`` run's rows plus, for each of its labs, the hosts it did not run as the previous run of
+    the same playbook reported them (``reported_in`` names that run): the lab's picture stays whole."""
+    if previous is None:
+        return rows
+    labs = {str(r.get("lab") or NO_LAB) for r in rows}
+    seen = {str(r.get("host")) for r in rows}
+    merged = list(rows)
+    for lab in sorted(labs):
+        try:
+            data = json.loads((previous / f"{safe_name(lab)}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for row in data.get("hosts") or []:
+            if isinstance(row, dict) and str(row.get("host")) not in seen:
+                merged.append({**row, "reported_in": row.get("reported_in") or previous.name})
+                seen.add(str(row.get("host")))
+    return merged
+
+
+def prune_runs(root: Path, keep: int) -> list[str]:
+    """Remove the oldest run folders beyond ``keep`` (never the one ``latest`` points to); their names."""
+    import shutil
+
+    folders = runs(root)
+    latest = (root / LATEST).resolve() if (root / LATEST).exists() else None
+    doomed = [p for p in folders[: max(0, len(folders) - max(keep, 1))] if p.resolve() != latest]
+    for folder in doomed:
+        shutil.rmtree(folder)
+    return [p.name for p in doomed]
+
+
+def write_history(root: Path, last: int = 10) -> Path:
+    """``<root>/index.html``: the last ``last`` runs per lab (date, playbook, mode, outcomes), newest first,
+    each linking to its run's lab page."""
+    per_lab: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {}
+    for folder in reversed(runs(root)):
+        try:
+            index = json.loads((folder / INDEX_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for lab in index.get("labs") or []:
+            entries = per_lab.setdefault(str(lab.get("lab")), [])
+            if len(entries) < last:
+                entries.append((folder.name, index, lab))
+    return write_history_page(root, per_lab)
+
+
+def write_history_page(root: Path, per_lab: Mapping[str, Sequence[tuple[str, Mapping, Mapping]]]) -> Path:
+    page = root / "index.html"
+    page.write_text(dash.render_history("arcgis-conda fleet: runs per lab", per_lab), encoding="utf-8")
+    return page

@@ -11,12 +11,17 @@ description:
   - One M(ansible.windows.win_powershell) call with the C(apply_files) script of
     C(plugins/module_utils/fleet_host.py); it stops at the first failure and names it.
   - In check mode nothing is sent; the task reports the changes it would apply.
+  - With C(--diff), each written configuration file's before (as observed) and after (as planned), carried
+    by the change's C(diff); a certificate bundle as one line per certificate; a secret change never.
 version_added: 1.0.0
 author: arcgis-conda fleet team (!UNKNOWN)
 attributes:
   check_mode:
     support: full
     description: Sends nothing in check mode and reports the changes it would apply.
+  diff_mode:
+    support: full
+    description: The planned before and after of each written configuration file, in check mode and apply.
   platform:
     platforms: windows
     support: full

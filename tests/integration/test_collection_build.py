@@ -206,7 +206,10 @@ def test_site_runs_by_fqcn_from_the_installed_copy_on_a_simulated_workstation(
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    rows = {r["host"]: r for r in json.loads((lab.dir / "reports" / "lab_sim.json").read_text())["hosts"]}
+    rows = {
+        r["host"]: r
+        for r in json.loads((lab.dir / "reports" / "latest" / "lab_sim.json").read_text())["hosts"]
+    }
     assert rows[host]["status"] == "ok", rows[host]
     assert rows[host]["bridge_verified"] is True
     assert rows[host]["planned"], "the installed copy planned nothing on a fresh workstation"

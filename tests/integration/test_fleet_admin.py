@@ -24,7 +24,7 @@ def run(lab: Lab, playbook: str, variables: dict, *extra: str) -> tuple[int, str
     return rc, out
 
 
-def rows(lab: Lab, folder: str = "reports") -> dict:
+def rows(lab: Lab, folder: str = "reports/latest") -> dict:
     data = json.loads((lab.dir / folder / "lab_sim.json").read_text())
     return {row["host"]: row for row in data["hosts"]}
 
@@ -81,7 +81,7 @@ def test_unreachable_is_not_failed_and_the_retry_hint_repeats_the_run(lab: Lab) 
     assert report[unreachable]["status"] == "unreachable" and "unreachable" in report[unreachable]["error"]
     assert report[failed]["status"] == "failed" and "boom" in report[failed]["error"]
     assert "[fleet] lab_sim: 2/2 hosts done, 1 failed, 1 unreachable" in out
-    assert "[fleet] lab_sim: 0 ok, 0 changed, 1 failed, 1 unreachable" in out
+    assert "[fleet] lab_sim: 1 failed, 1 unreachable" in out
     hint = next(line for line in out.splitlines() if "retry only the failed hosts" in line)
     words = shlex.split(hint.split(": ", 1)[1])
     assert words[:2] == ["ansible-playbook", "site.yml"]
@@ -109,3 +109,12 @@ def test_a_host_that_keeps_a_task_waiting_is_named_while_it_waits(tmp_path: Path
     assert proc.returncode == 0, proc.stdout
     task = "Find every ArcGIS install and measure its Python"
     assert f"[fleet] still waiting on 1 host(s) for '{task}': {lab.hosts[0]}" in proc.stdout
+
+
+def test_uninstall_asks_first_and_removes_nothing_unconfirmed(lab: Lab) -> None:
+    """No one to answer the prompt (no terminal) and no -e fleet_confirm=yes: nothing is removed."""
+    rc, out = run(lab, "playbooks/uninstall.yml", {})
+    assert rc != 0, out
+    assert "TASK [Ask before removing anything" in out and "pass -e fleet_confirm=yes" in out, out
+    for host in lab.hosts:
+        assert [c for c in lab.calls(host) if c.get("kind") == "module"] == [], "the uninstall reached a host"

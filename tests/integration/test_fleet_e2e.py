@@ -133,7 +133,7 @@ def test_check_apply_rerun_uninstall_on_the_reference_host(reference: Lab) -> No
         assert module_calls(lab, host) <= 5
         assert again[host]["module_calls"] == module_calls(lab, host)
 
-    rc, out, removed = run(lab, "playbooks/uninstall.yml")
+    rc, out, removed = run(lab, "playbooks/uninstall.yml", "-e", "fleet_confirm=yes")
     assert rc == 0, out
     for host in hosts:
         assert effects(lab, host) == expected_effects(removed[host]["planned"])

@@ -151,8 +151,8 @@ def run(copy: Path, lab_dir: Path, playbook: str, *extra: str) -> tuple[int, str
     env["ANSIBLE_CONFIG"] = str(copy / "ansible.cfg")
     extra_vars = lab_dir / "extra.json"
     extra_vars.write_text(json.dumps({"doi_cert_certificates": [{"path": str(DEMO_CA)}]}))
-    report = lab_dir / "reports" / "lab_sim.json"
-    report.unlink(missing_ok=True)
+    (lab_dir / "reports" / "latest").unlink(missing_ok=True)
+    report = lab_dir / "reports" / "latest" / "lab_sim.json"
     command = simlab.command_line(lab_dir, ["ansible-playbook", playbook, "-e", f"@{extra_vars}", *extra])
     proc = subprocess.run(command, env=env, cwd=copy, capture_output=True, text=True, check=False)
     rows = json.loads(report.read_text())["hosts"] if report.exists() else []

@@ -79,9 +79,9 @@ def run_playbook(repo_root: Path, tmp_path: Path) -> subprocess.CompletedProcess
 def two_runs(repo_root, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("progress")
     first = run_playbook(repo_root, tmp_path)
-    first_calls = json.loads((tmp_path / "report" / "module_calls.json").read_text())
+    first_calls = json.loads((tmp_path / "report" / "latest" / "module_calls.json").read_text())
     second = run_playbook(repo_root, tmp_path)
-    return tmp_path / "report", first, first_calls, second
+    return tmp_path / "report" / "latest", first, first_calls, second
 
 
 @pytest.mark.slow

@@ -265,7 +265,7 @@ def test_a_second_site_run_with_a_users_usercustomize_changes_nothing(owned: dic
 
 def test_uninstall_puts_the_admins_condarc_and_pip_ini_back(owned: dict[str, Any]) -> None:
     lab = owned["lab"]
-    rc, out, _ = run(lab, "playbooks/uninstall.yml", USER_SCOPE)
+    rc, out, _ = run(lab, "playbooks/uninstall.yml", USER_SCOPE, "-e", "fleet_confirm=yes")
     assert rc == 0, out
     assert read(lab, CONDARC) == USER_CONDARC
     assert read(lab, CONDARC + ".before-arcgis-conda-fleet") is None

@@ -41,7 +41,7 @@ def run(lab: Lab, playbook: str, *extra: str) -> tuple[int, str]:
 
 
 def report(lab: Lab) -> dict:
-    rows = json.loads((lab.dir / "reports" / "lab_sim.json").read_text())["hosts"]
+    rows = json.loads((lab.dir / "reports" / "latest" / "lab_sim.json").read_text())["hosts"]
     return {row["host"]: row for row in rows}
 
 

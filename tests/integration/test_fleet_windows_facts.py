@@ -30,14 +30,14 @@ def test_a_program_running_from_an_env_stops_the_host_before_any_change(tmp_path
     with lab.edit() as host:
         assert host.is_dir(prefix)
         host.state["processes"] = [{"name": "pythonw.exe", "pid": 4242, "image": prefix + "\\pythonw.exe"}]
-    rc, out = run(lab, "playbooks/uninstall.yml")
+    rc, out = run(lab, "playbooks/uninstall.yml", "-e", "fleet_confirm=yes")
     assert rc != 0
     assert f"{prefix} is in use by pythonw.exe (pid 4242" in out and "nothing is changed on this host" in out
     assert not changed_anything(lab), "the refused host was changed"
     with lab.edit() as host:
         assert host.is_dir(prefix)
         host.state["processes"] = []  # the student closed Spyder
-    rc, out = run(lab, "playbooks/uninstall.yml")
+    rc, out = run(lab, "playbooks/uninstall.yml", "-e", "fleet_confirm=yes")
     assert rc == 0, out
     assert not lab.host().is_dir(prefix)
 
@@ -77,6 +77,6 @@ def test_lab_clones_are_listed_for_every_account_by_the_system_condarc(tmp_path:
     node = host.node(path)
     assert host.allowed(node, student, H.READ), "students' conda must read it"
     assert not host.allowed(node, student, H.WRITE_DATA), "a student could point every account's conda away"
-    rc, out = run(lab, "playbooks/uninstall.yml")
+    rc, out = run(lab, "playbooks/uninstall.yml", "-e", "fleet_confirm=yes")
     assert rc == 0, out
     assert lab.host().node(path) is None and lab.host().node("C:\\ProgramData\\conda") is None

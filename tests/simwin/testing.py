@@ -37,8 +37,10 @@ def fleet_run(
     vars_file = simlab.dir / "extra.json"
     vars_file.write_text(json.dumps({"doi_cert_certificates": [{"path": str(DEMO_CA)}], **(variables or {})}))
     simlab.reset_calls()
-    report = simlab.dir / "reports" / "lab_sim.json"
-    report.unlink(missing_ok=True)
+    # Each run writes reports/<timestamp>-<playbook>/ and points reports/latest at it: without the link,
+    # a run that wrote no report leaves none to read.
+    (simlab.dir / "reports" / "latest").unlink(missing_ok=True)
+    report = simlab.dir / "reports" / "latest" / "lab_sim.json"
     proc = lab.run(
         simlab.dir,
         ["ansible-playbook", playbook, "-e", f"@{vars_file}", *extra],

@@ -100,6 +100,7 @@ def test_outcomes_count_per_lab_for_a_plan_and_a_run(fleet, tmp_path):
         "unreachable": 1,
         "incomplete": 0,
         "skipped": 1,
+        "nothing managed": 0,
     }
     assert counts["lab_b"]["would change"] == 2 and counts["lab_b"]["ok"] == 1
     # A run's rows carry module calls: the same host with changes "changed", not "would change".
@@ -147,6 +148,19 @@ def test_chart_bars_are_proportional_to_counts(fleet):
     assert max(per_host) - min(per_host) < 0.01
     # The biggest lab fills the chart width.
     assert sum(float(b["width"]) for b in bars if b["data-lab"] == "lab_b") == pytest.approx(dash.CHART_WIDTH)
+
+
+def test_nothing_managed_is_its_own_outcome_in_the_json_the_index_and_the_page(fleet, tmp_path):
+    """A per-user-Pro host (observed, nothing for the roles) is not a green "ok"; every output says so."""
+    rows = [*fleet, host("a-per-user", status="nothing managed")]
+    write_lab_reports(tmp_path, "fleet plan", rows, COLUMNS, now=NOW)
+    data = json.loads((tmp_path / "lab_a.json").read_text())
+    outcomes = {r["host"]: r["outcome"] for r in data["hosts"]}
+    assert outcomes["a-per-user"] == "nothing managed" and outcomes["a-change"] == "would change"
+    counts = {lab["lab"]: lab["counts"] for lab in json.loads((tmp_path / "index.json").read_text())["labs"]}
+    assert counts["lab_a"] == {o: list(outcomes.values()).count(o) for o in counts["lab_a"]}
+    page = parse((tmp_path / "lab_a.html").read_text())
+    assert "nothing managed" in [s["data-outcome"] for s in page.find("section")]
 
 
 def test_lab_page_lists_failed_and_unreachable_first(fleet, tmp_path):
@@ -257,7 +271,12 @@ def test_existing_callers_keep_their_files(fleet, tmp_path):
     assert [r.lab for r in reports] == ["lab_a", "lab_b"]
     assert set(reports[0].files) == {"html", "csv", "json"}
     data = json.loads((tmp_path / "lab_a.json").read_text())
-    assert data["hosts"][0] == next(r for r in fleet if r["host"] == data["hosts"][0]["host"])  # every key
+    written = data["hosts"][0]
+    # every key, and the outcome the pages show
+    assert {
+        **next(r for r in fleet if r["host"] == written["host"]),
+        "outcome": written["outcome"],
+    } == written
     with (tmp_path / "lab_b.csv").open(newline="") as fh:
         assert [r["Host"] for r in csv.DictReader(fh)] == ["b-1", "b-2", "b-3"]
     # The full table is still on the lab page, hosts sorted, so older readers find it.
