@@ -97,7 +97,17 @@ class ActionModule(ActionBase):
         )
         names = [role.name for role in ROLES]
         planner = ff.FleetPlanner(ROLES, names, role_args, role_args.check_public, fleet)
-        inputs = [PlanAction._host_input(h, task_vars["hostvars"][h]) for h in hosts]
+        # The hosts' variables as the plan reads them (every source Ansible has at this task).
+        reader = PlanAction(
+            self._task,
+            self._connection,
+            self._play_context,
+            self._loader,
+            self._templar,
+            self._shared_loader_obj,
+        )
+        reader._defaults = role_args.defaults
+        inputs = [reader._host_input(h, task_vars["hostvars"], task_vars) for h in hosts]
         for item in inputs:
             item.variables.update(args["variables"])
         try:

@@ -201,6 +201,9 @@ def test_a_simulated_workstation_reads_only_the_mirror(lab, tmp_path, where):
         "arcgis_env_cache_dir": str(tmp_path / "cache"),
         "fleet_share_user": "LAB\\svc_fleet",
         "fleet_share_password": "not-a-real-password",
+        # The installers sit in the simulated host's network only, not in this test's web root, so the
+        # controller's own check of the mirror's installers (issue 25) would rightly find them missing.
+        "fleet_mirror_check": False,
     }
     (tmp_path / "vars.json").write_text(json.dumps(variables))
     proc = simlab.run(
