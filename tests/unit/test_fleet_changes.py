@@ -353,6 +353,45 @@ def test_a_pre_existing_condarc_is_kept_before_the_role_writes_its_own():
     assert base64.b64decode(c.items[1]["item"]["content_b64"]).decode() == condarc_of(plan)
 
 
+STUDENT = "S-1-5-21-1-1001"
+ASIDE_SNAP = fh.Snapshot(
+    {
+        "reads": [
+            raw_entry("C:\\ProgramData\\conda\\.condarc", data=b"mine\n", owner=STUDENT),
+            raw_entry("C:\\ProgramData\\conda\\.condarc.untrusted", data=b"an earlier run's\n"),
+            raw_entry(
+                "C:\\ProgramData\\conda",
+                "dir",
+                children=[{"name": ".condarc", "dir": False}, {"name": ".condarc.untrusted", "dir": False}],
+            ),
+            raw_entry("C:\\Unlisted\\pip.ini", data=b"theirs\n", owner=STUDENT),
+        ]
+    }
+)
+
+
+def test_a_file_is_moved_aside_once_under_a_free_name_and_never_after_a_role_wrote_it():
+    planned: dict[str, str] = {}
+    gone: set[str] = set()
+    moved: dict[str, str] = {}
+    first = fc.Changes("miniconda", ASIDE_SNAP, planned, gone, None, moved)
+    second = fc.Changes("doi_cert", ASIDE_SNAP, planned, gone, None, moved)
+    first.write("C:\\ProgramData\\conda\\.condarc", "ours\r\n", "system condarc")
+    second.quarantine("C:\\ProgramData\\conda\\.condarc", "not an administrator's")
+    second.quarantine("C:\\Unlisted\\pip.ini", "not an administrator's")
+    assert [(i["action"], i["target"]) for i in first.items] == [
+        ("copy", "C:\\ProgramData\\conda\\.condarc.untrusted.1"),
+        ("delete", "C:\\ProgramData\\conda\\.condarc"),
+        ("write", "C:\\ProgramData\\conda\\.condarc"),
+    ]
+    assert first.items[0]["item"]["exclusive"] is True
+    # A folder observe did not list: a name from the file's own SHA-256 (and the host refuses to replace).
+    assert [(i["action"], i["target"]) for i in second.items] == [
+        ("copy", "C:\\Unlisted\\pip.ini.untrusted-" + fc.sha256(b"theirs\n")[:12]),
+        ("delete", "C:\\Unlisted\\pip.ini"),
+    ]
+
+
 # --- group_steps -------------------------------------------------------------------------------------
 
 
