@@ -19,6 +19,9 @@ description:
   - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
     (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file).
+  - Every host the play targets gets a row, also those Ansible stopped without a result - C(stopped)
+    (its batch went over C(max_fail_percentage) before it finished) and C(not run) (the play ended before
+    its batch) - and those are in C(failed_hosts.txt) with the failed and unreachable ones.
   - While a task waits on hosts for longer than O(wait_interval) seconds, says which, every interval (a
     firewalled host otherwise waits out its WinRM timeouts in silence).
 options:
@@ -219,9 +222,18 @@ class CallbackModule(CallbackBase):
         self._timer: threading.Timer | None = None
         self._pending: set[str] = set()
         self._task_name = ""
+        # Every host the play targets (--limit applied), and those that published their report row.
+        self.targets: dict[str, Any] = {}
+        self.finished: set[str] = set()
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
+        name = self._register(host)
+        if name is not None:
+            self.batch.add(name)
+        return name
+
+    def _register(self, host: Any) -> str | None:
         name = host.get_name()
         if name not in self.lab:
             groups = {g.get_name(): g for g in host.get_groups()}
@@ -232,7 +244,6 @@ class CallbackModule(CallbackBase):
             if lab in groups and lab not in self.lab_total:
                 self.lab_total[lab] = len(groups[lab].get_hosts())
             self.calls.setdefault(name, 0)
-        self.batch.add(name)
         return name
 
     def _count(self, result: Any) -> str | None:
@@ -285,6 +296,23 @@ class CallbackModule(CallbackBase):
         # With `serial`, each batch starts the play again: the previous batch's hosts are done.
         self._finish(set(self.batch))
         self.batch = set()
+        # The play's hosts beyond this batch (serial): the inventory is restricted to the batch meanwhile.
+        inventory = getattr(getattr(play, "_variable_manager", None), "_inventory", None)
+        if inventory is not None:
+            for host in inventory.get_hosts(play.hosts, ignore_restrictions=True):
+                self.targets.setdefault(host.get_name(), host)
+
+    def v2_playbook_on_no_hosts_remaining(self) -> None:
+        # Sent when the batch went over max_fail_percentage (ansible-core plugins/strategy/linear.py): Ansible
+        # marks the batch's other hosts failed without a result for them. A host that had not published its
+        # report row was stopped mid-way.
+        for name in self.batch:
+            if not self.status.get(name) and name not in self.finished:
+                self.status[name] = "stopped"
+                self.error[name] = (
+                    "stopped mid-run: too many hosts of its batch failed (max_fail_percentage); "
+                    "it may be half-configured: run again for it (the retry command below)"
+                )
 
     # -- waiting on hosts ----------------------------------------------------------------------------
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
@@ -327,6 +355,8 @@ class CallbackModule(CallbackBase):
         name = self._count(result)
         if name and result._result.get("changed"):
             self._changed[name] = True
+        if name and short_action(result._task.action) == "set_stats":
+            self.finished.add(name)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._answered(result)
@@ -346,6 +376,13 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._stop_waiting()
         self._finish(set(self.batch))
+        for name, host in self.targets.items():
+            if name not in self.lab and self._register(host) is not None:
+                self.status[name] = "not run"
+                self.error[name] = (
+                    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
+                    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
+                )
         if not self.lab:
             return
         out_dir = Path(self.get_option("report_dir"))
@@ -399,8 +436,11 @@ class CallbackModule(CallbackBase):
                 changed: sum(1 for h in members if not self.status.get(h) and self._changed.get(h)),
                 "failed": sum(1 for h in members if self.status.get(h) == "failed"),
                 "unreachable": sum(1 for h in members if self.status.get(h) == "unreachable"),
+                "stopped": sum(1 for h in members if self.status.get(h) == "stopped"),
+                "not run": sum(1 for h in members if self.status.get(h) == "not run"),
             }
-            self._display.display(f"[fleet] {lab}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+            shown = {k: n for k, n in counts.items() if n or k not in ("stopped", "not run")}
+            self._display.display(f"[fleet] {lab}: " + ", ".join(f"{n} {k}" for k, n in shown.items()))
         if retry:
             from ansible import context
 
