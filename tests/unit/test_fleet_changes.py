@@ -473,3 +473,67 @@ def test_miniconda2_conda_answering_its_version_on_stderr_is_complete(stream):
         "exited 0 with 'Traceback"
         in mr.miniconda_judge(plan, fh.Snapshot(snap.to_raw() | {"runs": [run]}), "ws01")[0]
     )
+
+
+def half_done_snapshot(plan: dict, conda: bool, record: bool) -> fh.Snapshot:
+    install = plan["installs"][0]
+    prefix = install["prefix"]
+    return fh.Snapshot(
+        {
+            "reads": [
+                raw_entry(plan["download_dir"], "dir", children=[]),
+                raw_entry(ntpath_dirname(plan["download_dir"]), "dir", children=[]),
+                # As the installer leaves it: C:\'s Authenticated Users Modify, inherited.
+                raw_entry(
+                    prefix,
+                    "dir",
+                    children=[],
+                    protected=False,
+                    acl=[{"sid": "S-1-5-11", "type": "allow", "rights": 1245631}],
+                ),
+                raw_entry(install["conda_exe"], data=b"exe")
+                if conda
+                else raw_entry(install["conda_exe"], "missing"),
+                raw_entry(install["marker"], "missing"),
+                raw_entry(install["started"], data=b"{}")
+                if record
+                else raw_entry(install["started"], "missing"),
+                raw_entry(install["installer"]["dest"], data=b"installer"),
+            ]
+        }
+    )
+
+
+def ntpath_dirname(path: str) -> str:
+    return path.rsplit("\\", 1)[0]
+
+
+def test_an_install_this_fleet_started_is_finished_or_repaired_and_another_one_is_left():
+    plan = plan_for(manage_condarc=False)
+    install = plan["installs"][0]
+
+    def planned(conda: bool, record: bool) -> list[tuple[str, str]]:
+        c = fc.Changes("miniconda", half_done_snapshot(plan, conda, record), {})
+        mr.miniconda_changes(plan, c.snapshot, c)
+        return [(i["action"], i["target"]) for i in c.items]
+
+    # The installer ran (conda.exe there), the connection dropped: secure and mark it.
+    assert planned(conda=True, record=True) == [("secure", install["prefix"]), ("write", install["marker"])]
+    # No record: not this fleet's install, not marked (only secured, as any Miniconda the run uses).
+    assert planned(conda=True, record=False) == [("secure", install["prefix"])]
+    # The installer stopped before conda.exe: its folder is removed, then installed again.
+    repaired = planned(conda=False, record=True)
+    assert repaired[0] == ("delete", install["prefix"]) and ("install", install["prefix"]) in repaired
+
+
+def test_uninstall_names_a_miniconda_it_does_not_remove():
+    plan = mp.plan_miniconda(mp.PlanInputs(state="absent"), None)
+    removal = plan["removals"][0]
+    reads = [raw_entry(removal["prefix"], "dir", children=[])]
+    for other in plan["removals"]:
+        if other is not removal:
+            reads.append(raw_entry(other["prefix"], "missing"))
+        reads += [raw_entry(other["marker"], "missing"), raw_entry(other["started"], "missing")]
+    snap = fh.Snapshot({"reads": reads})
+    (warning,) = [w for w in mr.not_removed(plan, snap, "pc1") if removal["prefix"] in w]
+    assert warning.startswith(f"pc1: {removal['prefix']} is not removed") and "Fix:" in warning
