@@ -174,6 +174,16 @@ def unreachable_hint(text: str) -> str:
     return f"unreachable: {text.strip()[:300]}"
 
 
+def timeout_hint(host: str, period: Any) -> str:
+    """A host call Ansible ended at the task timeout (the ``timeout`` keyword: fleet_task_timeout)."""
+    return (
+        f"timed out: {host} did not finish this step within {period} s (fleet_task_timeout). Fix: look "
+        "at the host (a hung installer or conda, a prompt, a full disk; Windows may still run the program); "
+        "if it was only slow, raise it (-e fleet_task_timeout=7200); then run again for it (the retry "
+        "command below)"
+    )
+
+
 def retry_command(playbook: str | None, args: Any, retry: Path) -> str:
     """The same playbook, inventory and options, limited to the failed hosts."""
     import os
@@ -288,6 +298,9 @@ class CallbackModule(CallbackBase):
                 msg = broken[0].get("msg") or broken[0].get("stderr") or msg
             if status == "unreachable":
                 msg = unreachable_hint(str(msg))
+            timedout = result._result.get("timedout") or next((i.get("timedout") for i in broken if i), None)
+            if timedout:
+                msg = timeout_hint(name, (timedout or {}).get("period"))
             self.error[name] = f"{result._task.get_name()}: {msg}"
         self._finish({name})
 
