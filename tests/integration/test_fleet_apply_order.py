@@ -47,5 +47,3 @@ def test_hosts_at_different_stages_in_one_batch_each_apply_in_their_own_order(tm
     assert rows[fresh[0]]["planned"] != rows[fresh[1]]["planned"]
     for name in lab.hosts:
         assert effects(lab, name) == expected_effects(rows[name]["planned"]), f"{name} ran out of its order"
-    rc, out, again = fleet_run(lab, "site.yml")
-    assert rc == 0 and all(again[name]["planned"] == [] for name in lab.hosts), out[-3000:]
