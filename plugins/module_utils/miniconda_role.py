@@ -108,6 +108,13 @@ def render_system_condarc(marker: str, settings: Mapping[str, Any]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def marker_of(install: Mapping[str, Any]) -> str:
+    """What the marker in the prefix (and the record written before the installer) holds."""
+    installer = install["installer"]
+    content = {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]}
+    return json.dumps(content, indent=4, sort_keys=True)
+
+
 def started(snap: Snapshot, install: Mapping[str, Any]) -> bool:
     """Whether this fleet started the install: its record, written before the installer ran, is there and
     only administrators could have written it."""
@@ -176,16 +183,9 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         c.mkdir(plan["download_dir"], "installer folder")
         root = ntpath.dirname(plan["download_dir"])
         c.secure(root if root.count("\\") >= 2 else plan["download_dir"], TRUSTED)
+    to_install = []
     for install in plan["installs"]:
-        marker = json.dumps(
-            {
-                "flavour": install["flavour"],
-                "installer": install["installer"]["file"],
-                "sha256": install["installer"]["sha256"],
-            },
-            indent=4,
-            sort_keys=True,
-        )
+        marker = marker_of(install)
         if snap.exists(install["conda_exe"]):
             if not snap.exists(install["marker"]) and started(snap, install):
                 # This fleet ran the installer and lost the host before securing and marking the prefix.
@@ -197,6 +197,13 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
             # The installer this fleet started stopped before conda.exe: start again from an empty folder.
             c.delete(install["prefix"], "repair: the half-done install an earlier run started (no conda.exe)")
             c.forget(install["prefix"])
+        # Before any installer runs, in the same batched call as the installer folder (no extra round trip).
+        c.write(
+            install["started"], marker, "record that this fleet starts the installer (finds a half-done one)"
+        )
+        to_install.append(install)
+    for install in to_install:
+        marker = marker_of(install)
         installer = install["installer"]
         dest = installer["dest"]
         have = snap.exists(dest)
@@ -246,9 +253,6 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
                     f"installer {installer['file']} from the controller",
                     {"src": installer["source"], "dest": dest},
                 )
-        c.write(
-            install["started"], marker, "record that this fleet starts the installer (finds a half-done one)"
-        )
         c.other(
             "package",
             "install",
