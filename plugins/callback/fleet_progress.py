@@ -20,6 +20,9 @@ description:
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
     (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file), in a folder of
     its own per run (O(report_dir)).
+  - Every host the play targets gets a row, also those Ansible stopped without a result - C(stopped)
+    (its batch went over C(max_fail_percentage) before it finished) and C(not run) (the play ended before
+    its batch) - and those are in C(failed_hosts.txt) with the failed and unreachable ones.
   - While a task waits on hosts for longer than O(wait_interval) seconds, says which, every interval (a
     firewalled host otherwise waits out its WinRM timeouts in silence).
 options:
@@ -183,6 +186,16 @@ def unreachable_hint(text: str) -> str:
     return f"unreachable: {text.strip()[:300]}"
 
 
+def timeout_hint(host: str, period: Any) -> str:
+    """A host call Ansible ended at the task timeout (the ``timeout`` keyword: fleet_task_timeout)."""
+    return (
+        f"timed out: {host} did not finish this step within {period} s (fleet_task_timeout). Fix: look "
+        "at the host (a hung installer or conda, a prompt, a full disk; Windows may still run the program); "
+        "if it was only slow, raise it (-e fleet_task_timeout=7200); then run again for it (the retry "
+        "command below)"
+    )
+
+
 def retry_command(playbook: str | None, args: Any, retry: Path) -> str:
     """The same playbook, inventory and options, limited to the failed hosts."""
     import os
@@ -232,9 +245,18 @@ class CallbackModule(CallbackBase):
         self._timer: threading.Timer | None = None
         self._pending: set[str] = set()
         self._task_name = ""
+        # Every host the play targets (--limit applied), and those that published their report row.
+        self.targets: dict[str, Any] = {}
+        self.finished: set[str] = set()
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
+        name = self._register(host)
+        if name is not None:
+            self.batch.add(name)
+        return name
+
+    def _register(self, host: Any) -> str | None:
         name = host.get_name()
         if name not in self.lab:
             groups = {g.get_name(): g for g in host.get_groups()}
@@ -245,7 +267,6 @@ class CallbackModule(CallbackBase):
             if lab in groups and lab not in self.lab_total:
                 self.lab_total[lab] = len(groups[lab].get_hosts())
             self.calls.setdefault(name, 0)
-        self.batch.add(name)
         return name
 
     def _count(self, result: Any) -> str | None:
@@ -290,6 +311,9 @@ class CallbackModule(CallbackBase):
                 msg = broken[0].get("msg") or broken[0].get("stderr") or msg
             if status == "unreachable":
                 msg = unreachable_hint(str(msg))
+            timedout = result._result.get("timedout") or next((i.get("timedout") for i in broken if i), None)
+            if timedout:
+                msg = timeout_hint(name, (timedout or {}).get("period"))
             self.error[name] = f"{result._task.get_name()}: {msg}"
         self._finish({name})
 
@@ -306,6 +330,11 @@ class CallbackModule(CallbackBase):
                 self._display.warning(
                     f"fleet_report_keep = {keep!r} is not a number; keeping {self.keep} runs"
                 )
+        # The play's hosts beyond this batch (serial): the inventory is restricted to the batch meanwhile.
+        inventory = getattr(getattr(play, "_variable_manager", None), "_inventory", None)
+        if inventory is not None:
+            for host in inventory.get_hosts(play.hosts, ignore_restrictions=True):
+                self.targets.setdefault(host.get_name(), host)
 
     def _play_variable(self, play: Any, name: str) -> Any:
         """A variable as the play's first fleet host sees it (inventory, play vars, -e), untemplated."""
@@ -316,6 +345,18 @@ class CallbackModule(CallbackBase):
         except Exception:
             return None
         return found.get(name)
+
+    def v2_playbook_on_no_hosts_remaining(self) -> None:
+        # Sent when the batch went over max_fail_percentage (ansible-core plugins/strategy/linear.py): Ansible
+        # marks the batch's other hosts failed without a result for them. A host that had not published its
+        # report row was stopped mid-way.
+        for name in self.batch:
+            if not self.status.get(name) and name not in self.finished:
+                self.status[name] = "stopped"
+                self.error[name] = (
+                    "stopped mid-run: too many hosts of its batch failed (max_fail_percentage); "
+                    "it may be half-configured: run again for it (the retry command below)"
+                )
 
     # -- waiting on hosts ----------------------------------------------------------------------------
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
@@ -359,6 +400,8 @@ class CallbackModule(CallbackBase):
         facts = result._result.get("ansible_facts") or {}
         if name and str(result._task.action).endswith("fleet_observe") and facts.get("arcgis") == []:
             self.unmanaged.add(name)
+        if name and short_action(result._task.action) == "set_stats":
+            self.finished.add(name)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._answered(result)
@@ -378,6 +421,13 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._stop_waiting()
         self._finish(set(self.batch))
+        for name, host in self.targets.items():
+            if name not in self.lab and self._register(host) is not None:
+                self.status[name] = "not run"
+                self.error[name] = (
+                    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
+                    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
+                )
         if not self.lab:
             return
         root = Path(self.get_option("report_dir"))

@@ -26,6 +26,7 @@ from pathlib import Path
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec import EnvSpec
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_lock import atomic_write
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
 
 try:
@@ -364,7 +365,6 @@ def lock_fleet(
     if write and rendered:
         directory.mkdir(parents=True, exist_ok=True)
         for key, text in rendered.items():
-            tmp = directory / f".{key}.txt.tmp"
-            tmp.write_text(text)
-            tmp.replace(directory / f"{key}.txt")
+            # A unique temporary name: two runs (or planners) writing one key never share it.
+            atomic_write(directory / f"{key}.txt", text)
     return outcomes

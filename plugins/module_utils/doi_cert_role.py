@@ -457,7 +457,8 @@ class DoiCert(Role):
             )
         out.warnings += list(plan["warnings"]) + list(plan["report"])
         out.warnings += [
-            f"{p}: not an administrator's file, so not trusted; moved aside to {p}.untrusted"
+            f"{p}: not an administrator's file, so not trusted; moved aside to {p}.untrusted (or the next "
+            "free .untrusted.<n>: the planned changes name it) unless an earlier role of this run replaces it"
             for p in untrusted
         ]
         out.make_changes = lambda c: doi_cert_changes(plan, c.snapshot, c, settings.manifest_path, untrusted)

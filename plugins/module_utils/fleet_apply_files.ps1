@@ -91,6 +91,11 @@ foreach ($item in $Items) {
             }
             'copy' {
                 $exists = Test-Path -LiteralPath $item.path
+                # A file moved aside never replaces another: stop before the delete that follows it.
+                if ($item.exclusive -and $exists -and
+                    -not (Test-SameBytes $item.path ([System.IO.File]::ReadAllBytes($item.src)))) {
+                    throw "$($item.path) already exists with other content: not replaced"
+                }
                 if (($item.force -or -not $exists) -and
                     -not (Test-SameBytes $item.path ([System.IO.File]::ReadAllBytes($item.src)))) {
                     [System.IO.File]::Copy($item.src, $item.path, $true)

@@ -131,6 +131,7 @@ class Changes:
         planned: dict[str, str],
         gone: set[str] | None = None,
         trusted: list[str] | None = None,
+        moved: dict[str, str] | None = None,
     ) -> None:
         self.role = role
         self.snapshot = snapshot
@@ -142,6 +143,9 @@ class Changes:
         self.quarantined: list[str] = []
         # Every path the run makes the admin trust (folders secured, files written), all roles: the audit.
         self.trusted_paths = trusted if trusted is not None else []
+        # lower path -> where this run moves it aside, all roles together: each file is moved once, and no
+        # two files (nor a file an earlier run moved aside) share a name.
+        self.moved = moved if moved is not None else {}
 
     def in_profile(self, path: str) -> bool:
         k = fh.key(path)
@@ -238,12 +242,39 @@ class Changes:
             return False
 
     def quarantine(self, path: str, reason: str) -> None:
-        """Move a file the admin run must not trust aside (``<path>.untrusted``), for an admin to inspect."""
-        aside = path + ".untrusted"
-        self._add("files", "copy", aside, reason, {"op": "copy", "src": path, "path": aside, "force": True})
+        """Move a file the admin run must not trust aside, for an admin to inspect: to ``<path>.untrusted``,
+        or the first free ``<path>.untrusted.<n>`` when an earlier run's file holds that name. Nothing when
+        this run already moved it or writes it itself (an earlier role's file is not a user's)."""
+        k = fh.key(path)
+        if k in self.moved or self.planned.get(k) is not None:
+            return
+        aside = self.aside_name(path)
+        self.moved[k] = aside
+        item = {"op": "copy", "src": path, "path": aside, "force": True, "exclusive": True}
+        self._add("files", "copy", aside, reason, item)
         self._add("files", "delete", path, reason, {"op": "delete", "path": path})
-        self.gone.add(fh.key(path))
+        self.gone.add(k)
         self.quarantined.append(path)
+
+    def aside_name(self, path: str) -> str:
+        """A name no file has on the host (as observed) nor gets from this run. When observe did not list the
+        folder, a name from the file's own SHA-256: a file already there under it holds the same bytes (the
+        host-side copy refuses to replace different ones)."""
+        taken = {fh.key(p) for p in self.moved.values()}
+        for n in range(100):
+            aside = path + (".untrusted" if n == 0 else f".untrusted.{n}")
+            if fh.key(aside) in taken or self.planned.get(fh.key(aside)) is not None:
+                continue
+            try:
+                if not self.snapshot.exists(aside):
+                    return aside
+            except fh.NotObserved:
+                break
+        try:
+            digest = self.snapshot.sha256(path) or sha256(path)
+        except fh.NotObserved:
+            digest = sha256(path)
+        return f"{path}.untrusted-{digest[:12]}"
 
     def copy(self, src: str, path: str, reason: str, force: bool = True) -> None:
         if not force and self.snapshot.exists(path):

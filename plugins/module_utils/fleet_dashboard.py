@@ -32,10 +32,14 @@ OUTCOMES = (
     "incomplete",
     "skipped",
     "nothing managed",
+    "stopped",
+    "not run",
 )
 PAGE_ORDER = (
     "failed",
     "unreachable",
+    "stopped",
+    "not run",
     "incomplete",
     "would change",
     "changed",
@@ -53,6 +57,8 @@ COLOURS = {
     "incomplete": "#b9770e",
     "skipped": "#909497",
     "nothing managed": "#5d6d7e",
+    "stopped": "#922b21",
+    "not run": "#6c3483",
 }
 COLLAPSE_AFTER = 5  # a role's change list longer than this starts collapsed
 CHART_WIDTH = 360  # pixels for the largest lab's bar
@@ -141,7 +147,8 @@ def change_list(row: Mapping[str, Any]) -> list[Any]:
 
 def outcome(row: Mapping[str, Any], kind: str) -> str:
     status = str(row.get("status") or "ok").lower()
-    if status in ("failed", "unreachable", "incomplete", "skipped", UNMANAGED):
+    # stopped: Ansible halted it mid-batch (max_fail_percentage); not run: its batch never started.
+    if status in ("failed", "unreachable", "incomplete", "skipped", UNMANAGED, "stopped", "not run"):
         return status
     if change_list(row):
         return "would change" if kind == PLAN else "changed"

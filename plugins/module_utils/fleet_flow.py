@@ -256,6 +256,7 @@ class FleetPlanner:
                 by_name = {role.name: role for role in self.roles}
                 order = [by_name[name] for name in self.selected if name in by_name]
                 changes = host_changes(order, plans, record.ctx)
+                composed(changes, record.snapshot, item.host)
                 in_use(changes, record.snapshot, item.host)
                 record.warnings += session_warnings(changes, record.snapshot, item.host)
                 mirror = next((p.share_mirror for p in plans.values() if p.share_mirror), "")
@@ -354,6 +355,53 @@ def host_changes(roles: Sequence[Role], plans: Mapping[str, RolePlan], ctx: Role
                 plan.make_retire(made)
                 changes += made.items
     return changes
+
+
+def composed(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host: str) -> None:
+    """Check one host's change list as a whole (each role's list is right alone; together they must be
+    too): no change replaces or deletes a file an earlier change of this run wrote or moved aside, and a
+    file moved aside never takes a name a file already has. Otherwise the host stops before its first
+    change: the roles disagree, a bug to report."""
+    made: dict[str, Mapping[str, Any]] = {}  # lower path -> the change that wrote or copied it
+    aside: dict[str, Mapping[str, Any]] = {}  # lower path -> the change that moved a file there
+
+    def under(k: str, found: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        return next((c for p, c in found.items() if p == k or p.startswith(k + "\\")), None)
+
+    def refuse(change: Mapping[str, Any], earlier: Mapping[str, Any], what: str) -> None:
+        raise HostPlanError(
+            f"{host}: {change['role']} would {change['action']} {change['target']}, which {earlier['role']} "
+            f"{what} earlier in this run ({earlier['action']} {earlier['target']}): nothing is changed on "
+            "this host. This is a bug in how the roles compose; please report it with the plan "
+            "(playbooks/plan.yml). Fix meanwhile: run the roles one at a time (--tags <role>)."
+        )
+
+    for change in changes:
+        item = change.get("item") or {}
+        op = item.get("op")
+        if change.get("step") != "files" or op not in ("write", "copy", "delete", "rmdir_empty"):
+            continue
+        k = fh.key(str(item.get("path")))
+        removes = op in ("delete", "rmdir_empty")
+        moved_here = under(k, aside) if removes else aside.get(k)
+        if moved_here is not None:
+            refuse(change, moved_here, "moved a file aside to")
+        written = under(k, made) if removes else made.get(k)
+        if written is not None and (removes or written["role"] != change["role"]):
+            refuse(change, written, "wrote")
+        if op == "copy" and item.get("exclusive"):
+            try:
+                there, theirs = snap.sha256(str(item["path"])), snap.sha256(str(item["src"]))
+            except NotObserved:
+                there = theirs = None
+            if there is not None and there != theirs:
+                raise HostPlanError(
+                    f"{host}: {change['role']} would move {item['src']} aside onto {item['path']}, which "
+                    "already holds another file: nothing is changed on this host. A bug; please report it."
+                )
+            aside[k] = change
+        elif not removes:
+            made[k] = change
 
 
 def verify_params(plans: Iterable[RolePlan]) -> tuple[list[Read], list[dict[str, Any]]]:

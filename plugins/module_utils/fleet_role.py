@@ -79,11 +79,12 @@ class RoleContext:
     gone: set[str] = field(default_factory=set)  # paths this run deletes, all roles together
     trusted: list[str] = field(default_factory=list)  # paths the run trusts, all roles together (audit)
     os_bits: int | None = None
+    moved: dict[str, str] = field(default_factory=dict)  # files this run moves aside, and where (all roles)
 
     def changes(self, role: str) -> Changes | None:
         if self.snapshot is None:
             return None
-        return Changes(role, self.snapshot, self.planned, self.gone, self.trusted)
+        return Changes(role, self.snapshot, self.planned, self.gone, self.trusted, self.moved)
 
 
 @dataclass

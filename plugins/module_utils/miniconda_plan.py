@@ -198,6 +198,15 @@ CONDARC_PATH = "C:\\ProgramData\\conda\\.condarc"
 CONDARC_ORIGINAL = CONDARC_PATH + ".before-arcgis-conda-fleet"
 CONDARC_MARKER = "# Managed by arcgis_conda.fleet (role miniconda)."
 INSTALL_MARKER_NAME = ".arcgis-conda-fleet"
+# Written into the (admin-only) installer folder before the installer runs: the evidence that this fleet
+# started the install, so a run that lost the connection after the installer (no marker) is finished later.
+STARTED_SUFFIX = ".install-started.json"
+
+
+def started_record(download_dir: str, flavour: str) -> str:
+    return ntpath.join(download_dir, f"{flavour}{STARTED_SUFFIX}")
+
+
 DEFAULT_DOWNLOAD_DIR = "C:\\ProgramData\\arcgis-conda\\installers"
 # SSL settings belong to the doi_cert role (its own file in C:\ProgramData\conda\condarc.d).
 _DOI_CERT_KEYS = ("ssl_verify", "client_ssl_cert", "client_ssl_cert_key")
@@ -970,6 +979,7 @@ def plan_miniconda(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                 "label": f"{FLAVOURS[name].label} from {prefix}",
                 "prefix": prefix,
                 "marker": ntpath.join(prefix, INSTALL_MARKER_NAME),
+                "started": started_record(download_dir, name),
                 "uninstaller": ntpath.join(
                     prefix, f"Uninstall-{installer_product(name, inputs.installer_files.get(name))}.exe"
                 ),
@@ -1023,6 +1033,7 @@ def plan_miniconda(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
                 "conda_exe": ntpath.join(prefix, "Scripts", "conda.exe"),
                 "python_exe": ntpath.join(prefix, "python.exe"),
                 "marker": ntpath.join(prefix, INSTALL_MARKER_NAME),
+                "started": started_record(download_dir, name),
                 "expected_files": expected_files(name, prefix, chosen.product or None),
                 "arcgis_ids": assignment.arcgis_ids,
                 "installer": {

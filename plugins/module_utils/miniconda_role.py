@@ -83,6 +83,7 @@ def miniconda_reads(inputs: mp.PlanInputs) -> list[Read]:
         product = mp.installer_product(name, inputs.installer_files.get(name))  # Miniforge3's uninstaller
         reads += [Read(path) for path in mp.expected_files(name, prefix, product)]
         reads.append(Read(ntpath.join(prefix, mp.INSTALL_MARKER_NAME)))
+        reads.append(Read(mp.started_record(download_dir, name)))
     return reads
 
 
@@ -107,13 +108,38 @@ def render_system_condarc(marker: str, settings: Mapping[str, Any]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def marker_of(install: Mapping[str, Any]) -> str:
+    """What the marker in the prefix (and the record written before the installer) holds."""
+    installer = install["installer"]
+    content = {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]}
+    return json.dumps(content, indent=4, sort_keys=True)
+
+
+def started(snap: Snapshot, install: Mapping[str, Any]) -> bool:
+    """Whether this fleet started the install: its record, written before the installer ran, is there and
+    only administrators could have written it."""
+    entry = snap.entry(install["started"])
+    return entry.type == "file" and entry.trusted()
+
+
+def not_removed(plan: Mapping[str, Any], snap: Snapshot, host: str) -> list[str]:
+    """Uninstall never skips silently: a Miniconda at a managed prefix with neither marker nor record."""
+    return [
+        f"{host}: {r['prefix']} is not removed: it has neither this role's marker ({mp.INSTALL_MARKER_NAME}) "
+        "nor its install record, so it was not installed by this fleet. Fix: if it is yours, remove it by "
+        "hand (its Uninstall-*.exe), or leave it"
+        for r in plan.get("removals") or []
+        if snap.exists(r["prefix"]) and not snap.exists(r["marker"]) and not started(snap, r)
+    ]
+
+
 def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> None:
     """Install, secure and configure what the plan says, against what observe read."""
     condarc = plan["condarc"]
     if plan["state"] == "absent":
         for removal in plan["removals"]:
-            if not snap.exists(removal["marker"]):
-                continue
+            if not snap.exists(removal["marker"]) and not started(snap, removal):
+                continue  # not ours: the plan warns when a Miniconda is there
             if snap.exists(removal["uninstaller"]):
                 c.other(
                     "package",
@@ -157,10 +183,27 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         c.mkdir(plan["download_dir"], "installer folder")
         root = ntpath.dirname(plan["download_dir"])
         c.secure(root if root.count("\\") >= 2 else plan["download_dir"], TRUSTED)
+    to_install = []
     for install in plan["installs"]:
+        marker = marker_of(install)
         if snap.exists(install["conda_exe"]):
+            if not snap.exists(install["marker"]) and started(snap, install):
+                # This fleet ran the installer and lost the host before securing and marking the prefix.
+                c.secure(install["prefix"], TRUSTED)
+                c.write(install["marker"], marker, "finish the install an earlier run started (no marker)")
             continue
         c.refuse_untrusted_folder(install["prefix"], f"installing {install['label']}")
+        if started(snap, install) and snap.exists(install["prefix"]):
+            # The installer this fleet started stopped before conda.exe: start again from an empty folder.
+            c.delete(install["prefix"], "repair: the half-done install an earlier run started (no conda.exe)")
+            c.forget(install["prefix"])
+        # Before any installer runs, in the same batched call as the installer folder (no extra round trip).
+        c.write(
+            install["started"], marker, "record that this fleet starts the installer (finds a half-done one)"
+        )
+        to_install.append(install)
+    for install in to_install:
+        marker = marker_of(install)
         installer = install["installer"]
         dest = installer["dest"]
         have = snap.exists(dest)
@@ -227,11 +270,6 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         )
         c.creates(install["prefix"], MINICONDA_DIRS)
         c.secure(install["prefix"], TRUSTED)
-        marker = json.dumps(
-            {"flavour": install["flavour"], "installer": installer["file"], "sha256": installer["sha256"]},
-            indent=4,
-            sort_keys=True,
-        )
         c.write(install["marker"], marker, "mark the folder as installed by this role")
 
     for install in plan["installs"]:
@@ -317,6 +355,8 @@ class Miniconda(Role):
         except PlanError as exc:
             raise HostPlanError(f"{ctx.host}: {exc}") from None
         out = RolePlan(published={"miniconda_installs": plan["published"]}, warnings=list(plan["warnings"]))
+        if ctx.snapshot is not None:
+            out.warnings += not_removed(plan, ctx.snapshot, ctx.host)
         out.lines = [i["label"] + f" (installer {i['installer']['file']})" for i in plan.get("installs", [])]
         if plan["condarc"].get("manage"):
             out.lines.append(f"manage {plan['condarc']['path']}")

@@ -489,6 +489,13 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                     host.copy_file(path, record["backup_file"], me)
                 record["changed"] = host.write(path, data, me)
             elif op == "copy":
+                src = H.norm_path(str(item.get("src")))
+                if (
+                    item.get("exclusive")
+                    and host.exists(path)
+                    and host.read_bytes(path, me) != host.read_bytes(src, me)
+                ):
+                    raise H.WinError(f"{path} already exists with other content: not replaced", "exists")
                 if host.exists(path) and not item.get("force", True):
                     record["changed"] = False
                 else:

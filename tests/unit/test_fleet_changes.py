@@ -353,6 +353,45 @@ def test_a_pre_existing_condarc_is_kept_before_the_role_writes_its_own():
     assert base64.b64decode(c.items[1]["item"]["content_b64"]).decode() == condarc_of(plan)
 
 
+STUDENT = "S-1-5-21-1-1001"
+ASIDE_SNAP = fh.Snapshot(
+    {
+        "reads": [
+            raw_entry("C:\\ProgramData\\conda\\.condarc", data=b"mine\n", owner=STUDENT),
+            raw_entry("C:\\ProgramData\\conda\\.condarc.untrusted", data=b"an earlier run's\n"),
+            raw_entry(
+                "C:\\ProgramData\\conda",
+                "dir",
+                children=[{"name": ".condarc", "dir": False}, {"name": ".condarc.untrusted", "dir": False}],
+            ),
+            raw_entry("C:\\Unlisted\\pip.ini", data=b"theirs\n", owner=STUDENT),
+        ]
+    }
+)
+
+
+def test_a_file_is_moved_aside_once_under_a_free_name_and_never_after_a_role_wrote_it():
+    planned: dict[str, str] = {}
+    gone: set[str] = set()
+    moved: dict[str, str] = {}
+    first = fc.Changes("miniconda", ASIDE_SNAP, planned, gone, None, moved)
+    second = fc.Changes("doi_cert", ASIDE_SNAP, planned, gone, None, moved)
+    first.write("C:\\ProgramData\\conda\\.condarc", "ours\r\n", "system condarc")
+    second.quarantine("C:\\ProgramData\\conda\\.condarc", "not an administrator's")
+    second.quarantine("C:\\Unlisted\\pip.ini", "not an administrator's")
+    assert [(i["action"], i["target"]) for i in first.items] == [
+        ("copy", "C:\\ProgramData\\conda\\.condarc.untrusted.1"),
+        ("delete", "C:\\ProgramData\\conda\\.condarc"),
+        ("write", "C:\\ProgramData\\conda\\.condarc"),
+    ]
+    assert first.items[0]["item"]["exclusive"] is True
+    # A folder observe did not list: a name from the file's own SHA-256 (and the host refuses to replace).
+    assert [(i["action"], i["target"]) for i in second.items] == [
+        ("copy", "C:\\Unlisted\\pip.ini.untrusted-" + fc.sha256(b"theirs\n")[:12]),
+        ("delete", "C:\\Unlisted\\pip.ini"),
+    ]
+
+
 # --- group_steps -------------------------------------------------------------------------------------
 
 
@@ -434,3 +473,67 @@ def test_miniconda2_conda_answering_its_version_on_stderr_is_complete(stream):
         "exited 0 with 'Traceback"
         in mr.miniconda_judge(plan, fh.Snapshot(snap.to_raw() | {"runs": [run]}), "ws01")[0]
     )
+
+
+def half_done_snapshot(plan: dict, conda: bool, record: bool) -> fh.Snapshot:
+    install = plan["installs"][0]
+    prefix = install["prefix"]
+    return fh.Snapshot(
+        {
+            "reads": [
+                raw_entry(plan["download_dir"], "dir", children=[]),
+                raw_entry(ntpath_dirname(plan["download_dir"]), "dir", children=[]),
+                # As the installer leaves it: C:\'s Authenticated Users Modify, inherited.
+                raw_entry(
+                    prefix,
+                    "dir",
+                    children=[],
+                    protected=False,
+                    acl=[{"sid": "S-1-5-11", "type": "allow", "rights": 1245631}],
+                ),
+                raw_entry(install["conda_exe"], data=b"exe")
+                if conda
+                else raw_entry(install["conda_exe"], "missing"),
+                raw_entry(install["marker"], "missing"),
+                raw_entry(install["started"], data=b"{}")
+                if record
+                else raw_entry(install["started"], "missing"),
+                raw_entry(install["installer"]["dest"], data=b"installer"),
+            ]
+        }
+    )
+
+
+def ntpath_dirname(path: str) -> str:
+    return path.rsplit("\\", 1)[0]
+
+
+def test_an_install_this_fleet_started_is_finished_or_repaired_and_another_one_is_left():
+    plan = plan_for(manage_condarc=False)
+    install = plan["installs"][0]
+
+    def planned(conda: bool, record: bool) -> list[tuple[str, str]]:
+        c = fc.Changes("miniconda", half_done_snapshot(plan, conda, record), {})
+        mr.miniconda_changes(plan, c.snapshot, c)
+        return [(i["action"], i["target"]) for i in c.items]
+
+    # The installer ran (conda.exe there), the connection dropped: secure and mark it.
+    assert planned(conda=True, record=True) == [("secure", install["prefix"]), ("write", install["marker"])]
+    # No record: not this fleet's install, not marked (only secured, as any Miniconda the run uses).
+    assert planned(conda=True, record=False) == [("secure", install["prefix"])]
+    # The installer stopped before conda.exe: its folder is removed, then installed again.
+    repaired = planned(conda=False, record=True)
+    assert repaired[0] == ("delete", install["prefix"]) and ("install", install["prefix"]) in repaired
+
+
+def test_uninstall_names_a_miniconda_it_does_not_remove():
+    plan = mp.plan_miniconda(mp.PlanInputs(state="absent"), None)
+    removal = plan["removals"][0]
+    reads = [raw_entry(removal["prefix"], "dir", children=[])]
+    for other in plan["removals"]:
+        if other is not removal:
+            reads.append(raw_entry(other["prefix"], "missing"))
+        reads += [raw_entry(other["marker"], "missing"), raw_entry(other["started"], "missing")]
+    snap = fh.Snapshot({"reads": reads})
+    (warning,) = [w for w in mr.not_removed(plan, snap, "pc1") if removal["prefix"] in w]
+    assert warning.startswith(f"pc1: {removal['prefix']} is not removed") and "Fix:" in warning

@@ -172,3 +172,32 @@ def test_judging_asks_each_role_and_reports_who_verified():
         "writer": True,
         "reader": False,
     }
+
+
+def test_a_change_list_that_destroys_what_an_earlier_change_moved_aside_or_wrote_stops_the_host():
+    """The list the old roles made for a student's .condarc: miniconda moved it aside and wrote its own, then
+    doi_cert copied that over the moved-aside file and deleted it (issue 27 item 1)."""
+
+    def files(role: str, op: str, path: str, **item: Any) -> dict[str, Any]:
+        return {
+            "role": role,
+            "step": "files",
+            "action": op,
+            "target": path,
+            "item": {"op": op, "path": path, **item},
+        }
+
+    rc, aside = "C:\\ProgramData\\conda\\.condarc", "C:\\ProgramData\\conda\\.condarc.untrusted"
+    snap = Snapshot({"reads": []})
+    miniconda = [
+        files("miniconda", "copy", aside, src=rc, force=True),
+        files("miniconda", "delete", rc),
+        files("miniconda", "write", rc),
+    ]
+    ff.composed(miniconda, snap, "pc1")
+    with pytest.raises(
+        ff.HostPlanError, match=r"pc1: doi_cert would copy .*\.condarc\.untrusted, which miniconda"
+    ):
+        ff.composed([*miniconda, files("doi_cert", "copy", aside, src=rc, force=True)], snap, "pc1")
+    with pytest.raises(ff.HostPlanError, match=r"doi_cert would delete .*\.condarc, which miniconda wrote"):
+        ff.composed([*miniconda, files("doi_cert", "delete", rc)], snap, "pc1")

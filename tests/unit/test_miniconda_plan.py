@@ -690,6 +690,7 @@ def test_absent_plan_looks_at_every_flavour_and_needs_no_probe():
         "flavour": "miniconda3-x64",
         "label": "Miniconda3 x64 from D:\\Conda3",
         "prefix": "D:\\Conda3",
+        "started": "C:\\ProgramData\\arcgis-conda\\installers\\miniconda3-x64.install-started.json",
         "marker": "D:\\Conda3\\.arcgis-conda-fleet",
         "uninstaller": "D:\\Conda3\\Uninstall-Miniconda3.exe",
         "uninstall_arguments": "/S _?=D:\\Conda3",

@@ -28,11 +28,12 @@ DATA = Path(__file__).parent / "data" / "roles"
 SCENARIOS = ("desktop1041", "pro35")
 # What site.yml does on each recorded workstation, per role (a change in a role's planning shows here).
 FIRST_RUN = {
+    # miniconda: each install's record written before its installer runs (finds a half-done install).
     # arcgis_env: the machine condarc, each env, its three files for students (pip.ini, constraints, README)
     # and its record.
-    "desktop1041": {"miniconda": 10, "doi_cert": 11, "arcgis_env": 8, "startup_bridge": 7},
+    "desktop1041": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 8, "startup_bridge": 7},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
-    "pro35": {"miniconda": 10, "doi_cert": 11, "arcgis_env": 10},
+    "pro35": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 10},
 }
 
 
