@@ -101,6 +101,8 @@ def test_outcomes_count_per_lab_for_a_plan_and_a_run(fleet, tmp_path):
         "incomplete": 0,
         "skipped": 1,
         "nothing managed": 0,
+        "stopped": 0,
+        "not run": 0,
     }
     assert counts["lab_b"]["would change"] == 2 and counts["lab_b"]["ok"] == 1
     # A run's rows carry module calls: the same host with changes "changed", not "would change".
@@ -286,3 +288,14 @@ def test_existing_callers_keep_their_files(fleet, tmp_path):
         text.index("<td><pre>b-1</pre>") < text.index("<td><pre>b-2</pre>") < text.index("<td><pre>b-3</pre>")
     )
     assert (tmp_path / "index.html").exists()
+
+
+def test_hosts_ansible_stopped_or_never_ran_are_their_own_outcomes_never_ok():
+    """A host halted by max_fail_percentage ("stopped") or whose batch never started ("not run") has no
+    result of its own: counting it "ok" would hide a half-configured PC (issue 27)."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
+
+    for status in ("stopped", "not run"):
+        assert dash.outcome({"status": status, "changes": []}, dash.RUN) == status
+        assert dash.outcome({"status": status, "changes": ["x"]}, dash.RUN) == status
+        assert dash.count_line(dash.count_outcomes([{"status": status}], dash.RUN)) == f"1 {status}"
