@@ -340,7 +340,7 @@ class CallbackModule(CallbackBase):
         """A variable as the play's first fleet host sees it (inventory, play vars, -e), untemplated."""
         try:
             manager = play.get_variable_manager()
-            hosts = [h for h in manager._inventory.get_hosts(self.get_option("fleet_group"))]
+            hosts = list(manager._inventory.get_hosts(self.get_option("fleet_group")))
             found = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
         except Exception:
             return None

@@ -3,8 +3,8 @@
 Input per host: the probe's measured ``ansible_facts.arcgis`` from the fact cache when there is one, else
 the ArcGIS releases the inventory declares (``fleet_arcgis_releases``), turned into install records of the
 same shape through the release table. The roles' planners (module_utils/fleet_flow.py) run in the
-action plugin ``fleet_plan``; this module supplies the host input records and the summary. No Ansible
-imports.
+action plugin ``fleet_plan``; this module supplies the host input records, the input checks and the
+summary. Its one Ansible import is ``open_url``, for the controller's check of the mirror.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import difflib
 import re
 import urllib.error
-import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils.urls import ConnectionError as OpenUrlError
+from ansible.module_utils.urls import open_url
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
     ARCMAP_RETIRED,
@@ -266,13 +267,12 @@ def lab_group_error(groups: Sequence[str]) -> str:
 def url_problem(url: str, timeout: float, method: str = "GET") -> tuple[str, int]:
     """('', status) when the controller gets an HTTP answer from ``url``, else (why, 0). A status is
     returned as it is: the caller decides which ones mean the file is missing."""
-    request = urllib.request.Request(url, method=method)  # noqa: S310 - http(s) only, checked by the caller
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    try:  # ansible-core's open_url (certificate checks, proxies); http(s) only, checked by the caller
+        with open_url(url, method=method, timeout=timeout, follow_redirects="safe") as response:
             return "", int(response.status)
     except urllib.error.HTTPError as exc:
         return "", int(exc.code)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OpenUrlError, OSError, ValueError) as exc:
         return str(getattr(exc, "reason", None) or exc), 0
 
 
