@@ -34,7 +34,7 @@ def test_an_install_cut_off_after_the_installer_is_finished_and_uninstalled(tmp_
     node = lab.host(name).node(PREFIX)
     assert lab.host(name).exists(MARKER) and node["owner"] == "S-1-5-32-544" and node["protected"]
 
-    rc, out, removed = fleet_run(lab, "playbooks/uninstall.yml")
+    rc, out, removed = fleet_run(lab, "playbooks/uninstall.yml", None, "-e", "fleet_confirm=yes")
     assert rc == 0, out[-3000:]
     assert ("uninstall", PREFIX) in [(c["action"], c["target"]) for c in removed[name]["planned"]]
     assert not lab.host(name).exists(PREFIX)

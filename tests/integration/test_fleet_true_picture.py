@@ -43,10 +43,10 @@ def test_stopped_and_never_run_hosts_are_reported_counted_and_retried(tmp_path: 
         ok: "ok",
         failing: "failed",
         stopped: "stopped",
-        nothing: "ok",  # no ArcGIS: it had finished when Ansible stopped its batch
+        nothing: "nothing managed",  # no ArcGIS: it had finished when Ansible stopped its batch
         **{name: "not run" for name in not_run},
     }, out[-3000:]
     assert "max_fail_percentage" in rows[stopped]["error"] and "not run" in rows[not_run[0]]["error"]
-    retry = (lab.dir / "reports" / "failed_hosts.txt").read_text().split()
+    retry = (lab.dir / "reports" / "latest" / "failed_hosts.txt").read_text().split()
     assert sorted(retry) == sorted([unreachable, failing, stopped, *not_run])
     assert "1 stopped, 3 not run" in out
