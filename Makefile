@@ -48,8 +48,9 @@ syntax:
 sanity:
 	python tools/ansible_sanity.py
 
+## pytest: the suite on every core (pytest-xdist), one test file per worker so a file's lab fixtures are shared.
 pytest:
-	python -m pytest
+	python -m pytest -n auto --dist loadfile
 
 ## molecule-syntax: the Molecule steps that need no host, for every scenario.
 molecule-syntax:
