@@ -811,6 +811,23 @@ def proxy_has_credentials(proxy: str | None) -> bool:
     return bool(proxy) and "@" in str(proxy).split("//", 1)[-1]
 
 
+def check_proxy_secret(inputs: PlanInputs) -> None:
+    """A proxy password would sit in C:\\ProgramData\\conda\\.condarc, which every account may read (conda
+    reads it as the user who runs it): refused unless the admin accepts exactly that."""
+    if inputs.state != "present" or not inputs.manage_condarc or not proxy_has_credentials(inputs.proxy):
+        return
+    if inputs.proxy_password_readable_by_users:
+        return
+    shown = re.sub(r"//[^@/]*@", "//<user>:<password>@", str(inputs.proxy))
+    raise PlanError(
+        f"miniconda_proxy = {shown!r} carries a user name and password, and the system-wide condarc that "
+        "holds it is readable by every account on the workstation (each student's conda reads it). Fix: use "
+        "a proxy that needs no password (e.g. one that authenticates the machine), or leave miniconda_proxy "
+        "empty and let each user set proxy_servers in their own ~/.condarc; or, accepting that every lab "
+        "user can read the password, set miniconda_proxy_password_readable_by_users: true."
+    )
+
+
 # --- The plan ------------------------------------------------------------------------------------------
 
 
@@ -835,6 +852,8 @@ class PlanInputs:
     free_channel: bool = True
     default_channels: Sequence[str] = ()
     proxy: str | None = None
+    # The admin's explicit acceptance that a proxy password in the system condarc is readable by every user.
+    proxy_password_readable_by_users: bool = False
     remote_max_retries: int = 5
     remote_connect_timeout_secs: float = 30.0
     remote_read_timeout_secs: float = 120.0
@@ -865,6 +884,7 @@ def inputs_from_args(args: Mapping[str, Any]) -> PlanInputs:
         free_channel=args["free_channel"],
         default_channels=args["default_channels"],
         proxy=args["proxy"] or None,
+        proxy_password_readable_by_users=bool(args.get("proxy_password_readable_by_users")),
         remote_max_retries=args["remote_max_retries"],
         remote_connect_timeout_secs=args["remote_connect_timeout_secs"],
         remote_read_timeout_secs=args["remote_read_timeout_secs"],
@@ -955,6 +975,7 @@ def plan_miniconda(inputs: PlanInputs, os_bits: int | None) -> dict[str, Any]:
         ("miniconda_checksums", inputs.checksums),
     ):
         _check_keys(mapping, where)
+    check_proxy_secret(inputs)
     prefixes, warnings = resolve_prefixes(inputs.prefixes)
     check_prefix_conflicts(prefixes, inputs.arcgis)
     download_dir = check_download_dir(inputs.download_dir)

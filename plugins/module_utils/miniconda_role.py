@@ -56,6 +56,7 @@ MINICONDA_SPEC: dict[str, Any] = {
     "free_channel": {"type": "bool", "default": True},
     "default_channels": {"type": "list", "elements": "str", "default": []},
     "proxy": {"type": "str", "default": ""},
+    "proxy_password_readable_by_users": {"type": "bool", "default": False},
     "remote_max_retries": {"type": "int", "default": 5},
     "remote_connect_timeout_secs": {"type": "float", "default": 30.0},
     "remote_read_timeout_secs": {"type": "float", "default": 120.0},
@@ -287,7 +288,8 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
             condarc["path"],
             render_system_condarc(condarc["marker"], condarc.get("settings") or {}),
             "channels, mirror, proxy and timeouts for every conda",
-            backup=True,
+            # A copy of a file holding a password would keep it after the password changes: none is made.
+            backup=not condarc.get("secret"),
             secret=bool(condarc.get("secret")),
         )
 

@@ -88,7 +88,13 @@ def test_apply_diff_shows_the_change_and_never_a_secret(tmp_path_factory) -> Non
     condarc = diffs(out)["C:\\ProgramData\\conda\\.condarc"]  # before/after of the apply itself
     assert "-remote_max_retries: 5\n+remote_max_retries: 7" in condarc, out
     rc, out, _ = fleet_run(
-        lab, "site.yml", {"miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128"}, "--diff"
+        lab,
+        "site.yml",
+        {
+            "miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128",
+            "miniconda_proxy_password_readable_by_users": True,
+        },
+        "--diff",
     )
     assert rc == 0, out
     assert secret not in out and "C:\\ProgramData\\conda\\.condarc" not in diffs(out)

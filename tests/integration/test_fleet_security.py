@@ -119,6 +119,19 @@ def test_secrets_stay_out_of_a_verbose_run(tmp_path: Path) -> None:
     secret = "s3cr3t-Proxy-Pa55"
     extra = lab.dir / "proxy.json"
     extra.write_text(json.dumps({"miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128"}))
+    # Issue 22 item 5: refused before any change (every account reads the system condarc), secret unsaid.
+    rc, out = run(lab, "site.yml", "-e", f"@{extra}")
+    assert rc != 0 and "miniconda_proxy_password_readable_by_users" in out and secret not in out, out[-3000:]
+    host = lab.host()
+    assert not host.exists("C:\\Miniconda3") and not host.exists("C:\\ProgramData\\conda\\.condarc")
+    extra.write_text(
+        json.dumps(
+            {
+                "miniconda_proxy": f"http://fleet:{secret}@proxy.example.org:3128",
+                "miniconda_proxy_password_readable_by_users": True,
+            }
+        )
+    )
     rc, out = run(lab, "site.yml", "-e", f"@{extra}", "-vvv")
     assert rc == 0, out[-3000:]
     assert secret not in out

@@ -70,6 +70,7 @@ def test_mirror_proxy_and_extra_survive_rendering():
         channel_mirror="https://conda.lab.example.org",
         free_channel=True,
         proxy="http://user:p%40ss@proxy.lab:3128",
+        proxy_password_readable_by_users=True,
         remote_connect_timeout_secs=12.5,
         condarc_extra={
             "channel_alias": "https://conda.lab.example.org/conda",

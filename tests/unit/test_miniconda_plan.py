@@ -660,8 +660,21 @@ def test_plan_with_share_source_and_controller_source():
     )
 
 
+def test_a_proxy_password_is_refused_unless_the_admin_accepts_every_user_can_read_it():
+    """Issue 22 item 5: C:\\ProgramData\\conda\\.condarc is readable by every account."""
+    with pytest.raises(PlanError) as err:
+        mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://jdoe:s3cret@proxy:3128"), 64)
+    message = str(err.value)
+    assert "s3cret" not in message and "jdoe" not in message  # the refusal never prints the secret
+    assert "miniconda_proxy_password_readable_by_users: true" in message and "~/.condarc" in message
+    # Not planted in the condarc at all (manage_condarc false), or nothing installed (absent): no refusal.
+    mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://u:p@proxy:3128", manage_condarc=False), 64)
+    mp.plan_miniconda(PlanInputs(state="absent", proxy="http://u:p@proxy:3128"), None)
+
+
 def test_plan_keeps_proxy_credentials_out_of_downloads_and_marks_them_secret():
-    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://u:p@proxy:3128"), 64)
+    accepted = {"proxy_password_readable_by_users": True}
+    plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://u:p@proxy:3128", **accepted), 64)
     assert plan["download_proxy"] is None
     assert plan["condarc"]["secret"] is True
     plan = mp.plan_miniconda(PlanInputs(arcgis=[DESKTOP], proxy="http://proxy:3128"), 64)
