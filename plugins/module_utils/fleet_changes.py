@@ -207,9 +207,10 @@ class Changes:
         return entry.content, entry.content is not None
 
     def refuse_untrusted_folder(self, path: str, what: str) -> None:
-        """Stop before installing into or running from a folder a user made (its content is theirs)."""
+        """Stop before installing into, running from or trusting a folder or file a user made (its content is
+        theirs): a pre-existing Miniconda folder, its conda.exe, marker or uninstaller (issue 22 item 3)."""
         entry = self.snapshot.entry(path)
-        if entry.type == "dir" and entry.owner not in fh.ADMIN_SIDS:
+        if entry.type in ("dir", "file") and entry.owner is not None and entry.owner not in fh.ADMIN_SIDS:
             raise UntrustedPath(
                 f"{path} already exists and is owned by {entry.owner}, not an administrator, so {what} would "
                 "run whatever was put there. Fix: inspect it, delete it (or move it away), and run again."

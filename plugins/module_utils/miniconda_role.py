@@ -141,6 +141,9 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
         for removal in plan["removals"]:
             if not snap.exists(removal["marker"]) and not started(snap, removal):
                 continue  # not ours: the plan warns when a Miniconda is there
+            # A marker or uninstaller any user could have put there is never believed, nor run as admin.
+            for path in (removal["prefix"], removal["marker"], removal["uninstaller"]):
+                c.refuse_untrusted_folder(path, f"removing {removal['label']}")
             if snap.exists(removal["uninstaller"]):
                 c.other(
                     "package",
@@ -188,6 +191,9 @@ def miniconda_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes) -> No
     for install in plan["installs"]:
         marker = marker_of(install)
         if snap.exists(install["conda_exe"]):
+            # Found there, it is run as admin: only when an administrator made it (never adopted).
+            for path in (install["prefix"], install["conda_exe"]):
+                c.refuse_untrusted_folder(path, f"running {install['label']}'s conda")
             if not snap.exists(install["marker"]) and started(snap, install):
                 # This fleet ran the installer and lost the host before securing and marking the prefix.
                 c.secure(install["prefix"], TRUSTED)

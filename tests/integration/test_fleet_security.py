@@ -141,3 +141,33 @@ def test_secrets_stay_out_of_a_verbose_run(tmp_path: Path) -> None:
         except ValueError:
             continue
         assert secret not in decoded, "a file's bytes with the proxy password were printed"
+
+
+@pytest.mark.escalations_expected  # the planted programs are the point; the test asserts none of them ran
+def test_a_miniconda_a_student_planted_is_refused_never_run(tmp_path: Path) -> None:
+    """Issue 22 item 3: C:\\ grants every user "add folder", so anyone can make C:\\Miniconda2\\Scripts\\
+    conda.exe, or a C:\\Miniconda3 with the role's marker and an uninstaller. Before, an existing conda.exe
+    was trusted because it existed (secured, then run as admin), and on absent the uninstaller ran when the
+    marker was there. Now each is refused with its path and the fix, and nothing of theirs runs."""
+    lab = make_lab(tmp_path, "desktop1041")
+    with lab.edit() as host:
+        student = host.as_user("student1")
+        student.mkdir("C:\\Miniconda2")
+        student.mkdir("C:\\Miniconda2\\Scripts")
+        student.write_program("C:\\Miniconda2\\Scripts\\conda.exe", "conda")
+    rc, out = run(lab, "site.yml")
+    assert rc != 0, out[-3000:]
+    assert "C:\\Miniconda2 already exists and is owned by" in out and "Fix: inspect it" in out, out[-3000:]
+    starts = [e for e in lab.events() if e["kind"] == "program"]
+    assert not [e for e in starts if "Miniconda2" in str(e.get("exe"))], starts
+
+    lab2 = make_lab(tmp_path / "absent", "desktop1041")
+    with lab2.edit() as host:
+        student = host.as_user("student1")
+        student.mkdir("C:\\Miniconda3")
+        student.write_file("C:\\Miniconda3\\.arcgis-conda-fleet", "{}")
+        student.write_program("C:\\Miniconda3\\Uninstall-Miniconda3.exe", "nsis_uninstaller")
+    rc, out = run(lab2, "playbooks/uninstall.yml", "-e", "fleet_confirm=yes")
+    assert rc != 0 and "C:\\Miniconda3 already exists and is owned by" in out, out[-3000:]
+    assert not [e for e in lab2.events() if "Uninstall-Miniconda3" in str(e.get("exe"))]
+    assert lab2.host().exists("C:\\Miniconda3\\Uninstall-Miniconda3.exe")
