@@ -61,7 +61,8 @@ def run_once(directory: Path, hosts: list[str]) -> tuple[dict[str, dict[str, int
             "put_files": sum(1 for r in records if r.get("kind") == "put_file"),
             "changed": changed.get(host, -1),
         }
-    callback = json.loads((directory / "reports" / "module_calls.json").read_text())
+    # Each run writes its own report folder; reports/latest points at this one.
+    callback = json.loads((directory / "reports" / "latest" / "module_calls.json").read_text())
     return counts, seconds, callback
 
 
