@@ -129,6 +129,9 @@ class FleetPlanner:
     ) -> None:
         self.roles = tuple(roles)
         self.selected = list(selected)
+        # The roles that change anything this run, in the order given (uninstall: reversed).
+        by_name = {role.name: role for role in self.roles}
+        self.apply_order = [by_name[name] for name in self.selected if name in by_name]
         self.role_args = role_args
         self.check_public = check_public
         self.fleet = fleet
@@ -252,10 +255,7 @@ class FleetPlanner:
         findings: list[dict[str, Any]] = []
         if record.snapshot is not None and status == "ok" and record.ctx is not None:
             try:
-                # Only the selected roles change anything, in the order given (uninstall: reversed).
-                by_name = {role.name: role for role in self.roles}
-                order = [by_name[name] for name in self.selected if name in by_name]
-                changes = host_changes(order, plans, record.ctx)
+                changes = host_changes(self.apply_order, plans, record.ctx)
                 composed(changes, record.snapshot, item.host)
                 in_use(changes, record.snapshot, item.host)
                 record.warnings += session_warnings(changes, record.snapshot, item.host)

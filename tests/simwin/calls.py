@@ -11,21 +11,31 @@ from typing import Any
 CALLS = "calls.jsonl"
 
 
-def log_call(state_dir: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    """Append one call record (the caller holds the host lock; appends are also flocked)."""
-    path = Path(state_dir) / CALLS
+def append_lines(path: str | os.PathLike[str], records: list[dict[str, Any]]) -> None:
+    """Append JSON lines under an exclusive lock (several simulated connections may write at once)."""
     with open(path, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        for record in records:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
         fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_lines(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every JSON line of ``path``, in order ([] when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def log_call(state_dir: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one call record (the caller holds the host lock; appends are also flocked)."""
+    append_lines(Path(state_dir) / CALLS, [record])
 
 
 def calls(state_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every call the host answered, in order."""
-    path = Path(state_dir) / CALLS
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_lines(Path(state_dir) / CALLS)
 
 
 def summary(state_dir: str | os.PathLike[str]) -> dict[str, int]:

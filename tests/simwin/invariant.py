@@ -49,8 +49,6 @@ owner's rights over the link (the loader follows it; the target is judged too).
 
 from __future__ import annotations
 
-import fcntl
-import json
 import ntpath
 import os
 import re
@@ -58,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from . import host as H
+from .calls import append_lines, read_lines
 
 EVENTS = "events.jsonl"
 TRUSTED = {H.SYSTEM, H.ADMINISTRATORS, H.TRUSTED_INSTALLER}
@@ -247,18 +246,11 @@ def program_started(
 
 
 def log_events(state_dir: str | os.PathLike[str], records: list[dict[str, Any]]) -> None:
-    with open(Path(state_dir) / EVENTS, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        for record in records:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    append_lines(Path(state_dir) / EVENTS, records)
 
 
 def events(state_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    path = Path(state_dir) / EVENTS
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_lines(Path(state_dir) / EVENTS)
 
 
 def escalations(state_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -60,20 +60,25 @@ def action_specs() -> dict[str, dict]:
     return specs
 
 
-def test_every_action_plugin_with_a_spec_has_a_doc_stub_that_matches_it(repo_root):
-    """The doc stub is what ansible-doc and tools/module_argcheck.py check callers against: it must say
-    exactly what the plugin's validate_argument_spec accepts (names, types, required, choices, defaults)."""
-    specs = action_specs()
-    assert {"fleet_observe", "fleet_plan", "fleet_files", "fleet_verify", "arcgis_facts"} <= set(specs)
+def module_docs(repo_root, names) -> dict:
+    """``ansible-doc --json`` of the collection's modules ``names``, in one call."""
     proc = subprocess.run(
-        ["ansible-doc", "--json", "-t", "module", *(f"{FQCN}.{n}" for n in specs)],
+        ["ansible-doc", "--json", "-t", "module", *(f"{FQCN}.{n}" for n in names)],
         cwd=repo_root,
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    docs = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_every_action_plugin_with_a_spec_has_a_doc_stub_that_matches_it(repo_root):
+    """The doc stub is what ansible-doc and tools/module_argcheck.py check callers against: it must say
+    exactly what the plugin's validate_argument_spec accepts (names, types, required, choices, defaults)."""
+    specs = action_specs()
+    assert {"fleet_observe", "fleet_plan", "fleet_files", "fleet_verify", "arcgis_facts"} <= set(specs)
+    docs = module_docs(repo_root, specs)
     for name, spec in specs.items():
         options = docs[f"{FQCN}.{name}"]["doc"].get("options") or {}
         assert sorted(options) == sorted(spec), name
@@ -101,19 +106,11 @@ def test_no_module_returns_a_key_jinja_dot_notation_cannot_read(repo_root):
     """`result.items` in Jinja is the dict method, not the value (fleet_files returned `items` before
     1.0.0; ansible-core 2.21's sanity rejects such names): no RETURN key, nested ones included, may be
     the name of a dict attribute."""
-    names = plugin_names(repo_root, "module")
-    proc = subprocess.run(
-        ["ansible-doc", "--json", "-t", "module", *(f"{FQCN}.{n}" for n in names)],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    docs = module_docs(repo_root, plugin_names(repo_root, "module"))
     reserved = {name for name in dir(dict) if not name.startswith("_")}
     clashes = [
         f"{module}: {key}"
-        for module, entry in json.loads(proc.stdout).items()
+        for module, entry in docs.items()
         for key in return_keys(entry.get("return") or {})
         if key.rsplit(".", 1)[-1] in reserved
     ]
