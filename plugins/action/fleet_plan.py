@@ -31,6 +31,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
@@ -184,6 +185,9 @@ class RoleArgs:
         allowed = variables.get("fleet_allow_unknown_variables") or []
         allowed = allowed if isinstance(allowed, list) else []
         errors = fp.unknown_variable_errors(variables, self.declared, allowed, ROLE_PREFIXES)
+        if variables.get(ps.VARIABLE) in (None, ""):
+            # The licence is the organisation's decision: no default, the choices that fit this host's stacks.
+            errors.append(ps.choice_needed(installs))
         self.templar.available_variables = {
             **self.defaults,
             **variables,

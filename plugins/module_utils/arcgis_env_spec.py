@@ -110,6 +110,7 @@ class EnvSettings:
     host_lock_dir: str = "C:\\ProgramData\\arcgis-conda\\arcgis_env\\locks"
     package_format: str = "auto"
     # The source policy (module_utils/package_sources.py): fleet_anaconda_channels, fleet_package_mirror.
+    # fleet_anaconda_channels has no default (the plan stops without it); this one serves direct callers.
     anaconda: str = "licensed"
     mirror: str = ""
     conda_forge_channel: str = ps.CONDA_FORGE

@@ -168,8 +168,14 @@ class FleetPlanner:
 
     def start(self, item: fp.HostInput) -> HostRecord:
         record = HostRecord(item)
-        # The inputs first, whatever the host has: a bad value never passes because ArcGIS is missing.
-        errors, record.warnings = self.check_public(item.variables, [])
+        try:
+            record.source, record.installs = fp.host_installs(item)
+            bad_release = ""
+        except fp.PlanError as exc:
+            record.source, bad_release = "declared", str(exc)
+        # The inputs first, whatever the host has: a bad value never passes because ArcGIS is missing. The
+        # installs only shape a fix (e.g. which licence choices fit the host's stacks).
+        errors, record.warnings = self.check_public(item.variables, record.installs)
         errors = list(item.input_errors) + errors
         if errors:
             record.error = (
@@ -178,10 +184,8 @@ class FleetPlanner:
                 + "Fix them where they are set (inventory group_vars/host_vars, the play, role vars or -e), "
                 "then run again."
             )
-        try:
-            record.source, record.installs = fp.host_installs(item)
-        except fp.PlanError as exc:
-            record.error, record.source = "; ".join(filter(None, [record.error, str(exc)])), "declared"
+        if bad_release:
+            record.error, record.installs = "; ".join(filter(None, [record.error, bad_release])), []
             return record
         observed = item.observed
         record.snapshot = Snapshot(observed) if observed else None
@@ -266,7 +270,8 @@ class FleetPlanner:
                 record.error, status = f"{item.host}: {host_error(exc)}", "failed"
         selected = {name: plan for name, plan in plans.items() if name in self.selected}
         reads, runs = verify_params(selected.values())
-        sources = [line for plan in plans.values() for line in plan.sources]
+        # The licence choice in force is reported for every host, also one whose plan failed.
+        sources = [line for plan in plans.values() for line in plan.sources] or [ps.setting_label(item.variables)]
         # Planned, but not all of it: a declared release whose stack is unknown gets no env (the fix named).
         problems = [f"{item.host}: {p}" for plan in plans.values() for p in plan.problems]
         if status == "ok" and problems:

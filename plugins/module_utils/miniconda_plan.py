@@ -859,6 +859,7 @@ class PlanInputs:
     remote_read_timeout_secs: float = 120.0
     condarc_extra: Mapping[str, Any] = field(default_factory=dict)
     # The source policy (module_utils/package_sources.py): fleet_anaconda_channels, fleet_package_mirror.
+    # fleet_anaconda_channels has no default (the plan stops without it); this one serves direct callers.
     anaconda: str = "licensed"
     mirror: str = ""
     conda_forge_channel: str = ps.CONDA_FORGE
@@ -889,7 +890,7 @@ def inputs_from_args(args: Mapping[str, Any]) -> PlanInputs:
         remote_connect_timeout_secs=args["remote_connect_timeout_secs"],
         remote_read_timeout_secs=args["remote_read_timeout_secs"],
         condarc_extra=args["condarc_extra"],
-        anaconda=args.get("anaconda") or "licensed",
+        anaconda=args.get("anaconda") or "",
         mirror=args.get("mirror") or "",
         conda_forge_channel=args.get("conda_forge_channel") or ps.CONDA_FORGE,
     )

@@ -62,7 +62,7 @@ MINICONDA_SPEC: dict[str, Any] = {
     "remote_read_timeout_secs": {"type": "float", "default": 120.0},
     "condarc_extra": {"type": "dict", "default": {}},
     # The source policy (package_sources.py), from fleet_anaconda_channels and fleet_package_mirror.
-    "anaconda": {"type": "str", "default": "licensed", "choices": list(ps.LICENCES)},
+    "anaconda": {"type": "str", "choices": list(ps.LICENCES)},  # no default: the organisation decides
     "mirror": {"type": "str", "default": ""},
     "conda_forge_channel": {"type": "str", "default": "https://conda.anaconda.org/conda-forge"},
 }

@@ -10,9 +10,16 @@ channels):
 - ``mirror_only``: Anaconda's packages reach hosts only through the organisation's own mirror
   (``fleet_package_mirror``, built by playbooks/mirror.yml); mirroring needs the licence as well.
 
+The choice has no default: a run that does not set it stops in the plan, before any change, with
+``choice_needed`` (the three choices, Anaconda's terms, and what fits each of the host's ArcGIS stacks).
+
 Sources (see roles/arcgis_env/README.md, "Package sources", for the pages):
 - Anaconda's ToS FAQ: a paid licence for organisations of more than 200 employees or contractors, and
-  always for mirroring (https://www.anaconda.com/pricing/terms-of-service-faqs).
+  always for mirroring; free for accredited universities' curriculum use, teaching, learning and research
+  (https://www.anaconda.com/pricing/terms-of-service-faqs).
+- Anaconda's Academic Policy: free access for accredited higher-education institutions through the
+  Anaconda for Education program; non-profit and research organisations get discounted, not free, access
+  (https://www.anaconda.com/legal/terms/academic-non-profit).
 - conda-forge dropped win-32 (conda-forge/staged-recipes#5705) and stopped Python 2.7 builds in 2020
   (conda-forge/cfep#20); ArcMap's 2.7 stacks are in Anaconda's ``free`` channel.
 - Esri: the ``esri`` channel in Esri products is covered by Esri's agreement; mirroring Anaconda's
@@ -57,7 +64,9 @@ class Policy:
 
     @classmethod
     def from_args(cls, licence: object, mirror: object) -> Policy:
-        value = str(licence or "licensed")
+        value = str(licence or "")
+        if not value:
+            raise SourceError(choice_needed([]))
         if value not in LICENCES:
             raise SourceError(f"{VARIABLE} = {value!r} must be one of {', '.join(LICENCES)}")
         policy = cls(value, mirror_url(mirror))
@@ -77,6 +86,67 @@ class Policy:
     def label(self) -> str:
         where = f", hosts read only the mirror {self.mirror}" if self.mirror else ""
         return f"Anaconda licence: {self.licence}{where}"
+
+
+TERMS_URL = "https://www.anaconda.com/pricing/terms-of-service-faqs"
+ACADEMIC_URL = "https://www.anaconda.com/legal/terms/academic-non-profit"
+# Anaconda's terms as its own pages state them (TERMS_URL, ACADEMIC_URL), read 2026-12: the organisation
+# decides which applies to it; the collection never assumes one.
+TERMS = (
+    f"Anaconda's terms ({TERMS_URL}, {ACADEMIC_URL}): its installers and channels are free for "
+    "organisations of fewer than 200 employees and contractors; above that a paid licence is needed, "
+    "government and non-profit organisations included (non-profit and research organisations are offered "
+    "a discount, not free use); an accredited university or college may use them free for teaching, "
+    "learning and research in a course curriculum (Anaconda for Education); mirroring them always needs a "
+    "paid licence"
+)
+CHOICES = (
+    "licensed: the organisation holds an Anaconda licence, or the terms above make its use free; "
+    "Anaconda's installers and channels serve every stack",
+    "not_licensed: nothing of Anaconda's repository; 64-bit Python 3 stacks come from conda-forge and "
+    "Esri's channel, and a stack only Anaconda carries (32-bit ArcMap, Python 2.7) cannot be planned",
+    f"mirror_only: hosts read only the organisation's mirror ({MIRROR_VARIABLE}, built by "
+    "playbooks/mirror.yml; mirroring needs the licence)",
+)
+
+
+def setting_label(variables: Mapping[str, Any]) -> str:
+    """The choice in force as the host's variables set it (a host whose plan failed has no Policy)."""
+    value = variables.get(VARIABLE)
+    mirror = variables.get(MIRROR_VARIABLE) or ""
+    shown = str(value) if value not in (None, "") else "not set (the organisation's decision, see the problem)"
+    return f"Anaconda licence: {shown}" + (f", mirror {mirror}" if mirror else "")
+
+
+def fitting_choices(installs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """For each ArcGIS install, which choices can serve its stack (32-bit, Python 2.7: Anaconda's only)."""
+    out = []
+    for install in installs:
+        name = f"ArcGIS {install.get('product')} {install.get('version')} ({install.get('id')})"
+        why = anaconda_only(str(install.get("python_major_minor") or ""), int(install.get("bits") or 64))
+        if why:
+            out.append(
+                f"{name}: only Anaconda's channels carry its stack because {why}: licensed or mirror_only "
+                "(never conda-forge or Miniforge)"
+            )
+        else:
+            out.append(f"{name}: any of the three (not_licensed serves it from conda-forge and Esri)")
+    return out
+
+
+def choice_needed(installs: Sequence[Mapping[str, Any]]) -> str:
+    """Why the plan stops when fleet_anaconda_channels is not set: a decision only the organisation can make."""
+    fits = fitting_choices(installs)
+    return "\n    ".join(
+        [
+            f"{VARIABLE} is not set: what the organisation may use of Anaconda's repository is its decision, "
+            "so it has no default.",
+            f"{TERMS}.",
+            f"Fix: set {VARIABLE} once for the fleet (e.g. group_vars/windows_workstations/fleet.yml) to one of:",
+            *(f"({n}) {c}" for n, c in enumerate(CHOICES, 1)),
+            *([f"On this host: {'; '.join(fits)}."] if fits else []),
+        ]
+    )
 
 
 def mirror_url(raw: object) -> str:
@@ -221,12 +291,24 @@ def installer_source(
     needs the licence either way."""
     from_anaconda = kind == "url" and is_anaconda(base)
     if from_anaconda and not policy.anaconda_allowed:
+        if flavour.endswith("x86") or flavour.startswith("miniconda2"):
+            # conda-forge has no win-32 and no Python 2.7: Miniforge has no installer for this Miniconda.
+            fix = (
+                f"this Miniconda ({flavour}) exists only in Anaconda's archive (Miniforge has no 32-bit or "
+                f"Python 2.7 build): set {VARIABLE}: licensed, or mirror_only with {MIRROR_VARIABLE}, if the "
+                "organisation holds an Anaconda licence or its terms make the use free; or leave this ArcGIS "
+                "out (miniconda_flavour_overrides, arcgis_env_products)"
+            )
+        else:
+            fix = (
+                "use conda-forge's licence-free Miniforge3 installer (miniconda_installer_files, "
+                f"miniconda_checksums and miniconda_source at its download folder); set {VARIABLE}: licensed; "
+                "or leave this Miniconda out (miniconda_flavour_overrides, e.g. {pro: none}: ArcGIS Pro's "
+                "clone uses Pro's own conda)"
+            )
         raise SourceError(
             f"{who}: the {flavour} installer would come from Anaconda's archive ({base}), but {VARIABLE} is "
-            "not_licensed. Fix: for miniconda3-x64 use conda-forge's licence-free Miniforge3 installer "
-            "(miniconda_installer_files, miniconda_checksums and miniconda_source at its download folder); "
-            f"set {VARIABLE}: licensed; or leave this Miniconda out (miniconda_flavour_overrides, e.g. "
-            "{pro: none}: ArcGIS Pro's clone uses Pro's own conda)."
+            f"not_licensed. Fix: {fix}."
         )
     if policy.mirror and kind == "url":
         # miniconda_source is then the mirror's upstream: playbooks/mirror.yml copies the file from it.

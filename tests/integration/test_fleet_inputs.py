@@ -222,3 +222,38 @@ def test_each_roles_own_check_stops_its_host_before_any_change(per_host_lab, pla
             assert f"[1 host: {host}] " in out, out
     if "plan" in playbook:
         assert "10.9.9" in errors[list(expected)[-1]]
+
+
+def test_the_licence_is_a_decision_site_stops_without_it_and_fixes_fit_the_host(tmp_path_factory) -> None:
+    """Issue 25 item 6 on site.yml: without fleet_anaconda_channels no host changes and each is told the
+    choices that fit its ArcGIS; with not_licensed the 32-bit ArcMap host is never sent to Miniforge (it has
+    no 32-bit build) and its report still shows the setting in force."""
+    lab = make_lab(tmp_path_factory.mktemp("licence"), "desktop1041", "pro33")
+    path = lab.dir / "inventory" / "hosts.yml"
+    data = yaml.safe_load(path.read_text())
+    del data["all"]["children"]["windows_workstations"]["vars"]["fleet_anaconda_channels"]
+    path.write_text(yaml.safe_dump(data))
+    desktop, pro = lab.hosts
+    rc, out, rows = fleet_run(lab, "site.yml")
+    assert rc != 0, out
+    for host in lab.hosts:
+        assert effects(lab, host) == [], f"{host} changed without a licence decision"
+        assert rows[host]["status"] == "failed"
+        assert any(s.startswith("Anaconda licence: not set") for s in rows[host]["sources"]), rows[host]
+    assert out.count("fleet_anaconda_channels is not set") >= 1, out
+    assert "https://www.anaconda.com/legal/terms/academic-non-profit" in out
+    assert "desktop-10.4.1-32): only Anaconda's channels carry its stack" in out
+    assert "pro-3.3.0-64): any of the three" in out
+
+    rc, out, rows = fleet_run(lab, "site.yml", {"fleet_anaconda_channels": "not_licensed"})
+    assert rc != 0, out
+    assert effects(lab, desktop) == [], "a host the choice cannot serve changed"
+    assert rows[desktop]["status"] == "failed"
+    reason = rows[desktop]["error"]
+    assert "not_licensed" in reason and "mirror_only" in reason, reason
+    assert "Miniforge3 installer" not in reason, reason  # Miniforge has no 32-bit build
+    assert rows[desktop]["sources"] == ["Anaconda licence: not_licensed"], rows[desktop]
+    # The 64-bit Pro host's fix is the one that fits it: Miniforge3 (or no Miniconda: Pro's own conda).
+    assert "Miniforge3 installer" in rows[pro]["error"] and "{pro: none}" in rows[pro]["error"], rows[pro]
+    assert rows[pro]["sources"] == ["Anaconda licence: not_licensed"], rows[pro]
+    assert effects(lab, pro) == []

@@ -37,7 +37,9 @@ PROBED_FACTS = {
 }
 
 
-def run_plan(repo_root: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def run_plan(
+    repo_root: Path, tmp_path: Path, *extra: str, licensed: bool = True
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     cache = tmp_path / "facts"
     facts_file = tmp_path / "arcgis.json"
     facts_file.write_text(json.dumps(PROBED_FACTS["arcgis"]))
@@ -68,7 +70,15 @@ def run_plan(repo_root: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.C
     )
     assert seed.returncode == 0, seed.stdout[-2000:] + seed.stderr
     proc = subprocess.run(
-        ["ansible-playbook", "playbooks/plan.yml", "-e", f"fleet_plan_report_dir={report_dir}", *extra],
+        [
+            "ansible-playbook",
+            "playbooks/plan.yml",
+            "-e",
+            f"fleet_plan_report_dir={report_dir}",
+            # The example inventory leaves the licence to the organisation (no default): this test decides.
+            *(["-e", "fleet_anaconda_channels=licensed"] if licensed else []),
+            *extra,
+        ],
         cwd=repo_root,
         env=env,
         capture_output=True,
@@ -239,3 +249,39 @@ def test_plan_locks_each_distinct_stack_once(repo_root, tmp_path):
     assert "@EXPLICIT" in text
     assert "/win-32/numpy-1.9.2-py27_0.tar.bz2#" in text
     assert "/win-32/matplotlib-1.4.3-" in text and "/win-32/scipy-0.15.1-" in text
+
+
+@pytest.mark.slow
+def test_without_the_licence_choice_the_plan_stops_and_explains_it(repo_root, tmp_path):
+    """Issue 25 item 6: fleet_anaconda_channels has no default. The example inventory leaves it to the
+    organisation, so plan.yml stops every host, naming the three choices, Anaconda's terms (universities and
+    non-profits included, with the pages) and the choices that fit each host: a 32-bit ArcMap only
+    licensed/mirror_only, never Miniforge."""
+    proc, report_dir = run_plan(repo_root, tmp_path, licensed=False)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    result = plan_result(proc)
+    rows = {r["host"]: r for r in result["hosts"]}
+    assert len(rows) == 5 and {r["status"] for r in rows.values()} == {"failed"}
+    for row in rows.values():
+        error = row["error"]
+        assert "fleet_anaconda_channels is not set" in error, error
+        for choice in ("(1) licensed", "(2) not_licensed", "(3) mirror_only"):
+            assert choice in error
+        assert "https://www.anaconda.com/pricing/terms-of-service-faqs" in error
+        assert "https://www.anaconda.com/legal/terms/academic-non-profit" in error
+        assert "accredited university" in error and "non-profit" in error
+        # The setting in force is in the report of a host whose plan failed, too.
+        assert any(s.startswith("Anaconda licence: not set") for s in row["sources"]), row["sources"]
+    probed = rows[PROBED_HOST]["error"]  # Desktop 10.4.1, 32-bit, Python 2.7
+    assert "desktop-10.4.1-32): only Anaconda's channels carry its stack" in probed
+    assert "licensed or mirror_only (never conda-forge or Miniforge)" in probed
+    pro_only = next(r for h, r in rows.items() if h.startswith("gis102"))["error"]  # a declared Pro 3.3
+    assert "pro-3.3-64): any of the three" in pro_only and "only Anaconda's channels" not in pro_only
+    # The console says it too, once for the hosts that share it.
+    message = next(
+        t["hosts"]["localhost"]["msg"]
+        for p in json.loads(proc.stdout)["plays"]
+        for t in p["tasks"]
+        if "cannot be planned" in str(t["hosts"].get("localhost", {}).get("msg", ""))
+    )
+    assert "fleet_anaconda_channels is not set" in message

@@ -49,6 +49,9 @@ def inventory_variables(lab_dir: Path) -> dict[str, Any]:
     for path in sorted((lab_dir / "inventory" / "group_vars").rglob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         out.update({k: v for k, v in data.items() if not k.startswith("arcgis_env_") or "_dir" not in k})
+    hosts = yaml.safe_load((lab_dir / "inventory" / "hosts.yml").read_text(encoding="utf-8"))
+    group = hosts["all"]["children"]["windows_workstations"].get("vars") or {}
+    out.update({k: v for k, v in group.items() if k.startswith("fleet_")})  # the licence choice
     out["doi_cert_certificates"] = [{"path": str(DEMO_CA.relative_to(simlab.REPO))}]
     return out
 

@@ -227,3 +227,27 @@ def test_not_licensed_pro_takes_miniforge_given_by_file_and_checksum():
         mp.choose_installer("miniconda2-x86", installer_file="Miniforge3-1-Windows-x86.exe", checksum=sha)
     absent = mp.plan_miniconda(mp.PlanInputs(state="absent", installer_files={"miniconda3-x64": file}), 64)
     assert {r["uninstaller"] for r in absent["removals"]} >= {"C:\\Miniconda3\\Uninstall-Miniforge3.exe"}
+
+
+def test_the_licence_has_no_default_and_the_stop_names_the_choices_that_fit_each_stack():
+    with pytest.raises(ps.SourceError, match="fleet_anaconda_channels is not set"):
+        ps.Policy.from_args(None, "")
+    text = ps.choice_needed([DESKTOP, PRO])
+    assert all(f"({n}) {c}" in text for n, c in enumerate(("licensed", "not_licensed", "mirror_only"), 1))
+    assert ps.TERMS_URL in text and ps.ACADEMIC_URL in text
+    fits = ps.fitting_choices([DESKTOP, PRO])
+    assert "only Anaconda's channels" in fits[0] and "licensed or mirror_only" in fits[0]
+    assert "any of the three" in fits[1]
+    assert ps.setting_label({}).startswith("Anaconda licence: not set")
+    assert ps.setting_label(
+        {"fleet_anaconda_channels": "mirror_only", "fleet_package_mirror": "https://m"}
+    ) == ("Anaconda licence: mirror_only, mirror https://m")
+
+
+@pytest.mark.parametrize("flavour", ["miniconda2-x86", "miniconda3-x86", "miniconda2-x64"])
+def test_a_32_bit_or_python_2_miniconda_is_never_sent_to_miniforge(flavour):
+    with pytest.raises(ps.SourceError) as err:
+        ps.installer_source(policy("not_licensed"), flavour, "url", mp.OFFICIAL_ARCHIVE, who="h")
+    assert "Miniforge3 installer" not in str(err.value) and "mirror_only" in str(err.value)
+    with pytest.raises(ps.SourceError, match="Miniforge3 installer"):
+        ps.installer_source(policy("not_licensed"), "miniconda3-x64", "url", mp.OFFICIAL_ARCHIVE, who="h")
