@@ -72,7 +72,7 @@ class HostPhase:
 
     ok: int = 0
     changed: int = 0
-    failed: str = ""  # "<task>: <reason>"
+    failed: str = ""  # the task that failed (or found the host unreachable)
     unreachable: bool = False
     arcgis: list[str] | None = None
     planned: Counter = field(default_factory=Counter)
@@ -121,9 +121,9 @@ class CallbackModule(DefaultCallback):
 
     def _line(self, phase: str, state: HostPhase) -> str:
         if state.unreachable:
-            return f"UNREACHABLE at {state.failed.split(': ', 1)[0]} (reason below)"
+            return f"UNREACHABLE at '{state.failed}' (reason below)"
         if state.failed:
-            return f"FAILED at {state.failed.split(': ', 1)[0]} (reason below)"
+            return f"FAILED at '{state.failed}' (reason below)"
         done = "would change" if self._check and (state.changed or state.planned) else None
         done = done or ("changed" if state.changed else "ok")
         parts = [done]
@@ -154,7 +154,7 @@ class CallbackModule(DefaultCallback):
         host = result.host.get_name()
         if status in ("failed", "unreachable"):
             state.unreachable = status == "unreachable"
-            state.failed = f"'{result.task.get_name()}': {reason_of(data)}"
+            state.failed = result.task.get_name().split(" : ", 1)[-1]  # without the role's prefix
             self._messages.append({"host": host, "text": reason_of(data)})
             return True
         if status == "skipped":

@@ -99,3 +99,62 @@ def test_apply_diff_shows_the_change_and_never_a_secret(tmp_path_factory) -> Non
     )
     assert rc == 0, out
     assert secret not in out and "C:\\ProgramData\\conda\\.condarc" not in diffs(out)
+
+
+CREATE_FAILS = {
+    "module_fails": [
+        {
+            "module": "ansible.windows.win_command",
+            "argv_contains": "create",
+            "times": 1,
+            "msg": "CondaHTTPError",
+        }
+    ]
+}
+DROPS = {"drop_connection_after": {"module": "ansible.windows.win_package", "times": 1}}
+
+
+def test_a_ten_host_first_run_console_is_quiet_and_names_every_outcome_and_reason(tmp_path_factory) -> None:
+    """Issue 25 item 7: the default console of a 10-host lab's first site.yml run (1,057 lines before) stays
+    under 150 lines, yet names every host's outcome in each phase, each failure reason (a conda step that
+    failed before it ran: its own message, never "no attribute 'rc'") and the unreachable host; -v still
+    prints every task and result, with one banner per task."""
+    lab = make_lab(
+        tmp_path_factory.mktemp("ten"), "reference", "desktop1041", "pro33", "pro35", "no_arcgis", per=2
+    )
+    assert len(lab.hosts) == 10
+    failing, unreachable = "sim-pro33-02", "sim-desktop1041-02"
+    with lab.edit(failing) as h:
+        h.state["faults"] = CREATE_FAILS
+    with lab.edit(unreachable) as h:
+        h.state["faults"] = DROPS
+    rc, out, rows = fleet_run(lab, "site.yml")
+    assert rc != 0, out
+    lines = out.splitlines()
+    assert len(lines) < 150, f"{len(lines)} lines:\n{out}"
+    assert "TASK [" not in out and "ok: [" not in out and "included: " not in out
+    said = {(m[0], m[1]): m[2] for m in re.findall(r"^(observe|plan|apply|verify) +(\S+) +(.+)$", out, re.M)}
+    for host in lab.hosts:  # every host's observe and plan outcome, with what it found
+        assert ("observe", host) in said and ("plan", host) in said, (host, out)
+    assert said[("observe", "sim-reference-01")] == "ok, ArcGIS desktop-10.4.1-32, pro-3.3.0-64"
+    assert said[("plan", "sim-no-arcgis-01")].endswith("nothing to do here")
+    assert re.match(
+        r"ok, \d+ change\(s\) planned \(miniconda \d+, doi_cert \d+", said[("plan", "sim-pro35-01")]
+    )
+    assert said[("apply", failing)].startswith("FAILED at 'Run the planned commands (arcgis_env)'"), out
+    assert any(k[1] == unreachable and v.startswith("UNREACHABLE at ") for k, v in said.items()), out
+    fine = [h for h in lab.hosts if h not in (failing, unreachable) and "no-arcgis" not in h]
+    assert all(said[("verify", h)] == "ok" for h in fine), out
+    assert (("verify", failing) not in said) and (("verify", unreachable) not in said)
+    # Each reason once, naming its host(s): the command's own message, never a broken condition.
+    assert re.search(rf"^ +\[1 host: {failing}\] CondaHTTPError", out, re.M), out
+    assert "no attribute 'rc'" not in out and "changed_when_result" not in out
+    # The plan's warnings once for the hosts they concern, and the outcomes the report has.
+    assert re.search(r"^ +\[8 hosts: .*\] doi_cert trusts the example inventory's DEMO CA", out, re.M), out
+    assert rows[failing]["status"] == "failed" and rows[unreachable]["status"] == "unreachable"
+    assert re.search(r"^\[fleet\] lab_sim: .*1 failed.*1 unreachable", out, re.M), out
+
+    rc, verbose, _ = fleet_run(lab, "site.yml", None, "-v")
+    assert rc == 0, verbose[-3000:]
+    assert "TASK [fleet : Observe each workstation" in verbose and f"ok: [{failing}]" in verbose
+    assert verbose.count("TASK [fleet : End this workstation's run]") == 1  # once, not once per host
