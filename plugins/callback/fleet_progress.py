@@ -216,10 +216,16 @@ def retry_command(playbook: str | None, args: Any, retry: Path) -> str:
         words += ["--skip-tags", ",".join(args["skip_tags"])]
     if (args or {}).get("check"):
         words.append("--check")
+    if (args or {}).get("diff"):
+        words.append("--diff")
     if (args or {}).get("ask_vault_pass"):
         words.append("--ask-vault-password")
     for vault_id in (args or {}).get("vault_ids") or ():
         words += ["--vault-id", vault_id]
+    for password_file in (args or {}).get("vault_password_files") or ():
+        words += ["--vault-password-file", password_file]  # the retry must open the same vault
+    if (args or {}).get("remote_user"):
+        words += ["--user", args["remote_user"]]
     return " ".join(shlex.quote(w) for w in [*words, "--limit", f"@{retry}"])
 
 

@@ -29,7 +29,12 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_spec
     SpecError,
     plan_arcgis_env,
 )
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import (
+    RELEASE_PRODUCTS,
+    STACK_PACKAGES,
+    UnknownRelease,
+    lookup_release,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_changes import (
     ISOLATED,
     TRUSTED,
@@ -398,6 +403,30 @@ def arcgis_env_facts(installs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[s
     return facts, lines
 
 
+def probe_only_pins(installs: Sequence[Mapping[str, Any]], plans: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A warning per env whose ArcGIS release is not in the release table: its pins come from the probe of
+    this host alone (a release newer than the table, or a patch Esri never listed), unchecked against what
+    Esri shipped for it."""
+    by_id = {str(i.get("id")): i for i in installs}
+    out = []
+    for plan in plans:
+        fact = by_id.get(str(plan.get("arcgis_id"))) or {}
+        product, version = str(fact.get("product")), str(fact.get("version"))
+        if fact.get("status") != "ok" or product not in RELEASE_PRODUCTS:
+            continue
+        try:
+            lookup_release(version, product)
+        except UnknownRelease:
+            pins = " ".join(f"{n}=={v}" for n, v in (plan.get("pins") or {}).items())
+            out.append(
+                f"env {plan.get('name')}: ArcGIS {product} {version} ({fact.get('id')}) is not in the release "
+                f"table (Esri's arcgis-dist.json), so its pins ({pins}) come from this host's probe alone, "
+                "unchecked against what Esri shipped. Fix: if the probe read a changed ArcGIS Python, repair "
+                "ArcGIS first; else update the release table (arcgis_release.py) when Esri publishes the release"
+            )
+    return out
+
+
 def unknown_stack_problems(
     host: str, installs: Sequence[Mapping[str, Any]], products: Sequence[str]
 ) -> list[str]:
@@ -433,6 +462,7 @@ def arcgis_env_host_plan(
         kind = f"{plan['kind']}, {plan['platform']}, python {plan['python_major_minor']}"
         out.lines.append(f"{plan['name']} ({kind}): {pins}")
     out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
+    out.warnings += probe_only_pins(ctx.installs, plans)
     drifts, notes = arcgis_env_drift(args, ctx, plans, locks) if args["state"] == "present" else ([], [])
     out.lines += [f"drift: {d.line()}" for d in drifts]
     out.warnings += notes + [d.line() for d in drifts if d.state in NOTABLE_DRIFT]

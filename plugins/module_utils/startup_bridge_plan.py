@@ -184,6 +184,10 @@ def pair_up(
                 Skip(what, "no ArcGIS install with that id in ansible_facts.arcgis: run the probe again")
             )
             continue
+        if install.get("status") == "declared":
+            # Planned from fleet_arcgis_releases, never observed: not broken, only not read yet (its paths come
+            # from the first observation). plan_startup_bridge's ``pending`` says so, as a line, not a warning.
+            continue
         if install.get("status") != "ok" or not install.get("python_major_minor"):
             problems = "; ".join(install.get("problems") or []) or "status " + str(install.get("status"))
             skips.append(Skip(what, f"its ArcGIS Python {install.get('id')} is broken ({problems})"))

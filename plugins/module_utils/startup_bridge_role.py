@@ -199,8 +199,14 @@ class StartupBridge(Role):
         out = RolePlan(
             warnings=[f"startup_bridge leaves {s['what']} alone: {s['why']}" for s in plan["skipped"]]
         )
+        declared = [str(i.get("id")) for i in args["arcgis"] or [] if i.get("status") == "declared"]
         out.lines = (
             [f"scope {args['scope']}"]
+            + [
+                f"{arcgis_id}: declared (fleet_arcgis_releases), not observed yet: bridged from its first "
+                "observation (site.yml or playbooks/probe.yml)"
+                for arcgis_id in declared
+            ]
             + [c["dest"] for c in plan["copies"]]
             + [c["dest"] for c in plan["contents"]]
             + [

@@ -285,3 +285,16 @@ def test_without_the_licence_choice_the_plan_stops_and_explains_it(repo_root, tm
         if "cannot be planned" in str(t["hosts"].get("localhost", {}).get("msg", ""))
     )
     assert "fleet_anaconda_channels is not set" in message
+
+
+@pytest.mark.slow
+def test_a_declared_release_is_not_reported_broken(example_plan):
+    """Issue 25: a Pro planned from the inventory's declared releases was reported "broken (status
+    declared)". It is only not observed yet: the bridge column says so, and no warning is raised."""
+    result, _ = example_plan
+    rows = {r["host"]: r for r in result["hosts"]}
+    declared = [r for h, r in rows.items() if r["source"] == "declared"]
+    assert declared
+    for row in declared:
+        assert not [line for line in row["startup_bridge"] if "broken" in line], row["startup_bridge"]
+        assert any("declared (fleet_arcgis_releases), not observed yet" in x for x in row["startup_bridge"])

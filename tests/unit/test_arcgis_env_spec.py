@@ -252,3 +252,20 @@ def test_fleet_groups_hosts_by_stack():
 def test_fleet_rejects_non_list_facts():
     with pytest.raises(SpecError, match="must be lists"):
         plan_fleet({"pc1": {"arcgis": {"id": "x"}, "conda_installs": []}}, EnvSettings())
+
+
+def test_a_probed_release_missing_from_the_table_says_its_pins_come_from_the_probe_alone():
+    """Issue 25: a probed Pro release Esri's table does not list was built with no word about its pins."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_role import probe_only_pins
+
+    known = {"id": "pro-3.3.0-64", "product": "pro", "version": "3.3", "status": "ok"}
+    unknown = {"id": "pro-3.9.0-64", "product": "pro", "version": "3.9", "status": "ok"}
+    declared = {**unknown, "id": "pro-3.9-64", "status": "declared"}
+    plans = [
+        {"name": "arcpro33", "arcgis_id": known["id"], "pins": {"numpy": "1.24.3"}},
+        {"name": "arcpro39", "arcgis_id": unknown["id"], "pins": {"numpy": "2.3.1", "scipy": "1.15.2"}},
+        {"name": "arcpro39d", "arcgis_id": declared["id"], "pins": {"numpy": "2.3.1"}},
+    ]
+    (warning,) = probe_only_pins([known, unknown, declared], plans)
+    assert warning.startswith("env arcpro39: ArcGIS pro 3.9 (pro-3.9.0-64) is not in the release table")
+    assert "(numpy==2.3.1 scipy==1.15.2) come from this host's probe alone" in warning
