@@ -14,8 +14,8 @@ description:
     ArcGIS it found, the changes planned or made - then each failure reason and each message of the plan
     once, with the workstations it concerns.
   - Task banners, C(ok)/C(skipped) lines and include lines are not printed then; failures outside the flow
-    (a playbook's own tasks), C(debug) messages outside the flow, C(--diff) output, warnings and the recap
-    are printed as by C(ansible.builtin.default).
+    (a playbook's own tasks), C(debug) messages outside the flow, C(--diff) output, the banner of a C(pause)
+    (a question), warnings and the recap are printed as by C(ansible.builtin.default).
   - With C(-v) or more, the output is C(ansible.builtin.default)'s, except that a task Ansible announces once
     per host (C(meta) with a condition) gets one banner.
   - A C(debug) task of the flow whose task variable C(__fleet_console) is C(detail) (the planned changes) is
@@ -46,7 +46,7 @@ _CHANGE = re.compile(r"^(?P<role>[a-z_]+): ")
 
 
 def phase_of(path: str) -> str | None:
-    """The phase a task belongs to, from its file (``.../roles/fleet/tasks/plan.yml:12``); None outside roles."""
+    """The phase of a task, from its file (``.../roles/fleet/tasks/plan.yml:12``); None outside roles."""
     found = _ROLE_FILE.search(path or "")
     if not found:
         return None
@@ -191,6 +191,8 @@ class CallbackModule(DefaultCallback):
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         if self._quiet():
             self._task_start(task, prefix="TASK")  # lazily: printed only before what is shown
+            if task.action.rsplit(".", 1)[-1] == "pause":
+                self._print_task_banner(task)  # a question: say which task asks it
             return
         # Ansible announces a conditional meta task once per host (meta: end_host): one banner is enough.
         if task._uuid == self._last_task_banner:

@@ -419,10 +419,10 @@ def probe_only_pins(installs: Sequence[Mapping[str, Any]], plans: Sequence[Mappi
         except UnknownRelease:
             pins = " ".join(f"{n}=={v}" for n, v in (plan.get("pins") or {}).items())
             out.append(
-                f"env {plan.get('name')}: ArcGIS {product} {version} ({fact.get('id')}) is not in the release "
-                f"table (Esri's arcgis-dist.json), so its pins ({pins}) come from this host's probe alone, "
-                "unchecked against what Esri shipped. Fix: if the probe read a changed ArcGIS Python, repair "
-                "ArcGIS first; else update the release table (arcgis_release.py) when Esri publishes the release"
+                f"env {plan.get('name')}: ArcGIS {product} {version} ({fact.get('id')}) is not in the "
+                f"release table (Esri's arcgis-dist.json), so its pins ({pins}) come from this host's probe "
+                "alone, unchecked against what Esri shipped. Fix: if the probe read a changed ArcGIS Python, "
+                "repair ArcGIS first; else add the release to the table (arcgis_release.py) when Esri does"
             )
     return out
 

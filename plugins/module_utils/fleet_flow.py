@@ -271,7 +271,8 @@ class FleetPlanner:
         selected = {name: plan for name, plan in plans.items() if name in self.selected}
         reads, runs = verify_params(selected.values())
         # The licence choice in force is reported for every host, also one whose plan failed.
-        sources = [line for plan in plans.values() for line in plan.sources] or [ps.setting_label(item.variables)]
+        sources = [line for plan in plans.values() for line in plan.sources]
+        sources = sources or [ps.setting_label(item.variables)]
         # Planned, but not all of it: a declared release whose stack is unknown gets no env (the fix named).
         problems = [f"{item.host}: {p}" for plan in plans.values() for p in plan.problems]
         if status == "ok" and problems:

@@ -114,7 +114,7 @@ def setting_label(variables: Mapping[str, Any]) -> str:
     """The choice in force as the host's variables set it (a host whose plan failed has no Policy)."""
     value = variables.get(VARIABLE)
     mirror = variables.get(MIRROR_VARIABLE) or ""
-    shown = str(value) if value not in (None, "") else "not set (the organisation's decision, see the problem)"
+    shown = "not set (the organisation's decision, see the problem)" if value in (None, "") else str(value)
     return f"Anaconda licence: {shown}" + (f", mirror {mirror}" if mirror else "")
 
 
@@ -135,14 +135,15 @@ def fitting_choices(installs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def choice_needed(installs: Sequence[Mapping[str, Any]]) -> str:
-    """Why the plan stops when fleet_anaconda_channels is not set: a decision only the organisation can make."""
+    """Why the plan stops without fleet_anaconda_channels: a decision only the organisation can make."""
     fits = fitting_choices(installs)
     return "\n    ".join(
         [
             f"{VARIABLE} is not set: what the organisation may use of Anaconda's repository is its decision, "
             "so it has no default.",
             f"{TERMS}.",
-            f"Fix: set {VARIABLE} once for the fleet (e.g. group_vars/windows_workstations/fleet.yml) to one of:",
+            f"Fix: set {VARIABLE} once for the fleet (e.g. group_vars/windows_workstations/fleet.yml) "
+            "to one of:",
             *(f"({n}) {c}" for n, c in enumerate(CHOICES, 1)),
             *([f"On this host: {'; '.join(fits)}."] if fits else []),
         ]
@@ -302,9 +303,9 @@ def installer_source(
         else:
             fix = (
                 "use conda-forge's licence-free Miniforge3 installer (miniconda_installer_files, "
-                f"miniconda_checksums and miniconda_source at its download folder); set {VARIABLE}: licensed; "
-                "or leave this Miniconda out (miniconda_flavour_overrides, e.g. {pro: none}: ArcGIS Pro's "
-                "clone uses Pro's own conda)"
+                "miniconda_checksums and miniconda_source at its download folder); "
+                f"set {VARIABLE}: licensed; or leave this Miniconda out (miniconda_flavour_overrides, "
+                "e.g. {pro: none}: ArcGIS Pro's clone uses Pro's own conda)"
             )
         raise SourceError(
             f"{who}: the {flavour} installer would come from Anaconda's archive ({base}), but {VARIABLE} is "

@@ -185,8 +185,8 @@ def pair_up(
             )
             continue
         if install.get("status") == "declared":
-            # Planned from fleet_arcgis_releases, never observed: not broken, only not read yet (its paths come
-            # from the first observation). plan_startup_bridge's ``pending`` says so, as a line, not a warning.
+            # Declared in fleet_arcgis_releases, never observed: not broken, only not read yet (its paths
+            # come from the first observation); the role's column says so, as a line, not a warning.
             continue
         if install.get("status") != "ok" or not install.get("python_major_minor"):
             problems = "; ".join(install.get("problems") or []) or "status " + str(install.get("status"))

@@ -257,7 +257,7 @@ def test_without_the_licence_choice_the_plan_stops_and_explains_it(repo_root, tm
     organisation, so plan.yml stops every host, naming the three choices, Anaconda's terms (universities and
     non-profits included, with the pages) and the choices that fit each host: a 32-bit ArcMap only
     licensed/mirror_only, never Miniforge."""
-    proc, report_dir = run_plan(repo_root, tmp_path, licensed=False)
+    proc, _ = run_plan(repo_root, tmp_path, licensed=False)
     assert proc.returncode != 0, proc.stdout[-3000:]
     result = plan_result(proc)
     rows = {r["host"]: r for r in result["hosts"]}

@@ -99,8 +99,8 @@ def init(directory: str | Path, scenarios: list[str], per: int = 1) -> dict[str,
                     "vars": {
                         "ansible_connection": "simwin",
                         "ansible_shell_type": "powershell",
-                        # The organisation's decision (no default, README "Package sources"): the simulated
-                        # lab holds the licence, the one choice that serves every scenario (32-bit ArcMap too).
+                        # The organisation's decision (no default, README "Package sources"): the
+                        # simulated lab holds the licence, the one choice serving every scenario.
                         "fleet_anaconda_channels": "licensed",
                     },
                     "children": {LAB_GROUP: {"hosts": hosts}},
