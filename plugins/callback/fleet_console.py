@@ -134,7 +134,7 @@ class CallbackModule(DefaultCallback):
             by_role = ", ".join(f"{role} {n}" for role, n in state.planned.items())
             parts.append(f"{total} change(s) planned ({by_role})" if total else "nothing to change")
         elif phase == "apply" and state.changed:
-            parts.append(f"{state.changed} step(s) changed")
+            parts.append(f"{state.changed} step(s) {'would change' if self._check else 'changed'}")
         if state.summary:
             parts.append(state.summary)
         return ", ".join(parts)
