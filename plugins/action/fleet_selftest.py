@@ -82,7 +82,20 @@ class ActionModule(ActionBase):
             "Windows does not meet: send this page and the JSON beside it to the fleet's maintainers.",
         ]
         (out_dir / f"{name}.json").write_text(
-            json.dumps({"host": host, "when": when, "summary": counts, "checks": rows}, indent=2) + "\n",
+            # The answers too, so the maintainers can replay the judgement (fleet_selftest.judge) on them.
+            json.dumps(
+                {
+                    "host": host,
+                    "when": when,
+                    "summary": counts,
+                    "checks": rows,
+                    "suffix": args["suffix"],
+                    "answers": args["answers"],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n",
             encoding="utf-8",
         )
         (out_dir / f"{name}.html").write_text(

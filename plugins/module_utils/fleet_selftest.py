@@ -279,12 +279,12 @@ class Scratch:
         return cls(suffix, paths)
 
 
-def _entry_reads(scratch: Scratch) -> list[fh.Read]:
+def _entry_reads(scratch: Scratch, file_path: str | None = None) -> list[fh.Read]:
     p = scratch.paths
     return [
         fh.Read(p["tree"], "dir"),
         fh.Read(p["sub"], "dir"),
-        fh.Read(p["file"], content=True),
+        fh.Read(file_path or p["file"], content=True),
         fh.Read(p["link"], "dir"),
         fh.Read(p["outside"], "dir"),
     ]
@@ -324,7 +324,6 @@ def host_call(step: str, suffix: str, python: str | None = None, conda: str | No
             fh.Read(p["root"], "dir"),
             fh.Read(p["programdata"], "dir"),
             *_entry_reads(scratch),
-            fh.Read(p["file"].upper()),
             *(fh.Read(pattern, "glob") for pattern in PYTHON_GLOBS),
             fh.Read(CONDA2_GLOB, "glob"),
         ]
@@ -337,7 +336,8 @@ def host_call(step: str, suffix: str, python: str | None = None, conda: str | No
         )
         return {"script": params["script"], "parameters": params["parameters"]}
     if step == "after":
-        params = fh.host_read_params(_entry_reads(scratch))
+        # The file in upper case: one call never reads a path twice (fleet_host.merge_reads folds case).
+        params = fh.host_read_params(_entry_reads(scratch, p["file"].upper()))
         return {"script": params["script"], "parameters": params["parameters"]}
     if step == "runs":
         runs: list[dict[str, Any]] = []
@@ -532,8 +532,8 @@ def _inherit_only(a: Answers) -> tuple[str, str, str]:
 
 
 def _case(a: Answers) -> tuple[str, str, str]:
-    snap = a.snap("read")
-    lower, upper = snap.entry(a.paths["file"]), snap.entry(a.paths["file"].upper())
+    lower = a.snap("read").entry(a.paths["file"])
+    upper = a.snap("after").entry(a.paths["file"].upper())  # the after step read it in upper case only
     ok = lower.type == "file" and upper.type == "file" and lower.sha256 == upper.sha256
     return _verdict(ok, f"{upper.path}: {upper.type} sha256 {upper.sha256}")
 
