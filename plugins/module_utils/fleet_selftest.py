@@ -326,6 +326,7 @@ def host_call(step: str, suffix: str, python: str | None = None, conda: str | No
             *_entry_reads(scratch),
             *(fh.Read(pattern, "glob") for pattern in PYTHON_GLOBS),
             fh.Read(CONDA2_GLOB, "glob"),
+            fh.Read(fh.PROGRAMDATA_CONDA, "dir"),
         ]
         params = fh.host_read_params(
             reads,
@@ -376,6 +377,13 @@ def pick(read_result: Mapping[str, Any], kind: str) -> str | None:
     that only an admin can change, with its folder (running one a user can write as admin breaks the lab's
     one rule); None when there is none."""
     snapshot = fh.Snapshot(read_result)
+    if (
+        kind == "conda2"
+        and not snapshot.entries.get(fh.key(fh.PROGRAMDATA_CONDA), fh.Entry("", "missing")).trusted()
+    ):
+        # Every conda reads the machine condarc in C:\ProgramData\conda (conda/conda#14912): where that folder
+        # is missing or a user's, a user could plant one. site.yml makes it admin-only.
+        return None
     patterns = PYTHON_GLOBS if kind == "python" else (CONDA2_GLOB,)
     for pattern in patterns:
         for path in snapshot.globs.get(fh.key(pattern), []):
@@ -698,7 +706,14 @@ def _store(a: Answers) -> tuple[str, str, str]:
 
 def _conda2(a: Answers) -> tuple[str, str, str]:
     if not a.conda:
-        return NOT_CHECKED, "", f"no Miniconda2 only an admin can change at {CONDA2_GLOB}"
+        return (
+            NOT_CHECKED,
+            "",
+            (
+                f"no Miniconda2 only an admin can change at {CONDA2_GLOB} with an admin-only "
+                f"{fh.PROGRAMDATA_CONDA} (site.yml makes both)"
+            ),
+        )
     run = a.run("conda2")
     out, err = str(run.get("stdout") or "").strip(), str(run.get("stderr") or "").strip()
     ok = run.get("rc") == 0 and not out and err.startswith("conda ")
