@@ -26,7 +26,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "accepted": {"type": "list", "elements": "str", "default": []},
     "report_dir": {"type": "path", "default": "reports/selftest"},
 }
-COLUMNS = (
+SELFTEST_COLUMNS = (
     fr.Column("id", "Check"),
     fr.Column("result", "Result"),
     fr.Column("value", "What this host answered"),
@@ -99,7 +99,8 @@ class ActionModule(ActionBase):
             encoding="utf-8",
         )
         (out_dir / f"{name}.html").write_text(
-            fr.render_html(f"arcgis-conda fleet selftest: {host}", rows, COLUMNS, notes), encoding="utf-8"
+            fr.render_html(f"arcgis-conda fleet selftest: {host}", rows, SELFTEST_COLUMNS, notes),
+            encoding="utf-8",
         )
         result.update(
             changed=False,

@@ -6,16 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import lab_of
 
 CANARY, REST, PASSED = "fleet_wave_canary", "fleet_wave_rest", "fleet_canary_passed"
 
 
-def lab_of(groups: Mapping[str, Any], host: str) -> str:
-    """The host's lab: its first ``lab_*`` group, sorted (as the reports name it); '' without one."""
-    labs = sorted(
-        name for name, members in groups.items() if name.startswith("lab_") and host in (members or [])
-    )
-    return labs[0] if labs else ""
+def _lab(groups: Mapping[str, Any], host: str) -> str:
+    """The host's lab as the reports name it (fleet_report.lab_of: its first ``lab_*`` group, sorted)."""
+    return lab_of(name for name, members in groups.items() if host in (members or []))
 
 
 def fleet_wave(groups: Mapping[str, Any], wave: str) -> list[str]:
@@ -28,10 +26,10 @@ def fleet_wave(groups: Mapping[str, Any], wave: str) -> list[str]:
     if wave not in ("rest", "held"):
         raise AnsibleFilterError(f"fleet_wave: wave {wave!r} is not canary, rest or held")
     passed = set(groups.get(PASSED) or [])
-    failed_labs = {lab_of(groups, c) for c in canaries if c not in passed}
+    failed_labs = {_lab(groups, c) for c in canaries if c not in passed}
     rest, held = [], []
     for host in groups.get(REST) or []:
-        (held if lab_of(groups, host) in failed_labs else rest).append(host)
+        (held if _lab(groups, host) in failed_labs else rest).append(host)
     return rest if wave == "rest" else held
 
 

@@ -61,14 +61,30 @@ checks:
   type: list
   elements: dict
   contains:
-    id: {description: The check's id (tests/simwin/README.md names it)., type: str}
-    result: {description: holds, differs or not checked., type: str}
-    value: {description: What the host answered., type: str}
-    note: {description: Why it was not checked, or what was expected., type: str}
-    fact: {description: The fact., type: str}
-    source: {description: Its primary source., type: str}
-    accepted: {description: Whether O(accepted) lists it., type: bool}
-    status: {description: failed for a difference not accepted, else ok., type: str}
+    id:
+      description: The check's id (tests/simwin/README.md names it).
+      type: str
+    result:
+      description: C(holds), C(differs) or C(not checked).
+      type: str
+    value:
+      description: What the host answered.
+      type: str
+    note:
+      description: Why it was not checked, or what was expected.
+      type: str
+    fact:
+      description: The fact.
+      type: str
+    source:
+      description: Its primary source.
+      type: str
+    accepted:
+      description: Whether O(accepted) lists it.
+      type: bool
+    status:
+      description: C(failed) for a difference not accepted, else C(ok).
+      type: str
 summary:
   description: Counts and the ids that differ, are accepted or were not checked.
   returned: always
