@@ -105,6 +105,10 @@ CONTROLLER_ONLY = frozenset(
         "validate_argument_spec",
     }
 )
+NOT_RUN = (
+    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
+    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
+)
 # site.yml's canary wave (roles/fleet/tasks/canary.yml): a failed canary holds back the rest of its lab.
 CANARY_GROUP, PASSED_GROUP = "fleet_wave_canary", "fleet_canary_passed"
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -257,6 +261,7 @@ class CallbackModule(CallbackBase):
         name = self._register(host)
         if name is not None:
             self.batch.add(name)
+            self.waiting.discard(name)
         return name
 
     def _register(self, host: Any) -> str | None:
@@ -425,22 +430,26 @@ class CallbackModule(CallbackBase):
         self._fail(result, "unreachable")
 
     def _held_by_canary(self) -> dict[str, str]:
-        """Lab -> its canary (site.yml, fleet_canary) when that canary failed: the lab's other workstations
-        that never ran are held back, with the canary's error."""
+        """Lab -> its canary (site.yml, fleet_canary) when that canary did not pass: the lab's other
+        workstations never ran. Every host seen in an earlier play (site.yml's canary step) and never again,
+        unfinished, is ``not run``: held back by its canary, or its batch never started."""
         held = {}
         for name, host in self.targets.items():
             groups = {g.get_name() for g in host.get_groups()}
             if CANARY_GROUP in groups and PASSED_GROUP not in groups:
                 held[self.lab.get(name) or lab_of(groups)] = name
         for name in sorted(self.waiting):
+            if self.status.get(name) or name in self.finished:
+                continue
             canary = held.get(self.lab.get(name, ""))
-            if canary and name != canary and not self.status.get(name) and name not in self.finished:
-                self.status[name] = "not run"
-                self.error[name] = (
-                    f"held back: {canary}, the canary of {self.lab[name]}, failed "
-                    f"({self.error.get(canary) or 'it did not finish'}). "
-                    f"Fix it, then run site.yml again for the lab (the retry command)"
-                )
+            self.status[name] = "not run"
+            self.error[name] = (
+                f"held back: {canary}, the canary of {self.lab[name]}, failed "
+                f"({self.error.get(canary) or 'it did not finish'}). "
+                f"Fix it, then run site.yml again for the lab (the retry command)"
+                if canary and canary != name
+                else NOT_RUN
+            )
         return held
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
@@ -450,10 +459,7 @@ class CallbackModule(CallbackBase):
         for name, host in self.targets.items():
             if name not in self.lab and self._register(host) is not None:
                 self.status[name] = "not run"
-                self.error[name] = (
-                    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
-                    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
-                )
+                self.error[name] = NOT_RUN
         if not self.lab:
             return
         root = Path(self.get_option("report_dir"))
