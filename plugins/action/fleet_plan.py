@@ -147,6 +147,7 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_apply_role",
         "fleet_plan_result",
         "fleet_mirror_result",
+        "fleet_selftest_result",
         # Published by the roles for the next ones (README: each role's contract).
         "miniconda_installs",
         "arcgis_env_envs",

@@ -105,6 +105,12 @@ CONTROLLER_ONLY = frozenset(
         "validate_argument_spec",
     }
 )
+NOT_RUN = (
+    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
+    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
+)
+# site.yml's canary wave (roles/fleet/tasks/canary.yml): a failed canary holds back the rest of its lab.
+CANARY_GROUP, PASSED_GROUP = "fleet_wave_canary", "fleet_canary_passed"
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # ansible.windows action plugins that copy from the controller: one query call, plus one when they copy.
 TWO_STEP_COPIES = frozenset({"win_copy", "win_template"})
@@ -254,12 +260,14 @@ class CallbackModule(CallbackBase):
         # Every host the play targets (--limit applied), and those that published their report row.
         self.targets: dict[str, Any] = {}
         self.finished: set[str] = set()
+        self.waiting: set[str] = set()  # seen in an earlier play, to go on in a later one
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
         name = self._register(host)
         if name is not None:
             self.batch.add(name)
+            self.waiting.discard(name)
         return name
 
     def _register(self, host: Any) -> str | None:
@@ -325,8 +333,11 @@ class CallbackModule(CallbackBase):
 
     # -- Ansible events ----------------------------------------------------------------------------
     def v2_playbook_on_play_start(self, play: Any) -> None:
-        # With `serial`, each batch starts the play again: the previous batch's hosts are done.
-        self._finish(set(self.batch))
+        # With `serial`, each batch starts the play again: the previous batch's hosts are done. A host that
+        # neither finished nor failed goes on in a later play (site.yml's canary step, then its wave).
+        later = {h for h in self.batch if h not in self.finished and not self.status.get(h)}
+        self._finish(set(self.batch) - later)
+        self.waiting |= later
         self.batch = set()
         keep = self._play_variable(play, "fleet_report_keep")
         if keep is not None:
@@ -424,16 +435,37 @@ class CallbackModule(CallbackBase):
         self._answered(result)
         self._fail(result, "unreachable")
 
+    def _held_by_canary(self) -> dict[str, str]:
+        """Lab -> its canary (site.yml, fleet_canary) when that canary did not pass: the lab's other
+        workstations never ran. Every host seen in an earlier play (site.yml's canary step) and never again,
+        unfinished, is ``not run``: held back by its canary, or its batch never started."""
+        held = {}
+        for name, host in self.targets.items():
+            groups = {g.get_name() for g in host.get_groups()}
+            if CANARY_GROUP in groups and PASSED_GROUP not in groups:
+                held[self.lab.get(name) or lab_of(groups)] = name
+        for name in sorted(self.waiting):
+            if self.status.get(name) or name in self.finished:
+                continue
+            canary = held.get(self.lab.get(name, ""))
+            self.status[name] = "not run"
+            self.error[name] = (
+                f"held back: {canary}, the canary of {self.lab[name]}, failed "
+                f"({self.error.get(canary) or 'it did not finish'}). "
+                f"Fix it, then run site.yml again for the lab (the retry command)"
+                if canary and canary != name
+                else NOT_RUN
+            )
+        return held
+
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._stop_waiting()
-        self._finish(set(self.batch))
+        held = self._held_by_canary()
+        self._finish(set(self.batch) | self.waiting)
         for name, host in self.targets.items():
             if name not in self.lab and self._register(host) is not None:
                 self.status[name] = "not run"
-                self.error[name] = (
-                    "not run: the play stopped before this host's batch (a batch over max_fail_percentage, "
-                    "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
-                )
+                self.error[name] = NOT_RUN
         if not self.lab:
             return
         root = Path(self.get_option("report_dir"))
@@ -500,6 +532,12 @@ class CallbackModule(CallbackBase):
                     if earlier
                     else ""
                 )
+            )
+        for lab, canary in sorted(held.items()):
+            members = [h for h in self.lab if self.lab[h] == lab and h != canary]
+            self._display.display(
+                f"[fleet] {lab}: its canary {canary} failed, so {len(members)} other workstation(s) of the "
+                "lab were held back (not run)"
             )
         if retry:
             self._display.display(

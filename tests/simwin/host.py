@@ -742,6 +742,15 @@ class Host:
             explicit = [e for e in child["acl"] if not e["inherited"]]
             child["acl"] = explicit + inherited_acl(parent["acl"], child["type"] == "dir", child["owner"])
 
+    def make_junction(self, link: str, target: str, principal: Principal) -> bool:
+        """``mklink /J link target`` as ``principal`` (see :meth:`UserView.junction` for the rules)."""
+        if self.exists(link):
+            raise WinError(f"Cannot create a file when that file already exists. ({norm_path(link)})")
+        parent = self._parent_for_create(link, principal, True)
+        node = self._new_node(link, "dir", parent, principal.default_owner)
+        node["reparse"] = {"kind": "junction", "target": norm_path(target)}
+        return True
+
     # -- registry --
     def registry(self) -> dict[str, dict[str, Any]]:
         return self.state.setdefault("registry", {})
@@ -941,12 +950,7 @@ class UserView:
         https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/mklink).
         The node is ``type: dir`` with ``reparse: {kind: junction, target}``; its content is the
         target's, which the model reaches only through :meth:`Host.resolve`."""
-        if self.host.exists(link):
-            raise WinError(f"Cannot create a file when that file already exists. ({norm_path(link)})")
-        parent = self.host._parent_for_create(link, self.principal, True)
-        node = self.host._new_node(link, "dir", parent, self.principal.default_owner)
-        node["reparse"] = {"kind": "junction", "target": norm_path(target)}
-        return True
+        return self.host.make_junction(link, target, self.principal)
 
 
 def b64(data: bytes) -> str:

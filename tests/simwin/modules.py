@@ -644,6 +644,75 @@ def win_regedit(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# win_acl: the .NET FileSystemRights names it takes, its inherit/propagation flags, and account names.
+ACL_RIGHTS = {
+    "fullcontrol": H.FULL,
+    "modify": H.MODIFY,
+    "readandexecute": H.READ_EXECUTE,
+    "read": H.READ,
+    "write": 278,  # WriteData, AppendData, WriteExtendedAttributes, WriteAttributes
+}
+ACL_ACCOUNTS = {name.lower(): sid for sid, name in H.WELL_KNOWN.items()} | {
+    "users": H.USERS,
+    "administrators": H.ADMINISTRATORS,
+    "system": H.SYSTEM,
+    "authenticated users": H.AUTHENTICATED_USERS,
+}
+
+
+def _acl_inherit(value: Any, is_dir: bool) -> str:
+    flags = {f.strip().lower() for f in str(value).split(",")} if value else set()
+    if not value:
+        return "both" if is_dir else "none"  # win_acl's default: ContainerInherit, ObjectInherit on folders
+    return {
+        frozenset({"containerinherit", "objectinherit"}): "both",
+        frozenset({"containerinherit"}): "container",
+        frozenset({"objectinherit"}): "object",
+        frozenset({"none"}): "none",
+    }[frozenset(flags)]
+
+
+def win_acl(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """ansible.windows.win_acl on a file or folder: one allow/deny entry for ``user`` (a SID or a well-known
+    or local account name) with ``rights`` (comma-separated FileSystemRights names), ``inherit`` and
+    ``propagation`` (``InheritOnly``: the entry applies only to children); ``state`` present adds it when no
+    equal explicit entry exists, absent removes it. Children take an inheritable entry at once (setting a
+    DACL propagates it: https://learn.microsoft.com/en-us/windows/win32/secauthz/ace-inheritance-rules ).
+    Needs WRITE_DAC on the object. https://docs.ansible.com/ansible/latest/collections/ansible/windows/win_acl_module.html"""
+    host = ctx.host
+    path = ctx.path(args.get("path"))
+    node = host.node(path)
+    if node is None:
+        raise ModuleFail(f"{path} file or directory does not exist on the host")
+    user = str(args.get("user") or "")
+    sid = user if user.upper().startswith("S-1-") else ACL_ACCOUNTS.get(user.lower().split("\\")[-1])
+    if sid is None:
+        try:
+            sid = host.principal(user).sid
+        except H.WinError as err:
+            raise ModuleFail(f"{user} is not a valid user or group on the host machine or domain") from err
+    rights = 0
+    for name in str(args.get("rights") or "").split(","):
+        if name.strip().lower() not in ACL_RIGHTS:
+            raise ModuleFail(f"simwin: not modelled: win_acl rights {name.strip()!r}")
+        rights |= ACL_RIGHTS[name.strip().lower()]
+    is_dir = node["type"] == "dir"
+    inherit = _acl_inherit(args.get("inherit"), is_dir) if is_dir else "none"
+    inherit_only = str(args.get("propagation") or "None").lower() == "inheritonly"
+    wanted = H.ace(sid, rights, inherit, inherit_only, False, str(args.get("type") or "allow").lower())
+    explicit = [e for e in node["acl"] if not e["inherited"]]
+    present = wanted in explicit
+    state = args.get("state") or "present"
+    changed = present != (state == "present")
+    if changed and not ctx.check:
+        if not host.allowed(node, ctx.principal, H.WRITE_DAC):
+            raise H.denied(path)
+        own = [e for e in explicit if e != wanted] + ([wanted] if state == "present" else [])
+        host.set_security(path, acl=own)
+        host.reapply_inheritance(path)
+    return {"changed": changed}
+
+
 def win_powershell(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     return scripts.run_powershell(ctx, args)
 
@@ -666,4 +735,5 @@ HANDLERS = {
     "win_regedit": win_regedit,
     "win_powershell": win_powershell,
     "win_ping": win_ping,
+    "win_acl": win_acl,
 }

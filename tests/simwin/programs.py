@@ -37,6 +37,8 @@ SCRIPT_FILES = {
     "bridge_verify": "roles/startup_bridge/files/arcgis_conda_bridge_verify.py",
     "bridge_hook": "roles/startup_bridge/files/arcgis_conda_bridge.py",
     "usercustomize": "roles/startup_bridge/files/usercustomize.py",
+    "selftest_argv": "roles/fleet/files/selftest_argv.py",
+    "selftest_tree": "roles/fleet/files/selftest_tree.py",
 }
 PROBE_DEFAULT = ("numpy", "matplotlib", "scipy", "pandas", "python-dateutil", "pyparsing", "pytz", "six")
 VERIFY_MARKER = "ARCGIS_CONDA_BRIDGE_VERIFY "
@@ -58,8 +60,19 @@ def recognise(data: bytes | str) -> str | None:
 
 
 class Result:
-    def __init__(self, rc: int, stdout: str = "", stderr: str = "", changed: bool = False) -> None:
+    """A program's answer; ``running`` is the pid of a program that has not ended (the caller's timeout
+    decides what happens to it)."""
+
+    def __init__(
+        self,
+        rc: int | None,
+        stdout: str = "",
+        stderr: str = "",
+        changed: bool = False,
+        running: int | None = None,
+    ) -> None:
         self.rc, self.stdout, self.stderr, self.changed = rc, stdout, stderr, changed
+        self.running = running
 
 
 def split_command_line(line: str) -> list[str]:
@@ -224,6 +237,10 @@ def run_program(
         return run_miniconda_installer(host, actor, attrs, args)
     if program == "nsis_uninstaller":
         return run_uninstaller(host, actor, attrs, args)
+    if program == "cmd":
+        return run_cmd(host, actor, args)
+    if program == "reg":
+        return run_reg(host, actor, args)
     if program == "exit":
         return Result(int(attrs.get("rc", 0)), str(attrs.get("stdout", "")), str(attrs.get("stderr", "")))
     return not_modelled(f"program {exe} ({program or 'no simwin program attribute'})")
@@ -566,6 +583,17 @@ def run_python(
             "arcpy": model.arcpy() if want_arcpy else None,
         }
         return Result(0, VERIFY_MARKER + json.dumps(report, sort_keys=True) + "\n", stderr)
+    if name == "selftest_argv":
+        return Result(0, json.dumps(list(script_args), ensure_ascii=True) + "\n", stderr)
+    if name == "selftest_tree" and script_args:
+        # It starts a copy of itself (which sleeps), writes both pids and sleeps: it never answers.
+        parent = host.start_process(exe)
+        child = host.start_process(exe, parent)
+        pid_file = (
+            ntpath.join(cwd, script_args[0]) if cwd and not ntpath.isabs(script_args[0]) else script_args[0]
+        )
+        host.write(pid_file, json.dumps({"parent": parent, "child": child}).encode(), actor)
+        return Result(None, "", stderr, running=parent)
     return not_modelled(f"python script {args[0] if args else '-'} (not one of the repository's scripts)")
 
 
@@ -973,3 +1001,112 @@ def run_uninstaller(host: H.Host, actor: H.Principal, attrs: dict[str, Any], arg
     if not given and not host.children(prefix):
         host.delete(prefix, actor)  # with _?= the uninstaller cannot remove its own folder (NSIS docs)
     return Result(0, changed=True)
+
+
+# --- cmd.exe and reg.exe (what the selftest runs) -----------------------------------------------------------
+
+
+def run_cmd(host: H.Host, actor: H.Principal, args: list[str]) -> Result:
+    """``cmd.exe /d /c mklink /J <link> <target>`` and ``cmd.exe /d /c rmdir <junction>``.
+    mklink /J creates a directory junction (the parent's create-folder right, no right on the target; an
+    existing link name fails):
+    https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/mklink ;
+    rmdir of a junction removes the link, never the target's content, and refuses a folder that is not
+    empty: https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/rmdir ,
+    https://learn.microsoft.com/en-us/windows/win32/fileio/hard-links-and-junctions"""
+    words = [a for a in args if a.lower() not in ("/d", "/c")]
+    if len(words) == 4 and [w.lower() for w in words[:2]] == ["mklink", "/j"]:
+        link, target = words[2], words[3]
+        try:
+            host.make_junction(link, target, actor)
+        except H.WinError as err:
+            message = str(err).split(" (")[0] if "already exists" in str(err) else str(err)
+            return Result(1, "", message + "\n")
+        return Result(0, f"Junction created for {link} <<===>> {target}\n")
+    if len(words) == 2 and words[0].lower() == "rmdir":
+        node = host.node(words[1])
+        if node is None:
+            return Result(2, "", "The system cannot find the file specified.\n")
+        if not node.get("reparse") and host.children(words[1]):
+            return Result(145, "", "The directory is not empty.\n")
+        try:
+            host.delete(words[1], actor)
+        except H.WinError as err:
+            return Result(5, "", f"{err}\n")
+        return Result(0)
+    return not_modelled(f"cmd.exe {' '.join(args)}")
+
+
+REG_PRIVILEGE = "ERROR: A required privilege is not held by the client.\n"
+REG_NO_KEY = "ERROR: The system was unable to find the specified registry key or value.\n"
+
+
+def _hive_mounts(host: H.Host) -> dict[str, str]:
+    return host.state.setdefault("loaded_hives", {})
+
+
+def run_reg(host: H.Host, actor: H.Principal, args: list[str]) -> Result:
+    """``reg save KEY FILE /y``, ``reg load HKU\\NAME FILE``, ``reg unload HKU\\NAME``.
+    https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/reg-save ,
+    https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/reg-load ,
+    https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/reg-unload .
+    Saving and loading need SeBackupPrivilege and SeRestorePrivilege, which only an elevated administrator
+    holds (RegSaveKeyW, RegLoadKeyW: https://learn.microsoft.com/en-us/windows/win32/api/winreg/nf-winreg-regloadkeyw);
+    a loaded hive's file is held open by the system until it is unloaded (the same page: RegUnLoadKey).
+    The hive file is a synthetic file whose attrs hold the saved key's values."""
+    verb = args[0].lower() if args else ""
+    if verb in ("save", "load", "unload") and not actor.admin:
+        return Result(1, "", REG_PRIVILEGE)
+    if verb == "save" and len(args) >= 3:
+        key, path = args[1], args[2]
+        if host.reg_key(key) is None:
+            return Result(1, "", REG_NO_KEY)
+        if host.exists(path) and "/y" not in [a.lower() for a in args[3:]]:
+            return Result(1, "", "ERROR: The file exists (simwin: reg save without /y would ask).\n")
+        base = host.reg_norm(key).lower()
+        saved = {
+            k[len(base) :].lstrip("\\"): dict(v["values"])
+            for k, v in host.registry().items()
+            if k == base or k.startswith(base + "\\")
+        }
+        attrs = {"hive": saved}
+        seed = json.dumps(saved, sort_keys=True)
+        host.write(path, None, actor, synthetic=_synthetic(seed, attrs, 8192))
+        return Result(0, "The operation completed successfully.\n")
+    if verb == "load" and len(args) == 3:
+        mount, path = host.reg_norm(args[1]), args[2]
+        node = host.node(path)
+        if node is None or node["type"] != "file":
+            return Result(1, "", "ERROR: The system cannot find the file specified.\n")
+        if mount.lower() in _hive_mounts(host) or host.reg_key(mount) is not None:
+            return Result(1, "", "ERROR: Access is denied.\n")
+        hive = (node.get("attrs") or {}).get("hive")
+        if not isinstance(hive, dict):
+            return Result(
+                1, "", "ERROR: The system was unable to load the hive (simwin: not a saved hive).\n"
+            )
+        for sub, values in hive.items():
+            host.reg_ensure(mount + ("\\" + sub if sub else ""))["values"].update(values)
+        _hive_mounts(host)[mount.lower()] = node["path"]
+        host.state.setdefault("processes", []).append(
+            {"name": "System", "pid": 4, "image": "", "open_files": [node["path"]], "hive": mount.lower()}
+        )
+        return Result(0, "The operation completed successfully.\n")
+    if verb == "unload" and len(args) == 2:
+        mount = host.reg_norm(args[1])
+        path = _hive_mounts(host).pop(mount.lower(), None)
+        if path is None:
+            return Result(1, "", "ERROR: The parameter is incorrect.\n")
+        base = mount.lower()
+        saved = {
+            k[len(base) :].lstrip("\\"): dict(v["values"])
+            for k, v in host.registry().items()
+            if k == base or k.startswith(base + "\\")
+        }
+        host.reg_delete_key(mount)
+        host.state["processes"] = [p for p in host.state.get("processes") or [] if p.get("hive") != base]
+        node = host.node(path)
+        if node is not None:
+            node.setdefault("attrs", {})["hive"] = saved
+        return Result(0, "The operation completed successfully.\n")
+    return not_modelled(f"reg.exe {' '.join(args)}")

@@ -37,6 +37,7 @@ CONSTANTS = {
 ESRI_PUBLISHER = "Environmental Systems Research Institute, Inc."
 UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 UNINSTALL_VALUES = ("DisplayName", "DisplayVersion", "InstallLocation", "Publisher")
+POWERSHELL = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
 INHERIT_OUT = {"none": "none", "container": "container", "object": "object", "both": "both"}
 
 
@@ -249,7 +250,19 @@ def run_one(
         }
     env = run_environment(ctx, environment) if environment else ctx.env
     run = programs.run_program(ctx.host, ctx.principal, argv, stdin, env=env, cwd=cwd)
-    return {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
+    out = {"rc": run.rc, "stdout": run.stdout, "stderr": run.stderr, "error": None}
+    return {**out, "running": run.running} if run.running is not None else out
+
+
+def _timed_out(host: H.Host, run: dict[str, Any], timeout: int) -> dict[str, Any]:
+    """A program still running when the run's timeout passed: the script ends its whole tree
+    (``Stop-Tree``: ``taskkill /T /F /PID``, :meth:`Host.end_tree`) and reports it; sources in ``_hang``."""
+    pid = int(run.pop("running"))
+    ended = host.end_tree(pid)
+    error = (
+        f"no answer within {timeout} s: ended its process tree (taskkill /T /F /PID {pid} ended {len(ended)})"
+    )
+    return {**run, "rc": None, "stdout": "", "error": error}
 
 
 def _hang(host: H.Host, argv: list[str], timeout: int) -> dict[str, Any] | None:
@@ -327,9 +340,12 @@ def read_entry(ctx: Ctx, path: str, content: bool, detail: bool = True) -> dict[
         if content and node["size"] <= H.MAX_CONTENT and not node.get("synthetic"):
             entry["content_b64"] = base64.b64encode(host.node_bytes(node)).decode()
     else:
+        # Get-ChildItem on a junction lists its target's content: the script does not tell a junction from
+        # a folder (it reads no ReparsePoint attribute), so a read goes through it
+        # (https://learn.microsoft.com/en-us/windows/win32/fileio/reparse-points).
+        listed = host.resolve(node["path"]) if node.get("reparse") else node["path"]
         entry["children"] = [
-            {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir"}
-            for c in host.children(node["path"])
+            {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir"} for c in host.children(listed)
         ]
     return entry
 
@@ -367,10 +383,16 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         out["session"] = {
             "shell_max_memory_mb": session["max_memory_mb"],
             "plugin_max_memory_mb": session["plugin_max_memory_mb"],
+            # The script's own process first: Ansible's winrm connection runs every module in
+            # ``PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand``
+            # (ansible-core plugins/shell/powershell.py), which Win32_Process lists too.
             "processes": [
-                {"pid": int(p.get("pid") or 0), "name": str(p.get("name")), "path": str(p["image"])}
-                for p in host.state.get("processes") or []
-                if p.get("image")
+                {"pid": 3996, "name": "powershell.exe", "path": POWERSHELL},
+                *(
+                    {"pid": int(p.get("pid") or 0), "name": str(p.get("name")), "path": str(p["image"])}
+                    for p in host.state.get("processes") or []
+                    if p.get("image")
+                ),
             ],
         }
     out["env"] = {name: host.machine_env(name) for name in params.get("EnvNames") or []}
@@ -399,10 +421,13 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             script_path = ntpath.join(_tmpdir(ctx), f"{item['id']}.py")
             host.write(script_path, str(item["script"]).encode("utf-8"), ctx.principal)
         try:
-            hung = _hang(host, argv, int(item.get("timeout") or 120))
+            timeout = int(item.get("timeout") or 120)
+            hung = _hang(host, argv, timeout)
             run = hung or run_one(
                 ctx, argv, item.get("stdin"), list(item.get("environment") or []), _tmpdir(ctx)
             )
+            if "running" in run:
+                run = _timed_out(host, run, timeout)
         finally:
             if script_path:
                 host.delete(script_path, ctx.principal)  # the script removes it after the run
