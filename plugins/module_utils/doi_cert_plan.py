@@ -33,6 +33,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_changes import (
+    certificate_thumbprints,
+    sha256,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import PROGRAMDATA_CONDA
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
@@ -191,6 +195,9 @@ class Manifest:
     env_previous: dict[str, str] = field(default_factory=dict)
     pip_ini: dict[str, Any] | None = None
     user_condarc: dict[str, list[str]] = field(default_factory=dict)
+    # SHA-256 of each PEM file the role wrote -> its certificates' thumbprints (fleet_changes): observe reads
+    # only the hash of those files, and --diff still shows which certificates change.
+    certificates: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str | None) -> tuple[Manifest, str | None]:
@@ -213,6 +220,11 @@ class Manifest:
                     user_condarc={
                         str(k): [str(line) for line in v] for k, v in (data.get("user_condarc") or {}).items()
                     },
+                    certificates={
+                        str(k).lower(): [str(t) for t in v]
+                        for k, v in (data.get("certificates") or {}).items()
+                        if isinstance(v, list)
+                    },
                 ),
                 None,
             )
@@ -232,6 +244,7 @@ class Manifest:
             "env_previous": dict(sorted(self.env_previous.items())),
             "pip_ini": self.pip_ini,
             "user_condarc": dict(sorted(self.user_condarc.items(), key=lambda kv: kv[0].lower())),
+            "certificates": dict(sorted(self.certificates.items())),
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
@@ -557,6 +570,8 @@ class DoiCertPlan:
     warnings: list[str] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
     condarc_files: list[str] = field(default_factory=list)
+    # The previous run's record of its PEM files: SHA-256 -> thumbprints (the diff's "before").
+    known_certificates: dict[str, list[str]] = field(default_factory=dict)
     # Every conda reader's machine-scope files in its read order, for verify: [{label, files}].
     reader_files: list[dict[str, Any]] = field(default_factory=list)
 
@@ -714,6 +729,7 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
     users, notes = resolve_users(s, host)
     plan.users = users
     plan.report.extend(notes)
+    plan.known_certificates = dict(prev.certificates)
 
     new = Manifest(bundle_path=s.bundle_path if present else "", ssl_verify=s.ssl_verify_value)
     ours_values = {v.lower() for v in (s.bundle_path, prev.bundle_path) if v}
@@ -734,6 +750,8 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
         needed_dirs += [win_parent(s.manifest_path), s.cert_dir]
         writes_before.append(own(s.bundle_path, str(bundle["bundle_pem"]), why="CA bundle"))
         writes_before.append(own(s.roots_path, str(bundle["roots_pem"]), why="organisation roots"))
+        for pem in (str(bundle["bundle_pem"]), str(bundle["roots_pem"])):
+            new.certificates[sha256(pem)] = certificate_thumbprints(pem.encode("utf-8"))
         plan.harden_dirs.append({"path": s.cert_dir, "exists": host.listing(s.cert_dir) is not None})
         if s.windows_store:
             listing = {n.lower() for n in host.listing(s.cert_dir) or []}

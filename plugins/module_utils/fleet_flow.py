@@ -24,7 +24,12 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_pl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_dashboard import UNMANAGED
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import (
+    NotObserved,
+    Read,
+    Snapshot,
+    unpack_observed,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
     Fleet,
     HostPlanError,
@@ -183,7 +188,7 @@ class FleetPlanner:
         except fp.PlanError as exc:
             record.error, record.source = "; ".join(filter(None, [record.error, str(exc)])), "declared"
             return record
-        observed = item.observed
+        observed = unpack_observed(item.observed)  # decoded once per distinct input, not once per host
         record.snapshot = Snapshot(observed) if observed else None
         if not record.installs:
             return record
