@@ -269,7 +269,9 @@ class ActionModule(ActionBase):
             lock=live or args["lock"],
         )
         selected = selected_roles(args, self._play_roles())
-        planner = ff.FleetPlanner(ROLES, selected, role_args, role_args.check_public, fleet)
+        planner = ff.FleetPlanner(
+            ROLES, selected, role_args, role_args.check_public, fleet, rows_only=not live
+        )
         hostvars = task_vars["hostvars"]
         self._defaults = role_args.defaults
         inputs = [self._host_input(h, hostvars, task_vars) for h in hosts]

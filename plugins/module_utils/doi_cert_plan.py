@@ -27,6 +27,7 @@ Facts from conda's and pip's sources that shape the plan (see the role's README 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -323,6 +324,7 @@ class CondarcSetting:
     final: bool
 
 
+@functools.lru_cache(maxsize=1024)  # the same few files on every host of a lab: parsed once
 def read_ssl_verify(path: str, text: str) -> tuple[CondarcSetting | None, str | None]:
     """The ssl_verify (or verify_ssl) a condarc sets, with conda's ``#!final`` flag; or a problem."""
     try:

@@ -66,12 +66,17 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFI
 def certificate_thumbprints(data: bytes) -> list[str]:
     """The first 16 hex digits of each certificate's SHA-256 (of its DER) in a PEM bundle, in file order:
     what the record keeps of a bundle, so ``--diff`` can summarise it without reading it back."""
+    return list(_thumbprints(bytes(data)))
+
+
+@functools.lru_cache(maxsize=8)  # one bundle for a whole lab
+def _thumbprints(data: bytes) -> tuple[str, ...]:
     import base64
 
-    return [
+    return tuple(
         hashlib.sha256(base64.b64decode(b"".join(body.split()))).hexdigest()[:16]
         for body in _PEM_CERT.findall(data)
-    ]
+    )
 
 
 @functools.lru_cache(maxsize=8)  # one bundle for a whole lab: parsed once, not once per host
@@ -115,7 +120,9 @@ def summary_from_thumbprints(thumbprints: Sequence[str], known: bytes | None = N
     """A bundle's summary from the thumbprints a record kept of it; subjects from ``known`` (the bundle
     this run writes) where it holds the certificate, else marked as not in it."""
     lines = _certificate_lines(bytes(known)) if known else {}
-    return certificates_text([lines.get(t) or f"(not in the planned bundle)  sha256:{t}" for t in thumbprints])
+    return certificates_text(
+        [lines.get(t) or f"(not in the planned bundle)  sha256:{t}" for t in thumbprints]
+    )
 
 
 def _diff_text(data: bytes | None) -> str | None:
@@ -154,6 +161,7 @@ def file_diff(
     }
 
 
+@functools.lru_cache(maxsize=64)  # a lab's files (its CA bundle) are the same object on every host
 def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
@@ -212,7 +220,6 @@ class Changes:
     def write(
         self, path: str, content: bytes | str, reason: str, backup: bool = False, secret: bool = False
     ) -> None:
-        data = content.encode("utf-8") if isinstance(content, str) else content
         k = fh.key(path)
         mine = self.in_profile(path)  # a user's own profile: theirs to change, never the admin run's trust
         if not mine:
@@ -225,8 +232,9 @@ class Changes:
                 # Not written by an admin (a user planted or owns it): never trusted, moved aside first, so
                 # ours is a new file that inherits the folder's admin-only ACL (an overwrite keeps the owner).
                 self.quarantine(path, f"{reason}: the file there is not an administrator's")
-            elif self.snapshot.sha256(path) == sha256(data):
+            elif self.snapshot.sha256(path) == sha256(content):
                 return
+        data = content.encode("utf-8") if isinstance(content, str) else content
         self.planned[k] = self.role
         self._add("files", "write", path, reason, fh.write_item(path, data, backup))
         if secret:

@@ -24,6 +24,7 @@ observe spec, never a guess.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import ntpath
 import re
@@ -74,6 +75,7 @@ class NotObserved(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same paths on every host of a lab, looked up many times each
 def key(path: str) -> str:
     """Windows paths compare case-insensitively and without a trailing separator."""
     return ntpath.normpath(path).rstrip("\\").lower()

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot, pack_observed
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
 from tests.simwin import planning
@@ -147,3 +150,34 @@ def test_a_changed_bundle_diffs_as_certificates_from_the_records_thumbprints(rec
         after[0],
     }
     assert any(line.startswith("CN=Demo Lab Root CA") for line in before)
+
+
+def test_many_differing_hosts_plan_alike_in_batches_and_worker_processes(recorded, monkeypatch):
+    """Issue 27 item 6: an offline plan of many distinct hosts runs in batches (memory) and in forked
+    processes (cores); every host's plan is the one a single process gives, in the inputs' order."""
+    items = []
+    for n in range(ff.PARALLEL_MIN_GROUPS + 6):
+        observed = copy.deepcopy(recorded["after"]["observed"])
+        profile = {"account": f"LAB\\s{n}", "appdata": None, "hive_error": None, "sid": f"S-1-5-21-7-{n}"}
+        observed["profiles"].append({**profile, "path": f"C:\\Users\\s{n}"})
+        items.append(
+            HostInput(
+                host=f"ws{n:03d}",
+                lab="lab_a",
+                facts=list(recorded["after"]["facts"]),
+                variables=dict(recorded["variables"]),
+                observed=pack_observed(observed) if n % 2 else observed,  # the cache's form, or an older one
+            )
+        )
+    items.append(replace(items[0], host="twin"))  # identical to ws000: planned once, under its own name
+    monkeypatch.setattr(ff, "BATCH", 16)
+    started = os.getpid()
+    workers = planning.planner(DATA / "locks", lock=False)
+    assert len(workers.chunks([[i] for i in items])) == min(os.cpu_count() or 1, ff.MAX_WORKERS)
+    parallel = workers.plan(items)
+    monkeypatch.setattr(ff, "PARALLEL_MIN_GROUPS", 10**6)
+    serial = planning.planner(DATA / "locks", lock=False).plan(items)
+    assert os.getpid() == started and list(parallel) == [i.host for i in items]
+    assert parallel == serial
+    assert all(p["status"] == "ok" and p["changes"] == [] for p in parallel.values())
+    assert parallel["twin"]["row"]["host"] == "twin" and len(workers.memo) == len(items) - 1
