@@ -232,6 +232,17 @@ class Manifest:
         except ValueError as exc:
             return cls(), f"the previous run's record is unreadable ({exc}); it is rewritten"
 
+    def owned(self) -> tuple[Any, ...]:
+        """What the record says the role added on the host (its certificate thumbprints aside)."""
+        return (
+            {f.lower() for f in self.files},
+            {d.lower() for d in self.dirs},
+            self.store,
+            self.env,
+            self.pip_ini,
+            self.user_condarc,
+        )
+
     def render(self) -> str:
         data = {
             "comment": "What arcgis-conda fleet's doi_cert role added; doi_cert_state=absent removes it.",
@@ -248,6 +259,22 @@ class Manifest:
             "certificates": dict(sorted(self.certificates.items())),
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def intended(prev: Manifest, new: Manifest) -> Manifest:
+    """The record to keep while a run adds ``new`` over ``prev``: everything either names."""
+    return Manifest(
+        bundle_path=new.bundle_path or prev.bundle_path,
+        ssl_verify=new.ssl_verify or prev.ssl_verify,
+        files=prev.files | new.files,
+        dirs=prev.dirs | new.dirs,
+        store=prev.store | new.store,
+        env={**prev.env, **new.env},
+        env_previous={**new.env_previous, **prev.env_previous},
+        pip_ini=new.pip_ini or prev.pip_ini,
+        user_condarc={**prev.user_condarc, **new.user_condarc},
+        certificates={**prev.certificates, **new.certificates},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -566,6 +593,8 @@ class DoiCertPlan:
     remove_files: list[str] = field(default_factory=list)
     remove_dirs: list[str] = field(default_factory=list)
     manifest_text: str | None = None
+    # The record written first, when this run adds something the previous record does not name.
+    intent_text: str | None = None
     remove_manifest: bool = False
     report: list[str] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -866,6 +895,12 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
     new.files = set(wanted.values())
     if present:
         plan.manifest_text = new.render()
+        intent = intended(prev, new)
+        if intent.owned() != prev.owned():
+            # Written before anything is added: a run stopped half-way (a dropped connection, a killed
+            # controller) still leaves a record naming every folder it may have made, so the next run
+            # neither adopts them as pre-existing nor forgets them when state=absent.
+            plan.intent_text = intent.render()
     else:
         plan.remove_manifest = True
         if not any((prev.files, prev.store, prev.env, prev.pip_ini, prev.user_condarc)):

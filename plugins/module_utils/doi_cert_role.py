@@ -241,6 +241,14 @@ def doi_cert_changes(
         )
     for path in untrusted:
         c.quarantine(path, "not an administrator's: conda or pip would read it in the admin run")
+    early = plan.get("intent_text")
+    if early is not None:
+        c.mkdir(ntpath.dirname(manifest_path), "the record of what the role added")
+        c.write(
+            manifest_path,
+            early,
+            "the record of what this run adds, first: an interrupted run is not forgotten",
+        )
     profiles = [fh.key(u) for u in (plan.get("users") or {}).values()]
     for path in plan["create_dirs"]:
         c.mkdir(path, "certificates and settings")
@@ -295,7 +303,7 @@ def doi_cert_changes(
         c.delete(path, "written by an earlier run, no longer needed")
     for path in plan["remove_dirs"]:
         c.rmdir_empty(path, "created by an earlier run, now empty of anything else")
-    if plan.get("manifest_text") is not None:
+    if plan.get("manifest_text") is not None and plan["manifest_text"] != early:
         c.write(manifest_path, plan["manifest_text"], "the record of what the role added")
     if plan.get("remove_manifest"):
         c.delete(manifest_path, "the record of what the role added")
