@@ -206,6 +206,9 @@ def main() -> int:
     parser.add_argument(
         "--plan-only", action="store_true", help="only the offline plan, from the lab a --keep run left"
     )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["cpu", "envs"], help="leave these figures out (quick looks)"
+    )
     opts = parser.parse_args()
     root = opts.root.resolve()
     work = Path(tempfile.mkdtemp(prefix="bench-scale-")) if not opts.keep else opts.keep.resolve()
@@ -231,11 +234,28 @@ def main() -> int:
         f"{check(size < FACTS_MAX, 'facts per host')}"
     )
 
+    if "cpu" not in opts.skip:
+        cpu_per_host(bench, opts.sizes, check)
+    if "envs" not in opts.skip:
+        cpu_per_env(bench, ref, check)
+    offline(bench, opts.plan_hosts, work, check, misses)
+    print(
+        f"bench seconds: {time.perf_counter() - started:.0f}; load average {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} cores"
+    )
+    if not opts.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if misses:
+        print(f"targets missed: {', '.join(misses)}")
+    return 1 if misses else 0
+
+
+def cpu_per_host(bench: Bench, sizes: list[int], check: Any) -> None:
     one = bench.clone_lab("n1", 1)
     bench.site(one)
     base_cpu = min(bench.site(one)[1] for _ in range(3))
     per_host = {}
-    for n in opts.sizes:
+    for n in sizes:
         lab = bench.clone_lab(f"n{n}", n)
         bench.site(lab)  # a first run on the copies (new fact cache, new host names)
         cpu = min(bench.site(lab)[1] for _ in range(2))
@@ -244,13 +264,15 @@ def main() -> int:
             f"no-op run at {n:4d} hosts: {cpu:7.1f} s CPU; per host beyond the first: "
             f"{per_host[n] * 1000:6.0f} ms"
         )
-    small, large = (per_host[n] for n in opts.sizes)
+    small, large = (per_host[n] for n in sizes)
     spread = abs(large - small) / small
     print(
-        f"controller CPU per host per no-op run, {opts.sizes[0]} vs {opts.sizes[1]} hosts: "
+        f"controller CPU per host per no-op run, {sizes[0]} vs {sizes[1]} hosts: "
         f"{spread * 100:.1f}% apart  (target within 10%) {check(spread <= FLAT, 'flat CPU per host')}"
     )
 
+
+def cpu_per_env(bench: Bench, ref: str, check: Any) -> None:
     # Envs: 6 copies of the reference host without, 6 with 20 extra envs each; the runs alternate, the
     # least CPU of two each (the machine's other work only adds).
     envs0 = bench.clone_lab("envs0", ENV_HOSTS, only=ref)
@@ -273,17 +295,6 @@ def main() -> int:
         f"{extra_bytes / 1024:.1f} KB of snapshot)  (target < {ENV_MS_MAX:.0f} ms) "
         f"{check(per_env_ms < ENV_MS_MAX, 'CPU per env')}"
     )
-
-    offline(bench, opts.plan_hosts, work, check, misses)
-    print(
-        f"bench seconds: {time.perf_counter() - started:.0f}; load average {os.getloadavg()[0]:.2f} "
-        f"on {os.cpu_count()} cores"
-    )
-    if not opts.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    if misses:
-        print(f"targets missed: {', '.join(misses)}")
-    return 1 if misses else 0
 
 
 def offline(bench: Bench, hosts: int, work: Path, check: Any, misses: list[str]) -> int:
