@@ -60,9 +60,11 @@ molecule-syntax:
 molecule-lab:
 	@bash molecule/run-lab.sh $(SCENARIOS)
 
-## bench: the benchmarks that print figures (fleet plan, env locks, mirror); not part of `make test`.
+## bench: the benchmarks that print figures and check their targets (fleet plan, scale, env locks, mirror);
+## not part of `make test`. bench_scale takes a few minutes: measure when the machine is otherwise idle.
 bench:
 	python benchmarks/bench_fleet_plan.py
+	python benchmarks/bench_scale.py
 	python benchmarks/bench_arcgis_env_lock.py
 	python benchmarks/bench_mirror.py
 

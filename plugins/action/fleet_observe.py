@@ -20,7 +20,7 @@ from ansible_collections.arcgis_conda.fleet.plugins.action import arcgis_facts
 from ansible_collections.arcgis_conda.fleet.plugins.action.fleet_plan import ROLE_PREFIXES, RoleArgs
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_discovery as discovery
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot, pack_observed
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
     ROOT,
     HostPlanError,
@@ -94,6 +94,8 @@ class ActionModule(arcgis_facts.ActionModule):
         return {"reads": seen.reads, "thumbprints": seen.thumbprints, "env_names": seen.env_names}
 
     def _facts(self, facts: list[dict[str, Any]], answers: list[dict[str, Any]], dump: Any) -> dict[str, Any]:
-        observed = merge_answers(answers, bool(dump.os_64bit))
+        merged = merge_answers(answers, bool(dump.os_64bit))
+        # What the fact cache keeps, and Ansible copies for every later task: each path once, ACLs as a table.
+        observed = {**Snapshot(merged).to_raw(compact=True), "os_bits": merged["os_bits"]}
         observed["session"]["connection"] = self._connection.transport  # which WinRM memory quota applies
-        return {"arcgis": facts, "arcgis_conda_observed": observed}
+        return {"arcgis": facts, "arcgis_conda_observed": pack_observed(observed)}

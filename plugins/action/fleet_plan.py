@@ -274,7 +274,9 @@ class ActionModule(ActionBase):
             lock=live or args["lock"],
         )
         selected = selected_roles(args, self._play_roles())
-        planner = ff.FleetPlanner(ROLES, selected, role_args, role_args.check_public, fleet)
+        planner = ff.FleetPlanner(
+            ROLES, selected, role_args, role_args.check_public, fleet, rows_only=not live
+        )
         hostvars = task_vars["hostvars"]
         self._defaults = role_args.defaults
         inputs = [self._host_input(h, hostvars, task_vars) for h in hosts]
@@ -339,20 +341,23 @@ class ActionModule(ActionBase):
         )
         return result
 
-    def _host_variables(self, host: str, hostvars: Any, task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        """The host's ``<role>_*``/``fleet_*`` variables from every source Ansible has at this task:
-        inventory, play vars, role vars and params (``- role: arcgis_conda.fleet.doi_cert`` with ``vars:``),
-        include vars and ``-e``, with Ansible's precedence, templated with the host's own variables."""
+    def _host_vars(self, host: str, hostvars: Any, task_vars: Mapping[str, Any]) -> tuple[dict, dict]:
+        """(the host's untemplated variables, its ``<role>_*``/``fleet_*`` ones templated) from every source
+        Ansible has at this task: inventory, play vars, role vars and params (``- role:
+        arcgis_conda.fleet.doi_cert`` with ``vars:``), include vars and ``-e``, with Ansible's precedence.
+        One lookup per host, and never through ``hostvars[host]``, which would template the host's facts
+        (its observation) on every access."""
         manager = getattr(hostvars, "_variable_manager", None)
         inventory = getattr(hostvars, "_inventory", None)
         found = inventory.get_host(host) if inventory is not None else None
         if manager is None or found is None:  # a unit test's plain dict
-            return {k: hostvars[host][k] for k in hostvars[host] if k.startswith(ROLE_PREFIXES)}
+            one = hostvars[host]
+            return dict(one), {k: one[k] for k in one if k.startswith(ROLE_PREFIXES)}
         every = manager.get_vars(
             play=self._task.get_play(), host=found, task=self._task, include_hostvars=False
         )
-        every = {**every, "hostvars": hostvars, "groups": task_vars.get("groups", {})}
-        templar = Templar(loader=self._loader, variables=every)
+        scope = {**every, "hostvars": hostvars, "groups": task_vars.get("groups", {})}
+        templar = Templar(loader=self._loader, variables=scope)
         out = {}
         for name in every:
             if not name.startswith(ROLE_PREFIXES):
@@ -363,21 +368,21 @@ class ActionModule(ActionBase):
                 out[name] = templar.template(every[name])
             except AnsibleError:
                 out[name] = every[name]  # e.g. it names what a role publishes: the plan templates it then
-        return out
+        return every, out
 
     def _host_input(self, host: str, hostvars: Any, task_vars: Mapping[str, Any]) -> fp.HostInput:
-        one = hostvars[host]
+        one, variables = self._host_vars(host, hostvars, task_vars)
         facts = (one.get("ansible_facts") or {}).get("arcgis")
+        # Packed (fleet_host.pack_observed): decoded by the planner once per distinct observation.
         observed = (one.get("ansible_facts") or {}).get("arcgis_conda_observed")
         groups = list(one.get("group_names", []))
-        variables = self._host_variables(host, hostvars, task_vars)
         return fp.HostInput(
             host=host,
             lab=lab_of(groups),
             facts=list(facts) if isinstance(facts, list) else None,
-            declared=list(one.get("fleet_arcgis_releases") or []),
+            declared=list(variables.get("fleet_arcgis_releases") or one.get("fleet_arcgis_releases") or []),
             variables=variables,
-            observed=observed if isinstance(observed, dict) else None,
+            observed=dict(observed) if isinstance(observed, Mapping) else None,
             input_errors=[e for e in [fp.lab_group_error(groups)] if e],
         )
 

@@ -261,6 +261,9 @@ class CallbackModule(CallbackBase):
         self.targets: dict[str, Any] = {}
         self.finished: set[str] = set()
         self.waiting: set[str] = set()  # seen in an earlier play, to go on in a later one
+        # This run's report folder, made (marked in progress) when the first play with fleet hosts starts.
+        self.run_dir: Path | None = None
+        self.interrupted: list[str] = []
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
@@ -352,6 +355,50 @@ class CallbackModule(CallbackBase):
         if inventory is not None:
             for host in inventory.get_hosts(play.hosts, ignore_restrictions=True):
                 self.targets.setdefault(host.get_name(), host)
+        group = self.get_option("fleet_group")
+        if self.run_dir is None and any(
+            group in {g.get_name() for g in h.get_groups()} for h in self.targets.values()
+        ):
+            self._start_run()
+
+    def _start_run(self) -> None:
+        """The run's report folder, marked in progress and pointed at by ``latest`` until the report is
+        written; an earlier run still marked in progress whose controller is gone is said to be
+        interrupted (its report never came)."""
+        import socket
+        import sys
+        from dataclasses import asdict
+
+        from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
+
+        root = Path(self.get_option("report_dir"))
+        playbook = os.path.basename(self._playbook or "run")
+        who = asdict(fl.me(os.getpid(), " ".join(["ansible-playbook", *sys.argv[1:]])))
+        try:
+            self.run_dir = fr.start_run(root, playbook, who)
+        except OSError as exc:
+            self._display.warning(f"[fleet] cannot start this run's report in {root}: {exc}")
+            return
+        here = socket.gethostname()
+
+        def running(run: dict[str, Any]) -> bool:
+            try:
+                holder = fl.Holder(
+                    **{k: run[k] for k in ("pid", "host", "started", "since", "playbook", "user")}
+                )
+            except (KeyError, TypeError):
+                return False
+            return fl.alive(holder, here) is not False  # another controller's run: cannot tell, left as is
+
+        for folder, state in fr.interrupted_runs(root, self.run_dir, running):
+            run = state.get("run") or {}
+            self.interrupted.append(folder.name)
+            self._display.warning(
+                f"[fleet] the run {folder.name} ({run.get('playbook') or '?'}, started {run.get('since')}, "
+                f"pid {run.get('pid')}) did not finish: the controller stopped before its report, so that "
+                "report is incomplete and marked interrupted. This run observes every host again and "
+                "reports each one."
+            )
 
     def _play_variable(self, play: Any, name: str) -> Any:
         """A variable as the play's first fleet host sees it (inventory, play vars, -e), untemplated."""
@@ -467,10 +514,12 @@ class CallbackModule(CallbackBase):
                 self.status[name] = "not run"
                 self.error[name] = NOT_RUN
         if not self.lab:
+            if self.run_dir is not None:
+                fr.finish_run(self.run_dir, hosts=0)
             return
         root = Path(self.get_option("report_dir"))
         playbook = os.path.basename(self._playbook or "run")
-        last = fr.previous_run(root, playbook)
+        last = fr.previous_run(root, playbook, before=self.run_dir)
         previous = self._previous_calls(last) if last else {}
         custom = getattr(stats, "custom", {}) or {}
         rows = []
@@ -498,7 +547,7 @@ class CallbackModule(CallbackBase):
         # A --limit run (a retry) completes its labs with the last run of this playbook: the lab stays whole.
         if args.get("subset"):
             rows = fr.merge_previous(rows, last)
-        out_dir = fr.run_folder(root, playbook)
+        out_dir = self.run_dir or fr.run_folder(root, playbook)
         write_lab_reports(
             out_dir,
             "arcgis-conda fleet run",
@@ -510,10 +559,12 @@ class CallbackModule(CallbackBase):
                 "playbook": playbook,
                 "mode": "check" if args.get("check") else "apply",
                 "limit": args.get("subset") or "",
+                **({"interrupted_before": ", ".join(self.interrupted)} if self.interrupted else {}),
             },
         )
         (out_dir / "module_calls.json").write_text(json.dumps(self.calls, indent=2, sort_keys=True) + "\n")
         retry = write_retry_file(out_dir, [h for h in self.lab if self.status.get(h)])
+        fr.finish_run(out_dir, hosts=len(rows))
         fr.point_latest(root, out_dir)
         fr.prune_runs(root, self.keep)
         history = fr.write_history(root, HISTORY_RUNS)

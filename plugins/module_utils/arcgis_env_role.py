@@ -637,6 +637,7 @@ class ArcgisEnv(Role):
                 if o.status == "fallback":
                     fleet.warn(f"arcgis_env: no lock, conda will solve on the hosts: {o.message}")
         fleet.summary["distinct_stacks"] = fleet.summary.get("distinct_stacks", 0) + len(specs)
+        fleet.summary.setdefault("stack_keys", set()).update(specs)  # planned in processes: counted once
         # Host channel -> upstream channel, for the channels a mirror copies (fleet_mirror fetches upstream).
         fleet.summary.setdefault("controller_map", {}).update(controller_map)
         for index, (envs, skipped, problems) in planned.items():

@@ -27,12 +27,17 @@ Facts from conda's and pip's sources that shape the plan (see the role's README 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_changes import (
+    certificate_thumbprints,
+    sha256,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import PROGRAMDATA_CONDA
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import PlanError
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.optional_lib import missing
@@ -191,6 +196,9 @@ class Manifest:
     env_previous: dict[str, str] = field(default_factory=dict)
     pip_ini: dict[str, Any] | None = None
     user_condarc: dict[str, list[str]] = field(default_factory=dict)
+    # SHA-256 of each PEM file the role wrote -> its certificates' thumbprints (fleet_changes): observe reads
+    # only the hash of those files, and --diff still shows which certificates change.
+    certificates: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str | None) -> tuple[Manifest, str | None]:
@@ -213,11 +221,27 @@ class Manifest:
                     user_condarc={
                         str(k): [str(line) for line in v] for k, v in (data.get("user_condarc") or {}).items()
                     },
+                    certificates={
+                        str(k).lower(): [str(t) for t in v]
+                        for k, v in (data.get("certificates") or {}).items()
+                        if isinstance(v, list)
+                    },
                 ),
                 None,
             )
         except ValueError as exc:
             return cls(), f"the previous run's record is unreadable ({exc}); it is rewritten"
+
+    def owned(self) -> tuple[Any, ...]:
+        """What the record says the role added on the host (its certificate thumbprints aside)."""
+        return (
+            {f.lower() for f in self.files},
+            {d.lower() for d in self.dirs},
+            self.store,
+            self.env,
+            self.pip_ini,
+            self.user_condarc,
+        )
 
     def render(self) -> str:
         data = {
@@ -232,8 +256,25 @@ class Manifest:
             "env_previous": dict(sorted(self.env_previous.items())),
             "pip_ini": self.pip_ini,
             "user_condarc": dict(sorted(self.user_condarc.items(), key=lambda kv: kv[0].lower())),
+            "certificates": dict(sorted(self.certificates.items())),
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def intended(prev: Manifest, new: Manifest) -> Manifest:
+    """The record to keep while a run adds ``new`` over ``prev``: everything either names."""
+    return Manifest(
+        bundle_path=new.bundle_path or prev.bundle_path,
+        ssl_verify=new.ssl_verify or prev.ssl_verify,
+        files=prev.files | new.files,
+        dirs=prev.dirs | new.dirs,
+        store=prev.store | new.store,
+        env={**prev.env, **new.env},
+        env_previous={**new.env_previous, **prev.env_previous},
+        pip_ini=new.pip_ini or prev.pip_ini,
+        user_condarc={**prev.user_condarc, **new.user_condarc},
+        certificates={**prev.certificates, **new.certificates},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,6 +351,7 @@ class CondarcSetting:
     final: bool
 
 
+@functools.lru_cache(maxsize=1024)  # the same few files on every host of a lab: parsed once
 def read_ssl_verify(path: str, text: str) -> tuple[CondarcSetting | None, str | None]:
     """The ssl_verify (or verify_ssl) a condarc sets, with conda's ``#!final`` flag; or a problem."""
     try:
@@ -551,12 +593,16 @@ class DoiCertPlan:
     remove_files: list[str] = field(default_factory=list)
     remove_dirs: list[str] = field(default_factory=list)
     manifest_text: str | None = None
+    # The record written first, when this run adds something the previous record does not name.
+    intent_text: str | None = None
     remove_manifest: bool = False
     report: list[str] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
     condarc_files: list[str] = field(default_factory=list)
+    # The previous run's record of its PEM files: SHA-256 -> thumbprints (the diff's "before").
+    known_certificates: dict[str, list[str]] = field(default_factory=dict)
     # Every conda reader's machine-scope files in its read order, for verify: [{label, files}].
     reader_files: list[dict[str, Any]] = field(default_factory=list)
 
@@ -714,6 +760,7 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
     users, notes = resolve_users(s, host)
     plan.users = users
     plan.report.extend(notes)
+    plan.known_certificates = dict(prev.certificates)
 
     new = Manifest(bundle_path=s.bundle_path if present else "", ssl_verify=s.ssl_verify_value)
     ours_values = {v.lower() for v in (s.bundle_path, prev.bundle_path) if v}
@@ -734,6 +781,8 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
         needed_dirs += [win_parent(s.manifest_path), s.cert_dir]
         writes_before.append(own(s.bundle_path, str(bundle["bundle_pem"]), why="CA bundle"))
         writes_before.append(own(s.roots_path, str(bundle["roots_pem"]), why="organisation roots"))
+        for pem in (str(bundle["bundle_pem"]), str(bundle["roots_pem"])):
+            new.certificates[sha256(pem)] = certificate_thumbprints(pem.encode("utf-8"))
         plan.harden_dirs.append({"path": s.cert_dir, "exists": host.listing(s.cert_dir) is not None})
         if s.windows_store:
             listing = {n.lower() for n in host.listing(s.cert_dir) or []}
@@ -846,6 +895,12 @@ def plan_doi_cert(s: PlanSettings, host: HostState, bundle: Mapping[str, Any] | 
     new.files = set(wanted.values())
     if present:
         plan.manifest_text = new.render()
+        intent = intended(prev, new)
+        if intent.owned() != prev.owned():
+            # Written before anything is added: a run stopped half-way (a dropped connection, a killed
+            # controller) still leaves a record naming every folder it may have made, so the next run
+            # neither adopts them as pre-existing nor forgets them when state=absent.
+            plan.intent_text = intent.render()
     else:
         plan.remove_manifest = True
         if not any((prev.files, prev.store, prev.env, prev.pip_ini, prev.user_condarc)):

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import ntpath
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import doi_cert_plan as dp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_changes as fc
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.doi_cert_bundle import bundle_from_args
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_changes import TRUSTED, Changes, sha256
@@ -126,7 +128,9 @@ def doi_cert_reads(
     files, dirs, _rest = doi_cert_paths(paths, manifest_text, profiles)
     reads = [Read(settings.manifest_path, content=True)]
     reads += [Read(fh.conda_meta_glob(root), "glob", detail=False) for root in paths.conda_roots]
-    reads += [Read(f, content=True) for f in files]
+    # The PEM files the role writes from the bundle the controller builds: their hash, never their bytes
+    # (a CA bundle is most of a host's facts otherwise); the record's thumbprints give --diff its summary.
+    reads += [Read(f, content=not pem_of_ours(settings, f)) for f in files]
     for d in dirs:
         reads.append(Read(d, "dir"))
         reads.append(Read(ntpath.dirname(d), "dir"))
@@ -137,6 +141,14 @@ def doi_cert_reads(
             ]
     # What it writes there, with owners and ACLs: a file a user put in its place is never trusted.
     return [*reads, Read(ntpath.join(settings.cert_dir, "*"), "glob")]
+
+
+def pem_of_ours(settings: dp.PlanSettings, path: str) -> bool:
+    """A bundle or roots file by the role's names (the machine one and each user's copy)."""
+    return ntpath.basename(path).lower() in {
+        settings.bundle_filename.lower(),
+        settings.roots_filename.lower(),
+    }
 
 
 def conda_versions(snap: Snapshot, roots: Sequence[str]) -> dict[str, str | None]:
@@ -171,20 +183,23 @@ def doi_cert_host_state(
     homes = [fh.key(p["path"]) for found in profiles.values() for p in found]
     untrusted: list[str] = []
 
-    def text(path: str) -> str | None:
-        """A machine-wide file's text only when an admin wrote it (a user's own profile files are theirs)."""
+    def text(path: str, content: bool = True) -> str | None:
+        """A machine-wide file's text only when an admin wrote it (a user's own profile files are theirs);
+        without ``content`` (a PEM of ours, hashed by observe) "" for a file that is there."""
         entry = snap.entry(path)
         mine = any(fh.key(path).startswith(h + "\\") for h in homes)
         if entry.type == "file" and not mine and not entry.trusted():
             untrusted.append(path)
             return None
+        if not content:
+            return "" if entry.type == "file" else None
         return snap.text(path)
 
     for path in wanted_files:
         if path.lower().endswith(".json") and path != manifest_path:
             files[path] = None if not snap.exists(path) else ""
         else:
-            files[path] = text(path)
+            files[path] = text(path, content=not pem_of_ours(settings, path))
     for path in wanted_dirs:
         names = snap.listing(path)
         dirs[path] = names
@@ -216,8 +231,24 @@ def doi_cert_changes(
     plan: Mapping[str, Any], snap: Snapshot, c: Changes, manifest_path: str, untrusted: Sequence[str] = ()
 ) -> None:
     """Quarantine, create, write, import and set what the plan says, then the record."""
+    planned = [
+        str(w["content"]).encode("utf-8") for w in plan["write_files"] if "BEGIN CERTIFICATE" in w["content"]
+    ]
+    for digest, thumbs in (plan.get("known_certificates") or {}).items():
+        # What an earlier run wrote, summarised from its record (subjects from the bundle written now).
+        c.known[digest] = functools.partial(
+            fc.summary_from_thumbprints, thumbs, planned[0] if planned else None
+        )
     for path in untrusted:
         c.quarantine(path, "not an administrator's: conda or pip would read it in the admin run")
+    early = plan.get("intent_text")
+    if early is not None:
+        c.mkdir(ntpath.dirname(manifest_path), "the record of what the role added")
+        c.write(
+            manifest_path,
+            early,
+            "the record of what this run adds, first: an interrupted run is not forgotten",
+        )
     profiles = [fh.key(u) for u in (plan.get("users") or {}).values()]
     for path in plan["create_dirs"]:
         c.mkdir(path, "certificates and settings")
@@ -272,7 +303,7 @@ def doi_cert_changes(
         c.delete(path, "written by an earlier run, no longer needed")
     for path in plan["remove_dirs"]:
         c.rmdir_empty(path, "created by an earlier run, now empty of anything else")
-    if plan.get("manifest_text") is not None:
+    if plan.get("manifest_text") is not None and plan["manifest_text"] != early:
         c.write(manifest_path, plan["manifest_text"], "the record of what the role added")
     if plan.get("remove_manifest"):
         c.delete(manifest_path, "the record of what the role added")

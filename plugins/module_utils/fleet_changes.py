@@ -18,10 +18,11 @@ role. No Ansible imports.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ntpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
@@ -62,15 +63,29 @@ DIFF_MAX_BYTES = 64 * 1024
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFICATE-----", re.S)
 
 
-def certificate_summary(data: bytes) -> str | None:
-    """One line per certificate of a PEM bundle (subject, SHA-256 of its DER), sorted; None without any."""
+def certificate_thumbprints(data: bytes) -> list[str]:
+    """The first 16 hex digits of each certificate's SHA-256 (of its DER) in a PEM bundle, in file order:
+    what the record keeps of a bundle, so ``--diff`` can summarise it without reading it back."""
+    return list(_thumbprints(bytes(data)))
+
+
+@functools.lru_cache(maxsize=8)  # one bundle for a whole lab
+def _thumbprints(data: bytes) -> tuple[str, ...]:
     import base64
 
-    found = _PEM_CERT.findall(data)
-    if not found:
-        return None
-    lines = []
-    for body in found:
+    return tuple(
+        hashlib.sha256(base64.b64decode(b"".join(body.split()))).hexdigest()[:16]
+        for body in _PEM_CERT.findall(data)
+    )
+
+
+@functools.lru_cache(maxsize=8)  # one bundle for a whole lab: parsed once, not once per host
+def _certificate_lines(data: bytes) -> dict[str, str]:
+    """thumbprint -> "subject  sha256:thumbprint" for each certificate of a PEM bundle."""
+    import base64
+
+    lines = {}
+    for body in _PEM_CERT.findall(data):
         der = base64.b64decode(b"".join(body.split()))
         subject = "?"
         try:
@@ -83,8 +98,31 @@ def certificate_summary(data: bytes) -> str | None:
                 subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
         except (ImportError, ValueError):
             pass
-        lines.append(f"{subject}  sha256:{hashlib.sha256(der).hexdigest()[:16]}")
+        thumb = hashlib.sha256(der).hexdigest()[:16]
+        lines[thumb] = f"{subject}  sha256:{thumb}"
+    return lines
+
+
+def certificates_text(lines: Sequence[str]) -> str:
     return f"{len(lines)} certificate(s)\n" + "".join(f"{line}\n" for line in sorted(lines))
+
+
+def certificate_summary(data: bytes) -> str | None:
+    """One line per certificate of a PEM bundle (subject, SHA-256 of its DER), sorted; None without any."""
+    if not _PEM_CERT.search(data):
+        return None
+    thumbs = certificate_thumbprints(data)
+    lines = _certificate_lines(bytes(data))
+    return certificates_text([lines[t] for t in thumbs])
+
+
+def summary_from_thumbprints(thumbprints: Sequence[str], known: bytes | None = None) -> str:
+    """A bundle's summary from the thumbprints a record kept of it; subjects from ``known`` (the bundle
+    this run writes) where it holds the certificate, else marked as not in it."""
+    lines = _certificate_lines(bytes(known)) if known else {}
+    return certificates_text(
+        [lines.get(t) or f"(not in the planned bundle)  sha256:{t}" for t in thumbprints]
+    )
 
 
 def _diff_text(data: bytes | None) -> str | None:
@@ -98,12 +136,18 @@ def _diff_text(data: bytes | None) -> str | None:
     return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
 
 
-def file_diff(path: str, before: bytes | None, before_known: bool, after: bytes) -> dict[str, str] | None:
-    """``{before, after, before_header, after_header}`` for a planned write, or None when not shown."""
+def file_diff(
+    path: str, before: bytes | None, before_known: bool, after: bytes, before_text: str | None = None
+) -> dict[str, str] | None:
+    """``{before, after, before_header, after_header}`` for a planned write, or None when not shown.
+    ``before_text``: what the controller knows the observed file holds (by its hash), when its content
+    was not read."""
     new = _diff_text(after)
     if new is None:
         return None
-    if not before_known:
+    if before_text is not None:
+        old = before_text
+    elif not before_known:
         old = "(not read by observe: its content is unknown)\n"
     else:
         old = _diff_text(before) if before is not None else ""
@@ -117,6 +161,7 @@ def file_diff(path: str, before: bytes | None, before_known: bool, after: bytes)
     }
 
 
+@functools.lru_cache(maxsize=64)  # a lab's files (its CA bundle) are the same object on every host
 def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
@@ -146,6 +191,9 @@ class Changes:
         # lower path -> where this run moves it aside, all roles together: each file is moved once, and no
         # two files (nor a file an earlier run moved aside) share a name.
         self.moved = moved if moved is not None else {}
+        # SHA-256 of a file -> its diff text, for files observe hashed instead of reading (a CA bundle the
+        # controller built: the role's record keeps its certificates' thumbprints).
+        self.known: dict[str, Callable[[], str]] = {}
 
     def in_profile(self, path: str) -> bool:
         k = fh.key(path)
@@ -172,7 +220,6 @@ class Changes:
     def write(
         self, path: str, content: bytes | str, reason: str, backup: bool = False, secret: bool = False
     ) -> None:
-        data = content.encode("utf-8") if isinstance(content, str) else content
         k = fh.key(path)
         mine = self.in_profile(path)  # a user's own profile: theirs to change, never the admin run's trust
         if not mine:
@@ -185,14 +232,15 @@ class Changes:
                 # Not written by an admin (a user planted or owns it): never trusted, moved aside first, so
                 # ours is a new file that inherits the folder's admin-only ACL (an overwrite keeps the owner).
                 self.quarantine(path, f"{reason}: the file there is not an administrator's")
-            elif self.snapshot.sha256(path) == sha256(data):
+            elif self.snapshot.sha256(path) == sha256(content):
                 return
+        data = content.encode("utf-8") if isinstance(content, str) else content
         self.planned[k] = self.role
         self._add("files", "write", path, reason, fh.write_item(path, data, backup))
         if secret:
             self.items[-1]["secret"] = True  # its bytes hold a password: every task that carries it hides it
             return  # and it is never diffed
-        diff = file_diff(path, *self._before(path), data)
+        diff = file_diff(path, *self._before(path), data, before_text=self._known_before(path))
         if diff is not None:
             self.items[-1]["diff"] = diff
 
@@ -205,6 +253,15 @@ class Changes:
         if entry.type != "file":
             return None, True
         return entry.content, entry.content is not None
+
+    def _known_before(self, path: str) -> str | None:
+        if not self.known or any(fh.key(q) == fh.key(path) for q in self.quarantined) or self.is_gone(path):
+            return None
+        entry = self.snapshot.entry(path)
+        if entry.type != "file" or entry.content is not None:
+            return None
+        text = self.known.get(str(entry.sha256 or ""))
+        return text() if text is not None else None
 
     def refuse_untrusted_folder(self, path: str, what: str) -> None:
         """Stop before installing into, running from or trusting a folder or file a user made (its content is

@@ -11,7 +11,9 @@ its copy with its own name in the messages.
 
 from __future__ import annotations
 
+import copy
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,9 +26,15 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_pl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_release import STACK_PACKAGES
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_dashboard import UNMANAGED
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import NotObserved, Read, Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import (
+    NotObserved,
+    Read,
+    Snapshot,
+    unpack_observed,
+)
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import (
     Fleet,
+    FleetError,
     HostPlanError,
     HostPlanning,
     Observation,
@@ -108,6 +116,31 @@ class HostRecord:
 GROUP_HOST = "\u0000fleet-host\u0000"
 
 
+# Offline plans of many differing hosts use this many processes at most (the plan step is CPU-bound), from
+# this many distinct inputs on (below it a process costs more than it saves).
+MAX_WORKERS = 8
+PARALLEL_MIN_GROUPS = 64
+# Distinct inputs planned together (their snapshots in memory at once).
+BATCH = 256
+# What a rows-only (offline) plan does not keep of each host's plan.
+ROWS_ONLY_DROPS = ("verify", "judge")
+
+
+def _plan_chunk(planner: FleetPlanner, chunk: list[tuple[int, list[fp.HostInput]]], conn: Any) -> None:
+    """In a forked worker: one chunk's plans, the roles' summaries and the warnings they gave, sent back."""
+    warnings: list[str] = []
+    planner.fleet.warn = warnings.append
+    planner.fleet.summary = {}
+    try:
+        conn.send((planner.plan_groups(chunk), planner.fleet.summary, warnings, ""))
+    except Exception as exc:  # any: the parent raises it as the run's error, with this traceback
+        import traceback
+
+        conn.send(({}, {}, [], f"{exc!r}\n{traceback.format_exc()}"))
+    finally:
+        conn.close()
+
+
 def renamed(result: Any, item: fp.HostInput) -> Any:
     """The group's plan (planned as GROUP_HOST) for ``item``: same input, same plan, its own name and lab."""
     text = json.dumps(result).replace(json.dumps(GROUP_HOST)[1:-1], json.dumps(item.host)[1:-1])
@@ -126,8 +159,10 @@ class FleetPlanner:
         role_args: RoleArgsFn,
         check_public: CheckPublicFn,
         fleet: Fleet,
+        rows_only: bool = False,
     ) -> None:
         self.roles = tuple(roles)
+        self.rows_only = rows_only
         self.selected = list(selected)
         # The roles that change anything this run, in the order given (uninstall: reversed).
         by_name = {role.name: role for role in self.roles}
@@ -136,6 +171,10 @@ class FleetPlanner:
         self.check_public = check_public
         self.fleet = fleet
         self.memo: dict[str, str] = {}
+        # (role, its inputs as JSON) -> validated arguments or the error: hosts of a lab share their
+        # variables, so their arguments are templated once, however their observations differ.
+        self.args_memo: dict[tuple[str, str], str | dict[str, Any] | HostPlanError] = {}
+        self.public_memo: dict[str, tuple[list[str], list[str]]] = {}
 
     def plan(self, inputs: list[fp.HostInput]) -> dict[str, dict[str, Any]]:
         """Plan each distinct input once, then give every host its copy, with its own name in the messages.
@@ -149,22 +188,95 @@ class FleetPlanner:
             )
             groups.setdefault(key, []).append(item)
         self.memo = {key: members[0].host for key, members in groups.items()}
-        # One stand-in per group, named GROUP_HOST plus its index (unique among the stand-ins).
+        chunks = self.chunks(list(groups.values()))
+        out = self.plan_groups(chunks[0]) if len(chunks) == 1 else self.plan_in_processes(chunks)
+        return {item.host: out[item.host] for item in inputs}
+
+    def chunks(self, groups: list[list[fp.HostInput]]) -> list[list[tuple[int, list[fp.HostInput]]]]:
+        """The groups in one chunk, or one per worker process when many differ and no lock is solved here
+        (each process would solve the same stacks again: a live run locks, then plans in one process)."""
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        numbered = list(enumerate(groups))
+        if workers < 2 or self.fleet.lock or len(groups) < PARALLEL_MIN_GROUPS:
+            return [numbered]
+        return [numbered[n::workers] for n in range(workers)]
+
+    def plan_groups(self, groups: Sequence[tuple[int, list[fp.HostInput]]]) -> dict[str, dict[str, Any]]:
+        """The groups in batches of BATCH: a batch's snapshots are let go before the next is read, so memory
+        stays flat however many hosts (a fleet-wide step runs once per batch: a lock solved in one batch is
+        found on disk by the next)."""
+        out: dict[str, dict[str, Any]] = {}
+        for first in range(0, len(groups), BATCH):
+            out.update(self.plan_batch(groups[first : first + BATCH]))
+        return out
+
+    def plan_batch(self, groups: Sequence[tuple[int, list[fp.HostInput]]]) -> dict[str, dict[str, Any]]:
+        """Each group planned once; a group of one host under its own name, a larger one under a stand-in
+        named GROUP_HOST plus its index (unique among the stand-ins), renamed for each member."""
         records = [
-            self.start(replace(members[0], host=f"{GROUP_HOST}{n}"))
-            for n, members in enumerate(groups.values())
+            self.start(members[0] if len(members) == 1 else replace(members[0], host=f"{GROUP_HOST}{n}"))
+            for n, members in groups
         ]
         for role in self.roles:
             self.plan_role(role, records)
         out: dict[str, dict[str, Any]] = {}
-        for record, members in zip(records, groups.values(), strict=True):
+        for record, (_n, members) in zip(records, groups, strict=True):
             planned = self.result(record)
+            if self.rows_only:  # an offline plan reports rows; the apply's and verify's data are not kept
+                for name in ROWS_ONLY_DROPS:
+                    planned.pop(name, None)
+            if len(members) == 1:
+                out[members[0].host] = planned
+                continue
             text = json.dumps(planned).replace(
                 json.dumps(record.item.host)[1:-1], json.dumps(GROUP_HOST)[1:-1]
             )
             for item in members:
                 out[item.host] = renamed(json.loads(text), item)
-        return {item.host: out[item.host] for item in inputs}
+        return out
+
+    def plan_in_processes(
+        self, chunks: list[list[tuple[int, list[fp.HostInput]]]]
+    ) -> dict[str, dict[str, Any]]:
+        """Plan the chunks in forked worker processes (they share this process's memory, copy-on-write);
+        their warnings and the roles' summaries come back with the plans."""
+        context = multiprocessing.get_context("fork")
+        workers = []
+        for chunk in chunks:
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(target=_plan_chunk, args=(self, chunk, send), daemon=True)
+            worker.start()
+            send.close()
+            workers.append((worker, receive))
+        answers = []
+        for worker, receive in workers:  # read before join: a large answer fills the pipe
+            try:
+                answers.append(receive.recv())
+            except EOFError:
+                answers.append(({}, {}, [], f"planning worker {worker.pid} ended without an answer"))
+            worker.join()
+        failed = [a[3] for a in answers if a[3]]
+        if failed:
+            raise FleetError(f"planning in a worker process failed: {failed[0]}")
+        out: dict[str, dict[str, Any]] = {}
+        stacks: set[str] = set()
+        seen: set[str] = set()
+        for plans, summary, warnings, _error in answers:
+            out.update(plans)
+            for message in warnings:
+                if message not in seen:
+                    seen.add(message)
+                    self.fleet.warn(message)
+            stacks |= set(summary.pop("stack_keys", ()))
+            summary.pop("distinct_stacks", None)
+            for name, value in summary.items():
+                if isinstance(value, dict):
+                    self.fleet.summary.setdefault(name, {}).update(value)
+                else:
+                    self.fleet.summary.setdefault(name, value)
+        if stacks:
+            self.fleet.summary["distinct_stacks"] = len(stacks)
+        return out
 
     def start(self, item: fp.HostInput) -> HostRecord:
         record = HostRecord(item)
@@ -174,8 +286,12 @@ class FleetPlanner:
         except fp.PlanError as exc:
             record.source, bad_release = "declared", str(exc)
         # The inputs first, whatever the host has: a bad value never passes because ArcGIS is missing. The
-        # installs only shape a fix (e.g. which licence choices fit the host's stacks).
-        errors, record.warnings = self.check_public(item.variables, record.installs)
+        # installs only shape a fix (e.g. which licence choices fit the host's stacks). A lab's hosts share
+        # their variables and most their installs: each distinct pair is checked once.
+        public = json.dumps([item.variables, record.installs], sort_keys=True, default=repr)
+        if public not in self.public_memo:
+            self.public_memo[public] = self.check_public(item.variables, record.installs)
+        errors, record.warnings = (list(found) for found in self.public_memo[public])
         errors = list(item.input_errors) + errors
         if errors:
             record.error = (
@@ -187,7 +303,7 @@ class FleetPlanner:
         if bad_release:
             record.error, record.installs = "; ".join(filter(None, [record.error, bad_release])), []
             return record
-        observed = item.observed
+        observed = unpack_observed(item.observed)  # decoded once per distinct input, not once per host
         record.snapshot = Snapshot(observed) if observed else None
         if not record.installs:
             return record
@@ -208,7 +324,7 @@ class FleetPlanner:
             if not record.live or record.ctx is None:
                 continue
             try:
-                args = self.role_args(role, record.item.variables, record.installs, record.published)
+                args = self.args_of(role, record)
             except HostPlanError as exc:
                 record.error = host_error(exc)
                 continue
@@ -226,6 +342,25 @@ class FleetPlanner:
             elif planning.plan is not None:
                 record.plans[role.name] = planning.plan
                 record.published.update(self.available(planning.plan.published, record, role))
+
+    def args_of(self, role: Role, record: HostRecord) -> dict[str, Any]:
+        """The role's planner arguments for this host, templated once per distinct input."""
+        inputs = [record.item.variables, record.installs, record.published]
+        key = (role.name, json.dumps(inputs, sort_keys=True, default=repr))
+        found = self.args_memo.get(key)
+        if found is None:
+            try:
+                args = self.role_args(role, record.item.variables, record.installs, record.published)
+                # Kept as JSON: each host gets its own copy of plain data, much faster than a deepcopy.
+                found = json.dumps(args)
+            except HostPlanError as exc:
+                found = exc
+            except TypeError:  # not plain JSON data (never from an argument spec): a deep copy each time
+                found = args
+            self.args_memo[key] = found
+        if isinstance(found, HostPlanError):
+            raise found
+        return json.loads(found) if isinstance(found, str) else copy.deepcopy(found)
 
     def available(self, published: dict[str, Any], record: HostRecord, role: Role) -> dict[str, Any]:
         """What a role publishes for the roles after it, limited, when the role does not apply in this run

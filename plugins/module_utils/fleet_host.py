@@ -24,9 +24,12 @@ observe spec, never a guess.
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import ntpath
 import re
 import subprocess
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +75,7 @@ class NotObserved(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same paths on every host of a lab, looked up many times each
 def key(path: str) -> str:
     """Windows paths compare case-insensitively and without a trailing separator."""
     return ntpath.normpath(path).rstrip("\\").lower()
@@ -118,8 +122,11 @@ class Entry:
     error: str | None = None
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> Entry:
+    def from_raw(cls, raw: Mapping[str, Any], acls: Sequence[Any] = ()) -> Entry:
         content = raw.get("content_b64")
+        acl = raw.get("acl")
+        if isinstance(acl, int) and not isinstance(acl, bool):  # the compact form: an index into ``acls``
+            acl = acls[acl]
         return cls(
             path=str(raw.get("path", "")),
             type=str(raw.get("type", "missing")),
@@ -128,12 +135,14 @@ class Entry:
             content=base64.b64decode(content) if isinstance(content, str) else None,
             owner=raw.get("owner"),
             protected=bool(raw.get("protected")),
-            acl=list(raw.get("acl") or []),
+            acl=list(acl or []),
             children=list(raw["children"]) if isinstance(raw.get("children"), list) else None,
             error=raw.get("error"),
         )
 
-    def to_raw(self) -> dict[str, Any]:
+    def to_raw(self, acls: dict[str, int] | None = None) -> dict[str, Any]:
+        """The ``host_read`` form; with ``acls`` (JSON text -> index, filled here) each ACL is an index into
+        that table: a lab's files share a handful of ACLs, which are otherwise most of a snapshot."""
         raw: dict[str, Any] = {"path": self.path, "type": self.type}
         for name in ("size", "sha256", "owner", "error", "children"):
             value = getattr(self, name)
@@ -142,6 +151,8 @@ class Entry:
         if self.type in ("file", "dir"):
             raw["protected"] = self.protected
             raw["acl"] = self.acl
+            if acls is not None:
+                raw["acl"] = acls.setdefault(json.dumps(self.acl, sort_keys=True), len(acls))
         if self.content is not None:
             raw["content_b64"] = base64.b64encode(self.content).decode("ascii")
         return raw
@@ -170,6 +181,26 @@ class Entry:
         return sids
 
 
+# How ``ansible_facts.arcgis_conda_observed`` is kept: the compact snapshot as zlib-compressed JSON, one
+# string. Ansible copies every host's facts into the variables of every task; one string costs nothing to
+# copy and a few KB in the fact cache, where thousands of small objects cost most of the controller's time
+# and memory (issue 27). ``unpack_observed`` reads it back.
+OBSERVED_ENCODING = "zlib+base64:json"
+
+
+def pack_observed(raw: Mapping[str, Any]) -> dict[str, Any]:
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    data = base64.b64encode(zlib.compress(text, 6)).decode("ascii")
+    return {"encoding": OBSERVED_ENCODING, "bytes": len(text), "data": data}
+
+
+def unpack_observed(value: Any) -> dict[str, Any] | None:
+    """The snapshot dict from the fact (packed, or a plain dict from an older cache); None: not observed."""
+    if isinstance(value, Mapping) and value.get("encoding") == OBSERVED_ENCODING:
+        return dict(json.loads(zlib.decompress(base64.b64decode(str(value["data"])))))
+    return dict(value) if isinstance(value, Mapping) and "reads" in value else None
+
+
 class Snapshot:
     """A host's ``host_read`` answers, looked up case-insensitively.
 
@@ -182,14 +213,15 @@ class Snapshot:
         self.entries: dict[str, Entry] = {}
         self.globs: dict[str, list[str]] = {}
         self._direct: list[str] = []
+        acls = list(raw.get("acls") or [])
         for item in raw.get("reads") or []:
             if item.get("type") == "glob":
-                matches = [Entry.from_raw(m) for m in item.get("matches") or []]
+                matches = [Entry.from_raw(m, acls) for m in item.get("matches") or []]
                 self.globs[key(str(item["path"]))] = [m.path for m in matches]
                 for match in matches:
                     self._keep(match)
             else:
-                entry = Entry.from_raw(item)
+                entry = Entry.from_raw(item, acls)
                 self._keep(entry)
                 self._direct.append(key(entry.path))
         self.env = {str(k).upper(): v for k, v in (raw.get("env") or {}).items()}
@@ -212,14 +244,21 @@ class Snapshot:
         if not old.acl and entry.acl:
             old.acl, old.protected = entry.acl, entry.protected
 
-    def to_raw(self) -> dict[str, Any]:
-        """The snapshot as ``host_read`` returned it (for the fact cache and offline plans)."""
-        reads: list[dict[str, Any]] = [self.entries[k].to_raw() for k in dict.fromkeys(self._direct)]
+    def to_raw(self, compact: bool = False) -> dict[str, Any]:
+        """The snapshot as ``host_read`` returned it (for the fact cache and offline plans); ``compact``:
+        each path once and the ACLs as a table (what the fact cache keeps: ``Snapshot`` reads both)."""
+        acls: dict[str, int] | None = {} if compact else None
+        reads: list[dict[str, Any]] = [self.entries[k].to_raw(acls) for k in dict.fromkeys(self._direct)]
         for pattern, paths in self.globs.items():
-            reads.append(
-                {"path": pattern, "type": "glob", "matches": [self.entries[key(p)].to_raw() for p in paths]}
-            )
-        return {
+            matches = [
+                {"path": self.entries[key(p)].path}
+                if compact and key(p) in self._direct
+                # (compact: a path read directly is given once, with all the snapshot knows of it)
+                else self.entries[key(p)].to_raw(acls)
+                for p in paths
+            ]
+            reads.append({"path": pattern, "type": "glob", "matches": matches})
+        out = {
             "reads": reads,
             "env": self.env,
             "store": self.store,
@@ -227,6 +266,9 @@ class Snapshot:
             "session": self.session,
             "runs": [],
         }
+        if acls is not None:
+            out["acls"] = [json.loads(text) for text in acls]
+        return out
 
     def holders(self, path: str) -> list[dict[str, Any]]:
         """Running programs whose image lies in ``path`` (a prefix): Windows keeps a running image and

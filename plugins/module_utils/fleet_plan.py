@@ -45,7 +45,7 @@ class HostInput:
     declared: list[dict[str, Any]] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     observed: dict[str, Any] | None = (
-        None  # the last host_read snapshot (ansible_facts.arcgis_conda_observed)
+        None  # the last host_read snapshot (ansible_facts.arcgis_conda_observed, packed or plain)
     )
     # Problems the action found in the host's inputs outside any role (its lab group, the mirror).
     input_errors: list[str] = field(default_factory=list)

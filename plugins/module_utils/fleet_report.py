@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_lock import atomic_write
 
 NO_LAB = "ungrouped"
 _STYLE = """
@@ -280,10 +281,87 @@ def point_latest(root: Path, folder: Path) -> Path:
 
 
 def previous_run(root: Path, playbook: str, before: Path | None = None) -> Path | None:
-    """The newest earlier run folder of the same playbook (its report is the lab's last picture)."""
+    """The newest earlier finished run folder of the same playbook (its report is the lab's last picture);
+    a run still in progress or interrupted has none."""
     name = safe_name(Path(playbook or "run").stem)
-    earlier = [p for p in runs(root) if playbook_of(p) == name and p != before]
+    earlier = [
+        p
+        for p in runs(root)
+        if playbook_of(p) == name and p != before and (run_state(p) or {}).get("status") in (None, COMPLETE)
+    ]
     return earlier[-1] if earlier else None
+
+
+# A run's own state, in its folder: written "in progress" when the run starts (and ``latest`` points at
+# it then), "complete" when its report is written. A controller that crashed or was killed leaves
+# "in progress": the next run marks it "interrupted" and says so.
+RUN_STATE = "run.json"
+IN_PROGRESS, COMPLETE, INTERRUPTED = "in progress", "complete", "interrupted"
+
+
+def run_state(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / RUN_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_state(folder: Path, state: Mapping[str, Any]) -> None:
+    atomic_write(folder / RUN_STATE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def _state_page(folder: Path, title: str, text: str) -> None:
+    body = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+    atomic_write(folder / "index.html", body + f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>\n")
+
+
+def start_run(root: Path, playbook: str, who: Mapping[str, Any]) -> Path:
+    """A new run folder marked in progress (``who``: the run's pid, controller, start and command), with a
+    page saying so, and ``latest`` pointing at it: until the run finishes, the latest report says it is
+    not a finished picture."""
+    folder = run_folder(root, playbook)
+    _write_state(folder, {"status": IN_PROGRESS, "run": dict(who)})
+    _state_page(
+        folder,
+        f"Run in progress: {folder.name}",
+        f"{who.get('playbook') or playbook} started {who.get('since')} (pid {who.get('pid')} on "
+        f"{who.get('host')}). This page is replaced by the run's report when it finishes; if it is still "
+        "here after the run, the controller stopped before the end: this run's report is incomplete.",
+    )
+    point_latest(root, folder)
+    return folder
+
+
+def finish_run(folder: Path, **details: Any) -> None:
+    state = run_state(folder) or {}
+    state.update(details, status=COMPLETE, finished=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _write_state(folder, state)
+
+
+def interrupted_runs(root: Path, mine: Path, running: Any) -> list[tuple[Path, dict[str, Any]]]:
+    """Earlier run folders still marked in progress whose run is not ``running`` (a callable given the
+    state's ``run``): their controller stopped before their report. Each is marked interrupted, its page
+    says so and names the run that found it."""
+    found = []
+    for folder in runs(root):
+        state = run_state(folder)
+        if folder == mine or not state or state.get("status") != IN_PROGRESS:
+            continue
+        if running(state.get("run") or {}):
+            continue
+        state.update(status=INTERRUPTED, noticed_by=mine.name)
+        _write_state(folder, state)
+        who = state.get("run") or {}
+        _state_page(
+            folder,
+            f"Interrupted run: {folder.name}",
+            f"{who.get('playbook') or 'This run'} started {who.get('since')} (pid {who.get('pid')} on "
+            f"{who.get('host')}) and never finished: the controller stopped before its report, so no "
+            f"host's outcome was recorded here. The run {mine.name} found it and observed every host again.",
+        )
+        found.append((folder, state))
+    return found
 
 
 def merge_previous(rows: list[dict[str, Any]], previous: Path | None) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ description:
     the startup bridge's files, with owners, ACLs, SHA-256 and the content of small configuration files.
   - Sets C(ansible_facts.arcgis) (as arcgis_facts does) and C(ansible_facts.arcgis_conda_observed), the
     snapshot M(arcgis_conda.fleet.fleet_plan) plans against. Both are kept by the fact cache.
+  - The snapshot is kept compact (each path once, ACLs as a table) and packed as one zlib-compressed JSON
+    string; the CA bundle and roots files the controller builds are read as a SHA-256, never their bytes.
   - Both calls are the C(host_read) PowerShell of C(plugins/module_utils/fleet_host.py), sent through
     M(ansible.windows.win_powershell); it changes nothing, so check mode gives the same answer.
 version_added: 1.0.0
@@ -50,7 +52,7 @@ RETURN = r"""
 ansible_facts:
   description:
     - C(arcgis), the ArcGIS Pythons, and C(arcgis_conda_observed), the snapshot (reads, env, store,
-      profiles, os_bits).
+      profiles, os_bits, acls) packed as C({encoding: "zlib+base64:json", bytes, data}).
   returned: always
   type: dict
 module_calls:

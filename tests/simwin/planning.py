@@ -26,6 +26,21 @@ def plan_host(
     selected: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The host's plan (as the fleet_plan action returns it in a live run) from what observe ``seen``."""
+    item = HostInput(
+        host=host,
+        lab="lab_sim",
+        facts=list(seen["facts"]),
+        variables={**variables, "inventory_hostname": host},
+        observed=seen["observed"],
+    )
+    return planner(lock_dir, roles, selected).plan([item])[host]
+
+
+def planner(
+    lock_dir: Path, roles: Sequence[Role] = ROLES, selected: Sequence[str] | None = None, lock: bool = True
+) -> ff.FleetPlanner:
+    """The engine as the fleet_plan action builds it, finding the recording's locks (``lock``: as a live
+    run or ``fleet_plan_lock`` would; False: as an offline plan, which may plan in several processes)."""
     options = {k: v.get("default") for k, v in ARGUMENT_SPEC.items()}
     options.update(mode="live", lock=True, lock_dir=str(lock_dir), cache_dir=str(lock_dir / "rattler"))
     fleet = Fleet(
@@ -34,16 +49,8 @@ def plan_host(
         read_file=ff.lock_reader(ROOT),
         project_path=ff.project_path,
         warn=lambda message: None,
-        lock=True,
+        lock=lock,
     )
     role_args = RoleArgs(Templar(loader=DataLoader()), "__omit_place_holder__")
     names = list(selected) if selected is not None else [role.name for role in roles]
-    planner = ff.FleetPlanner(roles, names, role_args, role_args.check_public, fleet)
-    item = HostInput(
-        host=host,
-        lab="lab_sim",
-        facts=list(seen["facts"]),
-        variables={**variables, "inventory_hostname": host},
-        observed=seen["observed"],
-    )
-    return planner.plan([item])[host]
+    return ff.FleetPlanner(roles, names, role_args, role_args.check_public, fleet)

@@ -40,7 +40,9 @@ def observed(lab_dir: Path, host: str) -> dict[str, Any]:
     facts = json.loads(path.read_text(encoding="utf-8"))
     if "__payload__" in facts:  # ansible-core 2.19 wraps the facts as a JSON string
         facts = json.loads(facts["__payload__"])
-    return {"facts": facts["arcgis"], "observed": facts["arcgis_conda_observed"]}
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
+    return {"facts": facts["arcgis"], "observed": fh.unpack_observed(facts["arcgis_conda_observed"])}
 
 
 def inventory_variables(lab_dir: Path) -> dict[str, Any]:

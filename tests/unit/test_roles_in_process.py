@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_host import Snapshot, pack_observed
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
 
 from tests.simwin import planning
+from tests.unit.doi_cert_testca import make_ca
 
 DATA = Path(__file__).parent / "data" / "roles"
 SCENARIOS = ("desktop1041", "pro35")
@@ -109,3 +113,71 @@ def test_each_judge_fails_on_its_own_spoilt_evidence_only(recorded, role):
     problems = judged(recorded, spoil(recorded["verified"], role))
     assert problems[role], f"{role}'s judge passed a broken answer"
     assert all(not found for name, found in problems.items() if name != role), problems
+
+
+def test_observe_keeps_the_bundles_hash_not_its_bytes_and_the_fact_stays_small(recorded):
+    """Issue 27 item 6: the CA bundle the controller built is 72-83% of a host's facts when read back."""
+    after = recorded["after"]["observed"]
+    pems = [r for r in after["reads"] if str(r["path"]).lower().endswith(".pem")]
+    assert pems and all(r.get("sha256") and "content_b64" not in r for r in pems), pems
+    assert len(json.dumps(pack_observed(after))) < 50_000
+
+
+def test_a_changed_bundle_diffs_as_certificates_from_the_records_thumbprints(recorded):
+    """--diff of the bundle with its bytes never read: the before side comes from the previous run's record
+    (each certificate's thumbprint), the subjects from the bundle written now."""
+    extra = make_ca("Second Lab Root CA")
+    variables = dict(recorded["variables"])
+    variables["doi_cert_certificates"] = [
+        *variables["doi_cert_certificates"],
+        {"content": extra.pem.decode("ascii")},
+    ]
+    pinned = list(variables.get("doi_cert_fingerprints") or [])
+    if pinned:  # the inventory pins its roots: the new one is pinned too
+        variables["doi_cert_fingerprints"] = [*pinned, extra.sha256]
+    planned = planning.plan_host(
+        recorded["host"], recorded["after"], variables, DATA / "locks", selected=["doi_cert"]
+    )
+    assert planned["status"] == "ok", planned["error"]
+    (bundle,) = [c for c in planned["changes"] if c["target"].lower().endswith("\\certs\\ca-bundle.pem")]
+    diff = bundle["diff"]
+    before, after = diff["before"].splitlines(), diff["after"].splitlines()
+    assert "not read by observe" not in diff["before"]
+    count = int(before[0].split()[0])
+    assert count > 100 and after[0] == f"{count + 1} certificate(s)"  # certifi's roots and ours
+    assert set(after) - set(before) == {
+        f"{extra.cert.subject.rfc4514_string()}  sha256:{extra.sha256[:16]}",
+        after[0],
+    }
+    assert any(line.startswith("CN=Demo Lab Root CA") for line in before)
+
+
+def test_many_differing_hosts_plan_alike_in_batches_and_worker_processes(recorded, monkeypatch):
+    """Issue 27 item 6: an offline plan of many distinct hosts runs in batches (memory) and in forked
+    processes (cores); every host's plan is the one a single process gives, in the inputs' order."""
+    items = []
+    for n in range(ff.PARALLEL_MIN_GROUPS + 6):
+        observed = copy.deepcopy(recorded["after"]["observed"])
+        profile = {"account": f"LAB\\s{n}", "appdata": None, "hive_error": None, "sid": f"S-1-5-21-7-{n}"}
+        observed["profiles"].append({**profile, "path": f"C:\\Users\\s{n}"})
+        items.append(
+            HostInput(
+                host=f"ws{n:03d}",
+                lab="lab_a",
+                facts=list(recorded["after"]["facts"]),
+                variables=dict(recorded["variables"]),
+                observed=pack_observed(observed) if n % 2 else observed,  # the cache's form, or an older one
+            )
+        )
+    items.append(replace(items[0], host="twin"))  # identical to ws000: planned once, under its own name
+    monkeypatch.setattr(ff, "BATCH", 16)
+    started = os.getpid()
+    workers = planning.planner(DATA / "locks", lock=False)
+    assert len(workers.chunks([[i] for i in items])) == min(os.cpu_count() or 1, ff.MAX_WORKERS)
+    parallel = workers.plan(items)
+    monkeypatch.setattr(ff, "PARALLEL_MIN_GROUPS", 10**6)
+    serial = planning.planner(DATA / "locks", lock=False).plan(items)
+    assert os.getpid() == started and list(parallel) == [i.host for i in items]
+    assert parallel == serial
+    assert all(p["status"] == "ok" and p["changes"] == [] for p in parallel.values())
+    assert parallel["twin"]["row"]["host"] == "twin" and len(workers.memo) == len(items) - 1

@@ -193,6 +193,7 @@ class Connection(ConnectionBase):
             try:
                 delay = host.take_fault("delay", module)
                 if delay:  # a slow or firewalled host: the module answers only after this long
+                    host.save()  # the fault is spent even when the controller's timeout ends this call
                     time.sleep(float(delay.get("seconds", 1)))
                 result = M.run_module(host, module, args, principal, module_tmp, environment)
             except Exception as exc:  # a simulator bug: report it as the module's failure, visibly
