@@ -195,9 +195,11 @@ class Config:
         )
 
     def cached(self, name: str, version: str, build: str) -> str | None:
-        """The cache folder of pkgs_dirs holding that package (extracted), or None."""
+        """The cache of pkgs_dirs this account can read that holds the package (extracted), or None."""
         for folder in self.pkgs_dirs:
-            if self.host.is_dir(ntpath.join(folder, f"{name}-{version}-{build}")):
+            node = self.host.node(folder)
+            readable = node is not None and self.host.allowed(node, self.actor, H.READ_DATA)
+            if readable and self.host.is_dir(ntpath.join(folder, f"{name}-{version}-{build}")):
                 return folder
         return None
 

@@ -1053,7 +1053,7 @@ def _install(
     history = host.node(ntpath.join(prefix, "conda-meta", "history"))
     if changes and history and not host.allowed(history, actor, H.WRITE_DATA):
         # conda/core/link.py "Verification 5. make sure conda-meta/history for each prefix is writable":
-        # (conda/gateways/disk/test.py prefix_is_writable opens conda-meta\history), before any change.
+        # it is opened for append before any change; EnvironmentNotWritableError (conda/exceptions.py).
         return Result(
             1,
             "",
