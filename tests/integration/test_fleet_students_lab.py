@@ -122,6 +122,10 @@ def student_flow(lab: Lab, stack: Stack) -> Flow:
             "student1",
             [stack.conda, "create", "-n", stack.mine, "--clone", stack.lab_env, *stack.clone_flags],
         )
+        python = "python=2.7" if stack is DESKTOP else "python=3.11"
+        steps["create"] = run(
+            host, "student1", [stack.conda, "create", "-n", f"scratch{stack.lab_env}", python, "-y"]
+        )
         steps["env_list"] = run(host, "student1", [stack.conda, "env", "list"])
         steps["env_list_student2"] = run(host, "student2", [stack.conda, "env", "list"])
         steps["lab_install"] = run(
@@ -212,6 +216,9 @@ def test_the_clone_lands_in_the_students_profile_and_the_lab_folders_refuse_them
             listed
         )
     assert flow.clone not in steps["env_list_student2"].stdout, "student2 must not list student1's env"
+    scratch = f"{flow.profile}\\.conda\\envs\\scratch{stack.lab_env}"
+    assert steps["create"].rc == 0, steps["create"].stderr
+    assert flow.lab.host().is_file(f"{scratch}\\python.exe") and scratch in listed
     assert steps["lab_install"].rc == 1
     assert "EnvironmentNotWritableError" in steps["lab_install"].stderr
     assert steps["lab_create"].rc == 1 and "is denied" in steps["lab_create"].stderr
