@@ -169,3 +169,15 @@ def test_an_admins_pip_trusts_the_site_pip_ini_and_the_constraints_it_names(host
     assert "C:\\Lab\\Py\\pip.ini" not in {
         p for p, _r, _w in invariant.trusted_items(host, system, exe, ["-c", "import sys"])
     }
+
+
+def test_a_constraint_path_with_a_space_in_pip_ini_is_two_file_names(host: H.Host) -> None:
+    exe = pip_env(host, "24.0")
+    system = host.principal("SYSTEM")
+    host.mkdir("C:\\Lab\\Py\\my pins", system)
+    host.write("C:\\Lab\\Py\\my pins\\pins.txt", b"numpy==1.24.3\n", system)
+    host.write("C:\\Lab\\Py\\pip.ini", b"[install]\nconstraint = C:\\Lab\\Py\\my pins\\pins.txt\n", system)
+    result = programs.run_program(
+        host, host.principal("student1"), [exe, "-m", "pip", "install", "--user", "tabulate"]
+    )
+    assert result.rc == 1 and "C:\\Lab\\Py\\my" in result.stderr, result.stderr

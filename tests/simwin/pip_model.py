@@ -14,7 +14,8 @@ and the tags named):
   virtualenv from pip 19.1 (commit 293c91ee "Configuration files may now also be stored under sys.prefix",
   pypa/pip#6268); older pips do not read it. In a file, ``[global]`` then the command's section
   (``[install]``) apply; an option's name is its long name (``constraint`` for ``-c/--constraint``),
-  several values separated by whitespace.
+  and an append option's value is split on whitespace (cli/parser.py ``_update_defaults``:
+  ``val = val.split()``), so a path with a space becomes two file names.
 - Constraints (``-c``, ``constraint =``, ``PIP_CONSTRAINT``) limit versions without asking for the
   package. pip 20.3+ resolves with resolvelib (the 2020 resolver became the default in 20.3, NEWS.rst):
   a requirement whose every candidate would break a constraint, directly or through a dependency, is
