@@ -30,7 +30,8 @@ What a start trusts, by the kind of program (the simulated ``program`` attribute
   a missing one counts when its folder lets others create it; the CA bundle a machine condarc names in
   ``ssl_verify``;
 - ``python -m pip``: pip's global ``C:\\ProgramData\\pip\\pip.ini``
-  (https://pip.pypa.io/en/stable/topics/configuration/) and the CA bundle it names in ``cert``.
+  (https://pip.pypa.io/en/stable/topics/configuration/) and the CA bundle it names in ``cert``; the site
+  file ``<sys.prefix>\\pip.ini`` and the CA bundle or constraints file it names (pip_model.py).
 
 Not a program's: the doi_cert record (``C:\\ProgramData\\arcgis-conda\\doi_cert-state.json``) is read by
 the controller's plan, which judges its owner and ACL before trusting it (moved aside otherwise); the
@@ -181,10 +182,16 @@ class Trust:
         for match in re.finditer(pattern, text, re.M):
             self.config(match.group(1).strip(), f"CA bundle named in {config}")
 
-    def pip_config(self) -> None:
+    def pip_config(self, prefix: str = "") -> None:
         self.config(PIP_INI, "pip.ini", missing_counts=True)
         if self.host.is_file(PIP_INI):
             self.ca_bundles(PIP_INI, r"^\s*cert\s*=\s*([A-Za-z]:\\[^\r\n]+)")
+        if prefix:
+            # pip's site configuration file, <sys.prefix>\pip.ini (pip_model.py), and what it names.
+            site = ntpath.join(prefix, "pip.ini")
+            self.config(site, "pip's site pip.ini", missing_counts=True)
+            if self.host.is_file(site):
+                self.ca_bundles(site, r"^\s*(?:cert|constraint)\s*=\s*([A-Za-z]:\\[^\r\n]+)")
 
 
 def python_options(args: list[str]) -> list[str]:
@@ -209,7 +216,7 @@ def trusted_items(
         options = python_options(args)
         trust.python(exe, options, env or {}, actor)
         if args[len(options) : len(options) + 2] == ["-m", "pip"]:
-            trust.pip_config()
+            trust.pip_config(ntpath.dirname(exe))
     elif program == "conda":
         trust.conda(str(attrs.get("root") or ntpath.dirname(ntpath.dirname(exe))))
     return trust.items

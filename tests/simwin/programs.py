@@ -21,6 +21,7 @@ Everything is read from the host's state; nothing here decides what the roles de
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import ntpath
 import re
@@ -134,10 +135,13 @@ def write_conda_record(
     version: str,
     build: str,
     channel: str = "defaults",
+    bits: int | None = None,
 ) -> None:
     meta = f"{prefix}\\conda-meta"
     host.mkdir(meta, actor, parents=True)
     record = {"name": name, "version": version, "build": build, "channel": channel, "files": []}
+    if bits:
+        record["subdir"] = "win-32" if int(bits) == 32 else "win-64"  # conda's platform subdir of the build
     host.write(f"{meta}\\{name}-{version}-{build}.json", json.dumps(record).encode(), actor)
     # conda appends every transaction to conda-meta\history (conda/history.py); a prefix has one once
     # anything is installed, which is how conda itself (and the roles) tell an env exists.
@@ -173,7 +177,7 @@ def install_conda_base(host: H.Host, actor: H.Principal, spec: dict[str, Any]) -
     }
     host.write(f"{prefix}\\Scripts\\conda.exe", None, actor, synthetic=_synthetic(f"{prefix}conda", conda))
     host.write(f"{prefix}\\condabin\\conda.bat", None, actor, synthetic=_synthetic(f"{prefix}bat", conda))
-    write_conda_record(host, actor, prefix, "python", version, "h0_0")
+    write_conda_record(host, actor, prefix, "python", version, "h0_0", bits=bits)
     write_conda_record(host, actor, prefix, "conda", str(spec["conda"]), "py_0")
     for name, ver in (spec.get("packages") or {}).items():
         write_conda_record(host, actor, prefix, name, str(ver), "py_0")
@@ -232,7 +236,7 @@ def run_program(
     if program == "python":
         return run_python(host, actor, exe, attrs, args, stdin, env or {}, cwd)
     if program == "conda":
-        return run_conda(host, actor, attrs, args)
+        return run_conda(host, actor, attrs, args, env)
     if program == "miniconda_installer":
         return run_miniconda_installer(host, actor, attrs, args)
     if program == "nsis_uninstaller":
@@ -284,21 +288,34 @@ class PythonModel:
         major, minor = (int(x) for x in self.version.split(".")[:2])
         self.major_minor = f"{major}.{minor}"
         self.site_packages = ntpath.join(self.prefix, "Lib", "site-packages")
-        profile = host.user_env(actor)["APPDATA"]
-        self.user_site = ntpath.join(profile, "Python", f"Python{major}{minor}", "site-packages")
+        # site.py _getuserbase/_get_path: %APPDATA%\\Python (or PYTHONUSERBASE) \\ Python<sys.winver without
+        # dots>\\site-packages; sys.winver of a 32-bit build is "3.10-32" from 3.10 (bpo-41627; CPython
+        # Lib/site.py _get_path, Lib/sysconfig.py nt_user "{userbase}/Python{py_version_nodot_plat}").
+        self.user_base = ntpath.join(host.user_env(actor)["APPDATA"], "Python")
+        self.user_site = self._user_site(self.user_base)
         self.path: list[str] = []
         self.bridge: dict[str, Any] | None = None
         self.errors: list[str] = []
+        self.options: list[str] = []
+        self.env_original = dict(self.env)
+        self.hook_module: Any = None
+        self.hook_file: str | None = None
+        self.dll_dirs: list[str] = []
+
+    def _user_site(self, base: str) -> str:
+        major, minor = (int(x) for x in self.major_minor.split("."))
+        suffix = "-32" if (major, minor) >= (3, 10) and self.bits == 32 else ""  # bpo-41627
+        return ntpath.join(base, f"Python{major}{minor}{suffix}", "site-packages")
 
     def use_options(self, options: list[str]) -> None:
+        self.options = list(options)
         if "-s" in options or "-I" in options:
             self.user_site = ""
             return
         base = self.env.get("PYTHONUSERBASE") if "-E" not in options else None
         if base:
-            major, minor = (int(x) for x in self.major_minor.split("."))
-            suffix = "-32" if (major, minor) >= (3, 10) and self.bits == 32 else ""  # bpo-41627
-            self.user_site = ntpath.join(base, f"Python{major}{minor}{suffix}", "site-packages")
+            self.user_base = base
+            self.user_site = self._user_site(base)
 
     def start(self, script_dir: str) -> None:
         path = [script_dir]
@@ -358,68 +375,27 @@ class PythonModel:
         return None
 
     def _run_bridge(self, data_path: str, hook: str | None = None) -> None:
-        """What roles/startup_bridge/files/arcgis_conda_bridge.py run() does, on the simulated FS."""
-        hook = hook or self._find_module("arcgis_conda_bridge")
-        record: dict[str, Any] = {"data": data_path, "error": None}
-        if self.bridge is None:
-            self.bridge = {"file": hook, "runs": []}
-        self.bridge["runs"].append(record)
-        if self.env.get("ARCGIS_CONDA_BRIDGE_DISABLE", "").strip().lower() not in (
-            "",
-            "0",
-            "false",
-            "no",
-            "off",
-        ):
-            record["error"] = "disabled by ARCGIS_CONDA_BRIDGE_DISABLE"
-            return
-        try:
-            data = json.loads(_norm_text(self.host.node_bytes(self.host.node(data_path))))
-            if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-                raise ValueError("no list of entries")
-            if data.get("schema") != 1:
-                raise ValueError(f"schema {data.get('schema')!r}, this hook reads 1")
-        except Exception as err:  # the hook never raises
-            record["error"] = f"data file {data_path} unusable: {err}"
-            return
-        record.update(matched=[], skipped=[], added=[], dll_dirs=[])
-        for entry in data["entries"]:
-            match = entry.get("match") or {}
-            why = None
-            if str(match.get("python")) != self.major_minor:
-                why = f"python {match.get('python')} != {self.major_minor}"
-            elif int(match.get("bits", 0)) != self.bits:
-                why = f"bits {match.get('bits')} != {self.bits}"
-            elif match.get("prefix") and H.key_of(match["prefix"]) != H.key_of(self.prefix):
-                why = f"prefix {match['prefix']} != {self.prefix}"
-            if why:
-                record["skipped"].append({"id": entry.get("id"), "why": why})
-                continue
-            record["matched"].append(entry.get("id"))
-            wanted: list[str] = []
-            for sitedir in entry.get("site_dirs") or []:
-                wanted.append(sitedir)
-                for node in self.host.children(sitedir):
-                    if node["type"] == "file" and node["path"].lower().endswith(".pth"):
-                        for line in _norm_text(self.host.node_bytes(node)).splitlines():
-                            if (
-                                line.startswith("#")
-                                or not line.strip()
-                                or line.startswith(("import ", "import\t"))
-                            ):
-                                continue
-                            wanted.append(ntpath.join(sitedir, line.rstrip()))
-            wanted += list(entry.get("paths") or [])
-            for folder in wanted:
-                if self.host.is_dir(folder) and not self._known(folder):
-                    self.path.append(folder)
-                    record["added"].append(folder)
-            record["dll_dirs"] += [d for d in entry.get("dll_dirs") or [] if self.host.is_dir(d)]
+        """The repository's hook run(data_path), its own code on the simulated host (hook.py): the machine
+        data file's entries, then the running account's own %USERPROFILE%\\.arcgis-conda\\bridge.json."""
+        from . import hook as shipped
+
+        self.hook_file = hook or self._find_module("arcgis_conda_bridge")
+        runs = shipped.run(self, data_path)
+        self.bridge = {"file": self.hook_file, "runs": runs}
 
     # -- packages --
     def metadata_version(self, package: str) -> str | None:
+        """The first distribution of that name on sys.path: a ``*.dist-info``/``*.egg-info`` in the folder,
+        or, for a conda env's ``Lib\\site-packages``, that env's conda record (a conda package's Python
+        files and metadata live in its site-packages; python itself does not)."""
         wanted = re.sub(r"[-_.]+", "-", package).lower()
         for folder in self.path:
+            conda_prefix = _conda_prefix_of_site(self.host, folder)
+            if conda_prefix and wanted != "python":
+                records = conda_records(self.host, conda_prefix)
+                for name in (wanted, f"{wanted}-base"):
+                    if name in records:
+                        return str(records[name]["version"])
             for node in self.host.children(folder):
                 name = ntpath.basename(node["path"])
                 low = name.lower()
@@ -482,6 +458,38 @@ class PythonModel:
         return result
 
 
+def _run_module(model: PythonModel, name: str, args: list[str], cwd: str | None) -> Result:
+    """``python -m NAME``: sys.path[0] is the working directory (CPython's -m, runpy); pip (pip_model.py) and
+    the repository's bridge hook (its own main(), hook.py) are modelled."""
+    model.start(cwd or "")
+    stderr = "".join(e + "\n" for e in model.errors)
+    if name == "pip":
+        from .pip_model import Pip
+
+        rc, out, err = Pip(model).run(args)
+        return Result(rc, out, stderr + err, changed=rc == 0 and "Successfully installed" in out)
+    if name == "arcgis_conda_bridge":
+        found = model._find_module("arcgis_conda_bridge")
+        if found is None:
+            return Result(1, "", f"{model.exe}: No module named arcgis_conda_bridge\n")
+        if recognise(model.host.node_bytes(model.host.node(found))) != "bridge_hook":
+            return not_modelled(f"arcgis_conda_bridge at {found} is not the repository's hook")
+        from . import hook as shipped
+
+        model.hook_file = model.hook_file or found
+        rc, out = shipped.main(model, args)
+        return Result(rc, out, stderr, changed=rc == 0 and args[:1] in (["add"], ["remove"]))
+    return not_modelled(f"python -m {name}")
+
+
+def _conda_prefix_of_site(host: H.Host, folder: str) -> str | None:
+    """The conda env whose ``Lib\\site-packages`` this folder is, or None."""
+    if not folder or not H.key_of(folder).endswith("\\lib\\site-packages"):
+        return None
+    prefix = H.parent_of(H.parent_of(folder) or "") or ""
+    return prefix if host.is_dir(ntpath.join(prefix, "conda-meta")) else None
+
+
 def run_python(
     host: H.Host,
     actor: H.Principal,
@@ -500,6 +508,8 @@ def run_python(
         options.append(args[0])
         args = args[1:]
     model.use_options(options)
+    if args[:1] == ["-m"] and len(args) >= 2:
+        return _run_module(model, args[1], args[2:], cwd)
     if args[:1] == ["-c"] and len(args) >= 2:
         if args[1].strip() in ("import sys", "import sys;", "pass"):
             model.start("")
@@ -650,7 +660,7 @@ def _make_env(
     host.mkdir(prefix, actor, parents=True)
     host.mkdir(prefix + "\\Lib\\site-packages", actor, parents=True)
     for name, version, build, channel in records:
-        write_conda_record(host, actor, prefix, name, version, build, channel)
+        write_conda_record(host, actor, prefix, name, version, build, channel, bits)
         if name == "python":
             py = {"program": "python", "version": version, "bits": bits}
             host.write(prefix + "\\python.exe", None, actor, synthetic=_synthetic(prefix + version, py))
@@ -717,110 +727,177 @@ def _remove_menus(host: H.Host, actor: H.Principal, prefix: str) -> None:
                 host.delete(folder, actor)
 
 
-def run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
-    result = _run_conda(host, actor, attrs, args)
+def run_conda(
+    host: H.Host,
+    actor: H.Principal,
+    attrs: dict[str, Any],
+    args: list[str],
+    env: dict[str, str] | None = None,
+) -> Result:
+    result = _run_conda(host, actor, attrs, args, env)
     if not args or result.rc != 0:
         return result
     opts, _ = _options(args[1:])
-    prefix = opts.get("prefix") or (
-        ntpath.join(attrs["root"], "envs", opts["name"]) if opts.get("name") else None
-    )
+    prefix = getattr(result, "prefix", None) or opts.get("prefix")
     if args[0] in ("create", "install") and prefix and not opts.get("no-shortcuts"):
         names = [r["name"] for r in conda_records(host, prefix).values()]
         _make_menus(host, actor, str(attrs["root"]), prefix, names, int(attrs.get("bits", 64)))
     return result
 
 
-def _run_conda(host: H.Host, actor: H.Principal, attrs: dict[str, Any], args: list[str]) -> Result:
+def _run_conda(
+    host: H.Host,
+    actor: H.Principal,
+    attrs: dict[str, Any],
+    args: list[str],
+    env: dict[str, str] | None = None,
+) -> Result:
+    from .conda_config import Config, NotWritable
+
     if not args:
         return not_modelled("conda without a command")
     command, rest = args[0], args[1:]
     if command in ("--version", "-V"):
         return _conda_version(attrs)
     opts, positional = _options(rest)
+    config = Config(host, actor, str(attrs["root"]), env)
+    if (command == "env" and positional[:1] == ["list"]) or (
+        command == "info" and (opts.get("envs") or opts.get("e"))
+    ):
+        return Result(0, config.env_list())
     prefix = opts.get("prefix")
-    if opts.get("name") and not prefix:
-        prefix = ntpath.join(attrs["root"], "envs", opts["name"])
     bits = int(attrs.get("bits", 64))
     try:
-        if command == "create":
-            if not prefix:
-                return Result(1, "", "CondaValueError: either -n NAME or -p PREFIX option required\n")
-            if not _prefix_empty(host, prefix):
-                return Result(1, "", f"CondaValueError: prefix already exists: {prefix}\n")
-            if opts.get("clone"):
-                source = opts["clone"]
-                if not ntpath.isabs(source):
-                    source = ntpath.join(attrs["root"], "envs", source)
-                records = conda_records(host, source)
-                if not records:
-                    return Result(
-                        1, "", f"CondaEnvironmentNotFoundError: Could not find conda environment: {source}\n"
-                    )
-                py = host.node(ntpath.join(source, "python.exe"))
-                env_bits = int((py.get("attrs") or {}).get("bits", bits)) if py else bits
-                _make_env(
-                    host,
-                    actor,
-                    prefix,
-                    [(r["name"], r["version"], r["build"], r.get("channel", "")) for r in records.values()],
-                    env_bits,
-                )
-                if opts.get("pinned") and host.is_file(ntpath.join(source, "conda-meta", "pinned")):
-                    host.copy_file(
-                        ntpath.join(source, "conda-meta", "pinned"),
-                        ntpath.join(prefix, "conda-meta", "pinned"),
-                        actor,
-                    )
-                return Result(0, f"Source: {source}\nDestination: {prefix}\n", changed=True)
-            if opts.get("file"):
-                records = []
-                for lock in opts["file"]:
-                    parsed = _explicit(host, actor, lock)
-                    if isinstance(parsed, Result):
-                        return parsed
-                    records += parsed
-                _make_env(host, actor, prefix, records, bits)
-                return Result(0, "Preparing transaction: done\nExecuting transaction: done\n", changed=True)
-            if not positional:
+        if opts.get("name") and not prefix:
+            # conda's determine_target_prefix: the env of that name, else <first writable envs dir>\NAME
+            prefix = config.locate(opts["name"])
+            if prefix is None and command == "create":
+                prefix = ntpath.join(config.first_writable_envs_dir(), opts["name"])
+            elif prefix is None:
                 return Result(
                     1,
                     "",
-                    "CondaValueError: too few arguments, must supply command line package specs or --file\n",
+                    f"EnvironmentNameNotFound: Could not find conda environment: {opts['name']}\n"
+                    "You can list all discoverable environments with `conda info --envs`.\n",
                 )
-            return _install(host, actor, prefix, positional, opts, bits, create=True)
-        if command == "install":
-            if not prefix or not host.is_dir(ntpath.join(prefix, "conda-meta")):
-                return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
-            specs = list(positional)
-            for path in opts.get("file") or []:
-                specs += [
-                    line.strip()
-                    for line in _norm_text(host.read_bytes(path, actor)).splitlines()
-                    if line.strip() and not line.startswith("#")
-                ]
-            return _install(host, actor, prefix, specs, opts, bits, create=False)
-        if command == "remove" and opts.get("all"):
-            if not prefix or not host.exists(prefix):
-                return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
-            _remove_menus(host, actor, prefix)
-            host.delete(prefix, actor)
-            return Result(0, "Remove all packages in environment " + prefix + ":\n", changed=True)
-        if command == "list" and opts.get("json"):
-            records = conda_records(host, prefix or attrs["root"])
-            items = [
-                {
-                    "name": r["name"],
-                    "version": r["version"],
-                    "build_string": r["build"],
-                    "channel": r.get("channel", ""),
-                }
-                for _, r in sorted(records.items())
-            ]
-            return Result(0, json.dumps(items, indent=2) + "\n")
+        result = _conda_command(host, actor, config, command, opts, positional, prefix, bits)
+    except NotWritable as err:
+        return Result(1, "", f"{err}\n")
     except H.WinError as err:
         return Result(1, "", f"EnvironmentNotWritableError / OSError: {err}\n")
-    return not_modelled(f"conda {' '.join(args)}")
+    result.prefix = prefix
+    if command == "create" and result.rc == 0 and prefix:
+        config.register(prefix)
+    return result
+
+
+def _conda_command(
+    host: H.Host,
+    actor: H.Principal,
+    config: Any,
+    command: str,
+    opts: dict[str, Any],
+    positional: list[str],
+    prefix: str | None,
+    bits: int,
+) -> Result:
+    if command == "create":
+        if not prefix:
+            return Result(1, "", "CondaValueError: either -n NAME or -p PREFIX option required\n")
+        if not _prefix_empty(host, prefix):
+            return Result(1, "", f"CondaValueError: prefix already exists: {prefix}\n")
+        if opts.get("clone"):
+            # conda/cli/install.py clone(): a name is located in envs_dirs, a path taken as given.
+            source = opts["clone"]
+            if not ntpath.isabs(source):
+                source = config.locate(source) or ntpath.join(config.root, "envs", source)
+            records = conda_records(host, source)
+            if not records:
+                return Result(
+                    1, "", f"CondaEnvironmentNotFoundError: Could not find conda environment: {source}\n"
+                )
+            py = host.node(ntpath.join(source, "python.exe"))
+            env_bits = int((py.get("attrs") or {}).get("bits", bits)) if py else bits
+            listed = [(r["name"], r["version"], r["build"], r.get("channel", "")) for r in records.values()]
+            config.download(listed)
+            _make_env(host, actor, prefix, listed, env_bits)
+            _clone_untracked(host, actor, source, prefix)
+            if opts.get("pinned") and host.is_file(ntpath.join(source, "conda-meta", "pinned")):
+                host.copy_file(
+                    ntpath.join(source, "conda-meta", "pinned"),
+                    ntpath.join(prefix, "conda-meta", "pinned"),
+                    actor,
+                )
+            return Result(0, f"Source: {source}\nDestination: {prefix}\n", changed=True)
+        if opts.get("file"):
+            records = []
+            for lock in opts["file"]:
+                parsed = _explicit(host, actor, lock)
+                if isinstance(parsed, Result):
+                    return parsed
+                records += parsed
+            config.download(records)
+            _make_env(host, actor, prefix, records, bits)
+            return Result(0, "Preparing transaction: done\nExecuting transaction: done\n", changed=True)
+        if not positional:
+            return Result(
+                1,
+                "",
+                "CondaValueError: too few arguments, must supply command line package specs or --file\n",
+            )
+        return _install(host, actor, prefix, positional, opts, bits, create=True, config=config)
+    if command == "install":
+        if not prefix or not host.is_dir(ntpath.join(prefix, "conda-meta")):
+            return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+        specs = list(positional)
+        for path in opts.get("file") or []:
+            specs += [
+                line.strip()
+                for line in _norm_text(host.read_bytes(path, actor)).splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
+        return _install(host, actor, prefix, specs, opts, bits, create=False, config=config)
+    if command == "remove" and opts.get("all"):
+        if not prefix or not host.exists(prefix):
+            return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+        _remove_menus(host, actor, prefix)
+        host.delete(prefix, actor)
+        return Result(0, "Remove all packages in environment " + prefix + ":\n", changed=True)
+    if command == "list" and opts.get("json"):
+        records = conda_records(host, prefix or config.root)
+        items = [
+            {
+                "name": r["name"],
+                "version": r["version"],
+                "build_string": r["build"],
+                "channel": r.get("channel", ""),
+            }
+            for _, r in sorted(records.items())
+        ]
+        return Result(0, json.dumps(items, indent=2) + "\n")
+    return not_modelled(f"conda {command} {' '.join(positional)}")
+
+
+def _clone_untracked(host: H.Host, actor: H.Principal, source: str, prefix: str) -> None:
+    """conda/misc.py clone_env: every file of the source no package owns (``untracked``: walk_prefix skips
+    conda-meta) is copied, ``s.replace(prefix1, prefix2)`` applied to the ones that decode as UTF-8
+    (case-sensitive, the plain path: a JSON-escaped ``C:\\\\...`` is not rewritten). simwin's records list
+    no files, so "owned by a package" is "a synthetic file" (programs, package payloads): every real file
+    outside conda-meta, e.g. the role's pip.ini, constraints, README and the bridge's files, is copied."""
+    source = H.norm_path(source)
+    for node in host.descendants(source):
+        rel = node["path"][len(source) + 1 :]
+        if rel.lower().split("\\")[0] == "conda-meta" or node.get("synthetic"):
+            continue
+        dest = ntpath.join(prefix, rel)
+        if node["type"] == "dir":
+            host.mkdir(dest, actor, parents=True)
+            continue
+        host.mkdir(H.parent_of(dest) or prefix, actor, parents=True)
+        data = host.read_bytes(node["path"], actor)
+        with contextlib.suppress(UnicodeDecodeError):  # binary: copied as is
+            data = data.decode("utf-8").replace(source, prefix).encode("utf-8")
+        host.write(dest, data, actor)
 
 
 def _conda_version(attrs: dict[str, Any]) -> Result:
@@ -857,6 +934,25 @@ def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, st
     return records
 
 
+def _parse_spec(spec: str) -> tuple[str, str | None, str] | None:
+    match = _SPEC.match(spec.replace(" ", ""))
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def _pins(host: H.Host, actor: H.Principal, prefix: str, config: Any) -> list[str]:
+    """Pinned specs (conda/core/solve.py get_pinned_specs): context ``pinned_packages`` from the condarc
+    files, then the env's ``conda-meta\\pinned`` lines (conda/base/constants.py PREFIX_PINNED_FILE)."""
+    pins = list(config.sequence("pinned_packages")) if config is not None else []
+    path = ntpath.join(prefix, "conda-meta", "pinned")
+    if host.is_file(path):
+        pins += [
+            line.strip()
+            for line in _norm_text(host.read_bytes(path, actor)).splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    return pins
+
+
 def _install(
     host: H.Host,
     actor: H.Principal,
@@ -865,22 +961,90 @@ def _install(
     opts: dict[str, Any],
     bits: int,
     create: bool,
+    config: Any = None,
 ) -> Result:
+    """A solve over the scenario's channel catalogs: each requested spec's newest candidate whose
+    ``depends`` (catalog items may list them) can be met by what the env has or another candidate,
+    without breaking a pinned spec; an older candidate when the newest cannot (the solver's choice).
+    None possible because of the pins: conda's SpecsConfigurationConflictError (conda/core/solve.py
+    ``_add_specs``, conda/exceptions.py), naming the env's conda-meta\\pinned."""
     catalog = _catalog(host, opts.get("channel") or [])
-    chosen = []
-    missing = []
+    existing = {} if create else conda_records(host, prefix)
+    pins = [] if create else _pins(host, actor, prefix, config)
+    # A build for one Python (each real build depends on ``python >=X.Y,<X.Y+1``; the catalog's stand-in is
+    # the ``pyXY`` tag of its build string) fits only an env of that Python.
+    python = str((existing.get("python") or {}).get("version") or "")
     for spec in specs:
-        match = _SPEC.match(spec.replace(" ", ""))
-        if not match:
+        parsed = _parse_spec(spec)
+        if parsed and parsed[0] == "python" and parsed[2]:
+            python = parsed[2]
+    if python:
+        tag = "py" + "".join(python.split(".")[:2])
+        catalog = [
+            c
+            for c in catalog
+            if not re.search(r"py\d\d+", str(c.get("build", "")))
+            or re.search(r"py\d\d+", str(c["build"])).group(0) == tag
+        ]
+    pinned = [p for p in (_parse_spec(x) for x in pins) if p]
+
+    def pin_ok(name: str, version: str) -> bool:
+        return all(_satisfies(version, op, wanted) for n, op, wanted in pinned if n == name)
+
+    def version_of(name: str, plan: dict[str, tuple[str, str, str, str]]) -> str | None:
+        if name in plan:
+            return plan[name][1]
+        return str(existing[name]["version"]) if name in existing else None
+
+    def take(item: dict[str, Any], plan: dict[str, tuple[str, str, str, str]]) -> bool:
+        if not pin_ok(item["name"], str(item["version"])):
+            return False
+        plan[item["name"]] = (
+            item["name"],
+            str(item["version"]),
+            str(item.get("build", "0")),
+            item["channel"],
+        )
+        for dep in item.get("depends") or []:
+            parsed = _parse_spec(dep)
+            if not parsed:
+                continue
+            name, op, wanted = parsed
+            have = version_of(name, plan)
+            if have is not None and _satisfies(have, op, wanted):
+                continue
+            options = sorted(
+                (c for c in catalog if c["name"] == name and _satisfies(str(c["version"]), op, wanted)),
+                key=lambda c: _vt(str(c["version"])),
+                reverse=True,
+            )
+            if not any(take(c, plan) for c in options):
+                return False
+        return True
+
+    chosen: dict[str, tuple[str, str, str, str]] = {}
+    missing, conflicts = [], []
+    for spec in specs:
+        parsed = _parse_spec(spec)
+        if not parsed:
             missing.append(spec)
             continue
-        name, op, wanted = match.groups()
-        candidates = [c for c in catalog if c["name"] == name and _satisfies(str(c["version"]), op, wanted)]
+        name, op, wanted = parsed
+        candidates = sorted(
+            (c for c in catalog if c["name"] == name and _satisfies(str(c["version"]), op, wanted)),
+            key=lambda c: _vt(str(c["version"])),
+            reverse=True,
+        )
         if not candidates:
             missing.append(spec)
             continue
-        best = max(candidates, key=lambda c: _vt(str(c["version"])))
-        chosen.append((name, str(best["version"]), str(best.get("build", "0")), best["channel"]))
+        for candidate in candidates:
+            plan = dict(chosen)
+            if take(candidate, plan):
+                chosen = plan
+                break
+        else:
+            conflicts.append(spec)
     if missing:
         channels = "\n".join(
             f"  - {c}" for c in (opts.get("channel") or list(host.state.get("channels") or {}))
@@ -892,20 +1056,51 @@ def _install(
             + "".join(f"  - {m}\n" for m in missing)
             + f"\nCurrent channels:\n\n{channels}\n",
         )
+    if conflicts and not pins:
+        # No pin involved: the request cannot be met by the channels (conda/exceptions.py UnsatisfiableError).
+        return Result(
+            1,
+            "",
+            "UnsatisfiableError: The following specifications were found to be incompatible with each "
+            "other:\n" + "".join(f"  - {c}\n" for c in sorted(conflicts)),
+        )
+    if conflicts:
+        return Result(
+            1,
+            "",
+            "SpecsConfigurationConflictError: Requested specs conflict with configured specs.\n"
+            "  requested specs: \n"
+            + "".join(f"    - {c}\n" for c in sorted(conflicts))
+            + "  pinned specs: \n"
+            + "".join(f"    - {p}\n" for p in sorted(pins))
+            + "Use 'conda config --show-sources' to look for 'pinned_specs' and 'track_features'\n"
+            "configuration parameters.  Pinned specs may also be defined in the file\n"
+            f"{ntpath.join(prefix, 'conda-meta', 'pinned')}.\n",
+        )
+    changes = [r for r in chosen.values() if version_of(r[0], {}) != r[1]]
+    history = host.node(ntpath.join(prefix, "conda-meta", "history"))
+    if changes and history and not host.allowed(history, actor, H.WRITE_DATA):
+        # conda/core/link.py "Verification 5. make sure conda-meta/history for each prefix is writable":
+        # it is opened for append before any change; EnvironmentNotWritableError (conda/exceptions.py).
+        return Result(
+            1,
+            "",
+            "EnvironmentNotWritableError: The current user does not have write permissions to the target "
+            f"environment.\n  environment location: {prefix}\n",
+        )
+    if config is not None and changes:
+        config.download(changes)
     if create:
-        _make_env(host, actor, prefix, chosen, bits)
+        _make_env(host, actor, prefix, list(chosen.values()), bits)
     else:
-        existing = conda_records(host, prefix)
-        for name, version, build, channel in chosen:
+        for name, version, build, channel in changes:
             old = existing.get(name)
-            if old and old["version"] == version:
-                continue
             if old:
                 host.delete(
                     ntpath.join(prefix, "conda-meta", f"{name}-{old['version']}-{old['build']}.json"), actor
                 )
-            write_conda_record(host, actor, prefix, name, version, build, channel)
-    return Result(0, "Executing transaction: done\n", changed=bool(chosen))
+            write_conda_record(host, actor, prefix, name, version, build, channel, bits)
+    return Result(0, "Executing transaction: done\n", changed=bool(changes))
 
 
 # --- Miniconda installer and its uninstaller ---------------------------------------------------------------

@@ -202,7 +202,9 @@ def _files_for_python(host: H.Host, actor: H.Principal, spec: dict[str, Any]) ->
     if spec.get("layout", "site") == "conda":
         from .programs import write_conda_record
 
-        write_conda_record(host, actor, prefix, "python", version, spec.get("python_build", "h0_0"))
+        write_conda_record(
+            host, actor, prefix, "python", version, spec.get("python_build", "h0_0"), bits=bits
+        )
         for name, value in packages.items():
             version_text, _, build = str(value).partition("=")
             write_conda_record(host, actor, prefix, name, version_text, build or "py_0")
@@ -276,6 +278,7 @@ def apply_scenario(host: H.Host, data: dict[str, Any]) -> None:
             )
     host.state["network"].update(data.get("network") or {})
     host.state["channels"].update(data.get("channels") or {})
+    host.state["pypi"] = dict(data.get("pypi") or {})
     host.store().extend(t.upper() for t in data.get("root_thumbprints") or [])
     host.state["session"] = {**host.session(), **(data.get("session") or {})}
     host.state["faults"] = data.get("faults") or {}
