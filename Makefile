@@ -60,11 +60,12 @@ molecule-syntax:
 molecule-lab:
 	@bash molecule/run-lab.sh $(SCENARIOS)
 
-## bench: the benchmarks that print figures (fleet plan, env locks, mirror); not part of `make test`.
+## bench: the benchmarks that print figures (fleet plan, env locks, mirror, console lines); not part of `make test`.
 bench:
 	python benchmarks/bench_fleet_plan.py
 	python benchmarks/bench_arcgis_env_lock.py
 	python benchmarks/bench_mirror.py
+	python benchmarks/bench_console.py
 
 ## bench-calls: module calls per host for site.yml on every simulated scenario, first run and re-run.
 bench-calls:
