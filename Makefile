@@ -60,13 +60,14 @@ molecule-syntax:
 molecule-lab:
 	@bash molecule/run-lab.sh $(SCENARIOS)
 
-## bench: the benchmarks that print figures and check their targets (fleet plan, scale, env locks, mirror);
-## not part of `make test`. bench_scale takes a few minutes: measure when the machine is otherwise idle.
+## bench: the benchmarks that print figures and check their targets (fleet plan, scale, env locks, mirror,
+## console lines); not part of `make test`. bench_scale takes a few minutes: measure when the machine is idle.
 bench:
 	python benchmarks/bench_fleet_plan.py
 	python benchmarks/bench_scale.py
 	python benchmarks/bench_arcgis_env_lock.py
 	python benchmarks/bench_mirror.py
+	python benchmarks/bench_console.py
 
 ## bench-calls: module calls per host for site.yml on every simulated scenario, first run and re-run.
 bench-calls:

@@ -144,11 +144,10 @@ class CallbackModule(DefaultCallback):
         phase = self._task_phase(result.task)
         if phase is None:
             return False
-        if status in ("ok", "skipped") and result.task.action.rsplit(".", 1)[-1] in BOOKKEEPING:
-            self._handle_warnings_and_exception(result)
-            return True  # an include or a validation is no step of the phase
-        self._enter(phase)
         self._handle_warnings_and_exception(result)  # warnings are never quiet
+        if status == "skipped" or (status == "ok" and result.task.action.rsplit(".", 1)[-1] in BOOKKEEPING):
+            return True  # a skipped step, an include or a validation: the host did nothing in this phase
+        self._enter(phase)
         state = self._host(result)
         data = result.result
         host = result.host.get_name()
@@ -156,8 +155,6 @@ class CallbackModule(DefaultCallback):
             state.unreachable = status == "unreachable"
             state.failed = result.task.get_name().split(" : ", 1)[-1]  # without the role's prefix
             self._messages.append({"host": host, "text": reason_of(data)})
-            return True
-        if status == "skipped":
             return True
         state.ok += 1
         state.changed += int(bool(data.get("changed")))
