@@ -293,9 +293,13 @@ def test_pro_students_are_told_the_pro_way_and_the_bridge_refuses_a_pro_env(flow
         host = flow.lab.host()
         text = host.read_bytes(data, host.principal("student1")).decode() if host.is_file(data) else ""
         assert stack.mine not in text, text
-    # Nothing of student1's clone reaches Pro's own Python, for anyone.
-    for user in ("student1", "student2", "svc_fleet"):
-        assert set(flow.seen[user].values()) == {None}, (user, flow.seen[user])
+    # Nothing of student1's clone reaches Pro's own Python, for anyone; their `pip --user` package does, for
+    # student1 only (the user site of that Python version, read by every such Python of theirs).
+    user_package = _package(stack.user_package)
+    assert flow.seen["student1"][stack.conda_package] is None
+    assert flow.seen["student1"][user_package] is not None
+    for other in ("student2", "svc_fleet"):
+        assert set(flow.seen[other].values()) == {None}, (other, flow.seen[other])
 
 
 def test_arcgis_python_sees_the_students_packages_for_that_student_only(flow: Flow) -> None:
