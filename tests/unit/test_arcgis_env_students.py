@@ -81,3 +81,26 @@ def test_a_miniconda_serving_one_stack_pins_every_env_it_makes() -> None:
     desktop["pins"] = {"numpy": "1.9.2", "matplotlib": "1.4.3", "scipy": ""}
     loaded = YAML(typ="safe").load(io.StringIO(st.root_condarc(desktop)))
     assert loaded == {"pinned_packages": ["python 2.7.*", "matplotlib ==1.4.3", "numpy ==1.9.2"]}
+
+
+def test_conda_wide_pins_only_where_one_miniconda_serves_one_stack() -> None:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_env_role as role
+
+    def conda(name: str, exe: str) -> dict[str, object]:
+        return {**PLAN, "name": name, "kind": "conda", "conda_exe": exe}
+
+    m2, m3 = "C:\\Miniconda2\\Scripts\\conda.exe", "C:\\Miniconda3\\Scripts\\conda.exe"
+    pro = {**PLAN, "conda_exe": "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"}
+    lines = role.root_condarc_lines([conda("arc1041", m2), conda("arc1082", m3), conda("arcpro33c", m3), pro])
+    assert (
+        lines[0] == "C:\\Miniconda2\\condarc.d\\arcgis_env.yml: every env of this conda keeps arc1041's pins"
+    )
+    assert lines[1].startswith(
+        "C:\\Miniconda3 serves 2 ArcGIS stacks (arc1082, arcpro33c): no conda-wide pins"
+    )
+    assert len(lines) == 2  # Pro's own conda is never given conda-wide pins (its clones carry --pinned)
+    # The admin's downloads: the Miniconda's cache, or the role's own folder for Pro's conda.
+    assert role.conda_item(conda("arc1041", m2), ["x"], "C:\\H")["environment"] == {
+        "CONDA_PKGS_DIRS": "C:\\Miniconda2\\pkgs"
+    }
+    assert role.conda_item(pro, ["x"], "C:\\H")["environment"] == {"CONDA_PKGS_DIRS": "C:\\H\\pkgs"}
