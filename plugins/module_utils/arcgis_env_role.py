@@ -94,6 +94,12 @@ def arcgis_env_reads(
     # What each env was built from (arcgis_env_drift), with owners: only an administrator's record counts.
     records = ntpath.join(host_dir, "records")
     reads += [Read(records, "dir"), Read(ntpath.join(records, "*.json"), "glob", content=True)]
+    conda_prefixes = list(conda_prefixes)
+    for prefix in conda_prefixes:  # each Miniconda's own configuration: the pins of the one stack it serves
+        reads += [
+            Read(ntpath.join(prefix, "condarc.d"), "dir"),
+            Read(ntpath.join(prefix, st.ROOT_CONDARC), content=True),
+        ]
     roots = [ntpath.join(p, "envs") for p in conda_prefixes] + [settings.prefix_root]
     for root in roots:
         reads.append(Read(root, "dir"))
@@ -125,17 +131,18 @@ ENVS_CONDARC_DIR = ntpath.join(PROGRAMDATA_CONDA, "condarc.d")
 ENVS_CONDARC = ntpath.join(ENVS_CONDARC_DIR, "arcgis_env.yml")
 
 
-def lab_envs_changes(plans: Sequence[Mapping[str, Any]], c: Changes, state: str) -> None:
+def lab_envs_changes(plans: Sequence[Mapping[str, Any]], c: Changes, state: str, host_dir: str) -> None:
     """The system condarc: each account's own envs folder and package cache first, then the lab's clone
     folders and the machine caches (state absent, or no env: removed)."""
     folders = list(dict.fromkeys(ntpath.dirname(p["prefix"]) for p in plans if p["kind"] == "pro_clone"))
     roots = list(dict.fromkeys(st.conda_root(str(p["conda_exe"])) for p in plans))
+    caches = list(dict.fromkeys(pkgs_dir(p, host_dir) for p in plans))
     if state == "present" and plans:
         c.mkdir(ENVS_CONDARC_DIR, "system-wide conda settings")
         c.secure(PROGRAMDATA_CONDA, TRUSTED)
         c.write(
             ENVS_CONDARC,
-            st.machine_condarc(folders, roots),
+            st.machine_condarc(folders, roots, caches),
             "every account's conda: own envs and package cache first, the lab's envs listed",
         )
         return
@@ -145,10 +152,79 @@ def lab_envs_changes(plans: Sequence[Mapping[str, Any]], c: Changes, state: str)
         c.rmdir_empty(PROGRAMDATA_CONDA, "empty once the role's file is gone")
 
 
-def student_files_changes(plan: Mapping[str, Any], c: Changes) -> None:
+def served_stacks(plans: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Each Miniconda root -> the lab envs (one per ArcGIS stack) its conda builds on this host."""
+    served: dict[str, list[Mapping[str, Any]]] = {}
+    for plan in plans:
+        if plan["kind"] == "conda":
+            served.setdefault(st.conda_root(str(plan["conda_exe"])), []).append(plan)
+    return served
+
+
+def root_condarc_lines(plans: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Plan lines: which Miniconda holds its stack's pins for every env, and why one does not."""
+    lines = []
+    for root, served in served_stacks(plans).items():
+        if len(served) == 1:
+            lines.append(
+                f"{ntpath.join(root, st.ROOT_CONDARC)}: every env of this conda keeps "
+                f"{served[0]['name']}'s pins"
+            )
+        else:
+            names = ", ".join(str(p["name"]) for p in served)
+            lines.append(
+                f"{root} serves {len(served)} ArcGIS stacks ({names}): no conda-wide pins (they would "
+                "contradict each other); each lab env keeps its own conda-meta\\pinned, a student's clone of "
+                "it keeps none (conda's --clone does not copy it) and pip's constraints only"
+            )
+    return lines
+
+
+def root_condarc_changes(plans: Sequence[Mapping[str, Any]], snap: Snapshot, c: Changes, state: str) -> None:
+    """``<Miniconda>\\condarc.d\\arcgis_env.yml``: the pins of the one ArcGIS stack that Miniconda serves,
+    read by its conda for every account and every env (arcgis_env_students.root_condarc); removed when the
+    Miniconda serves none or several."""
+    served = served_stacks(plans) if state == "present" else {}
+    for root, listed in served.items():
+        if len(listed) == 1:
+            c.mkdir(ntpath.join(root, "condarc.d"), "this Miniconda's own settings")
+            c.write(ntpath.join(root, st.ROOT_CONDARC), st.root_condarc(listed[0]), "pins for every env")
+    for plan in plans:
+        root = st.conda_root(str(plan["conda_exe"]))
+        if plan["kind"] == "conda" and len(served.get(root, [])) != 1:
+            try:
+                c.delete(ntpath.join(root, st.ROOT_CONDARC), "this conda serves no single ArcGIS stack")
+                c.rmdir_empty(ntpath.join(root, "condarc.d"), "empty once the role's file is gone")
+            except NotObserved:
+                pass  # a Miniconda observe did not read (not served now): nothing of ours is known there
+
+
+def pkgs_dir(plan: Mapping[str, Any], host_dir: str) -> str:
+    """Where the admin's conda downloads for this env: a Miniconda's own ``<root>\\pkgs`` (gone with that
+    Miniconda), or, for a clone by ArcGIS Pro's conda, the role's admin-only folder (gone with the role's
+    state absent; Pro's own folder is Esri's)."""
+    if plan["kind"] == "conda":
+        return ntpath.join(st.conda_root(str(plan["conda_exe"])), "pkgs")
+    return ntpath.join(host_dir, "pkgs")
+
+
+def conda_item(plan: Mapping[str, Any], argv: Sequence[str], host_dir: str) -> dict[str, Any]:
+    """A conda command of the admin's run: its downloads go to the machine's package cache
+    (CONDA_PKGS_DIRS comes before every condarc's pkgs_dirs: conda/common/configuration.py reads the
+    environment variables after the files of the search path, and a SequenceParameter puts later sources
+    first), never the service account's ~\\.conda\\pkgs that the students' condarc lists first."""
+    return {"argv": list(argv), "environment": {"CONDA_PKGS_DIRS": pkgs_dir(plan, host_dir)}}
+
+
+def student_files_changes(plan: Mapping[str, Any], c: Changes, snap: Snapshot | None = None) -> None:
     """What a lab env carries for its students, in its sys.prefix (a clone copies them, see
-    arcgis_env_students): pip's site configuration with ArcGIS's versions as constraints, and a README."""
+    arcgis_env_students): pip's site configuration with ArcGIS's versions as constraints, and a README;
+    a Miniconda env's conda-meta\\pinned (a Pro clone's is written with Esri's, _pro_clone_changes)."""
     prefix = str(plan["prefix"])
+    if plan["kind"] == "conda" and snap is not None:
+        pinned = ntpath.join(prefix, "conda-meta", "pinned")
+        current = snap.text(pinned) if env_meta(snap, prefix, "pinned") else None
+        c.write(pinned, merge_pinned(current, st.conda_pin_lines(plan)), "hold ArcGIS's Python and stack")
     c.write(ntpath.join(prefix, st.CONSTRAINTS), st.constraints_text(plan), "ArcGIS's versions, for pip")
     c.write(
         ntpath.join(prefix, st.PIP_INI),
@@ -209,7 +285,13 @@ def arcgis_env_changes(
         for plan in plans:
             if env_exists(snap, plan["prefix"]):
                 argv = [plan["conda_exe"], "remove", "--prefix", plan["prefix"], "--all", "--yes", "--quiet"]
-                c.other("command", "remove env", plan["prefix"], f"env {plan['name']}", {"argv": argv})
+                c.other(
+                    "command",
+                    "remove env",
+                    plan["prefix"],
+                    f"env {plan['name']}",
+                    conda_item(plan, argv, host_dir),
+                )
                 # conda removes the prefix; anything it leaves is deleted by the next run (no history).
                 c.forget(plan["prefix"])
             elif snap.exists(plan["prefix"]):
@@ -219,12 +301,17 @@ def arcgis_env_changes(
         c.delete(host_dir, "the role's own folder (lock copies)")
         for root in roots:
             c.rmdir_empty(root, "the clone folder, empty once the clones are gone")
-        lab_envs_changes(plans, c, state)
+        lab_envs_changes(plans, c, state, host_dir)
+        root_condarc_changes(plans, snap, c, state)
         return
 
     # First, with the lock copies: one batched files call (envs_dirs may name a folder not made yet).
-    lab_envs_changes(plans, c, state)
+    lab_envs_changes(plans, c, state, host_dir)
+    root_condarc_changes(plans, snap, c, state)
     conda_plans = [p for p in plans if p["kind"] == "conda"]
+    if any(p["kind"] == "pro_clone" for p in plans):
+        c.mkdir(ntpath.join(host_dir, "pkgs"), "the package cache of the admin's Pro clones")
+        c.secure(host_dir, TRUSTED)
     if any(p["method"] == "lock" for p in conda_plans):
         c.mkdir(ntpath.dirname(conda_plans[0]["host_lock_path"]), "lock copies")
         c.secure(host_dir, TRUSTED)
@@ -246,7 +333,7 @@ def arcgis_env_changes(
         built.append(plan)
         exists = env_exists(snap, plan["prefix"])
         if plan["kind"] == "pro_clone":
-            _pro_clone_changes(plan, snap, c, exists)
+            _pro_clone_changes(plan, snap, c, exists, host_dir)
             if drifted is not None and drifted.repair:
                 # conda-meta\pinned holds Esri's builds; the pins changed by hand are put back explicitly.
                 specs = [f"{n}=={v}" for n, v in sorted(plan["pins"].items())]
@@ -257,7 +344,7 @@ def arcgis_env_changes(
                     "repair env",
                     plan["prefix"],
                     f"changed by hand, arcgis_env_repair: {'; '.join(drifted.details)}",
-                    {"argv": [*argv, *channels, *specs, "--yes", "--quiet"]},
+                    conda_item(plan, [*argv, *channels, *specs, "--yes", "--quiet"], host_dir),
                 )
             student_files_changes(plan, c)
             continue
@@ -265,7 +352,7 @@ def arcgis_env_changes(
         installed = installed_from_meta(snap, plan["prefix"]) if exists else None
         decided = env_change(plan, lock_packages, installed, exists)
         if decided["action"] == "none":
-            student_files_changes(plan, c)
+            student_files_changes(plan, c, snap)
             continue
         if decided["update_text"]:
             c.write(
@@ -280,9 +367,9 @@ def arcgis_env_changes(
             "create env" if decided["action"] == "create" else "update env",
             plan["prefix"],
             decided["summary"],
-            {"argv": decided["argv"]},
+            conda_item(plan, decided["argv"], host_dir),
         )
-        student_files_changes(plan, c)
+        student_files_changes(plan, c, snap)
     # Last, once the envs are built: what each one is built from, in the role's admin-only folder.
     if built:
         c.mkdir(ad.records_dir(host_dir), "what each env is built from")
@@ -331,11 +418,19 @@ def hand_changes(
     return found
 
 
-def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool) -> None:
+def _pro_clone_changes(
+    plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool, host_dir: str
+) -> None:
     source_pinned = snap.text(ntpath.join(plan["clone_source"], "conda-meta", "pinned"))
     if not exists:
         decided = env_change(plan, [], None, False)
-        c.other("command", "clone", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+        c.other(
+            "command",
+            "clone",
+            plan["prefix"],
+            decided["summary"],
+            conda_item(plan, decided["argv"], host_dir),
+        )
         c.creates(ntpath.dirname(plan["prefix"]))
         c.creates(plan["prefix"], ENV_DIRS)
         current = source_pinned if plan.get("clone_pinned_flag") else None
@@ -354,7 +449,13 @@ def _pro_clone_changes(plan: Mapping[str, Any], snap: Snapshot, c: Changes, exis
     )
     decided = env_change(plan, [], installed, True)
     if decided["action"] == "update":
-        c.other("command", "add tools", plan["prefix"], decided["summary"], {"argv": decided["argv"]})
+        c.other(
+            "command",
+            "add tools",
+            plan["prefix"],
+            decided["summary"],
+            conda_item(plan, decided["argv"], host_dir),
+        )
 
 
 def arcgis_env_verify(plans: Sequence[Mapping[str, Any]], state: str) -> list[dict[str, Any]]:
@@ -463,6 +564,8 @@ def arcgis_env_host_plan(
         out.lines.append(f"{plan['name']} ({kind}): {pins}")
     out.lines += [s if s.startswith("skipped:") else f"skipped: {s}" for s in skipped]
     out.warnings += probe_only_pins(ctx.installs, plans)
+    if args["state"] == "present":
+        out.lines += root_condarc_lines(plans)
     drifts, notes = arcgis_env_drift(args, ctx, plans, locks) if args["state"] == "present" else ([], [])
     out.lines += [f"drift: {d.line()}" for d in drifts]
     out.warnings += notes + [d.line() for d in drifts if d.state in NOTABLE_DRIFT]

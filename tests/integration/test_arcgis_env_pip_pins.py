@@ -5,8 +5,10 @@ the env's sys.prefix, read by a real pip under real interpreters (Python 2.7 wit
 The env is a prefix copy (see test_startup_bridge.make_prefix: a real CPython with its own sys.prefix and an
 enabled user site, the shape of a conda env) with pip linked into its site-packages. On Linux pip's site
 file is ``sys.prefix/pip.conf`` (CONFIG_BASENAME, pip/_internal/configuration.py); on Windows it is
-``pip.ini``: the content, which is what the role decides, is the same. The constraint path is the
-role's, rewritten for this prefix, as ``conda create --clone`` rewrites it in a clone (conda/misc.py).
+``pip.ini``: the content, which is what the role decides, is the same. The env lives in a folder with a
+space (a profile like ``C:\\Users\\Jane Doe``): pip splits a configured value on whitespace, so the role
+names the constraints file as a percent-encoded ``file:`` URL, here the POSIX one of this folder. How both
+pips turn the role's Windows URL (``file:///C|/...``) into a path is checked with their own code below.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import io
 import os
 import subprocess
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -94,10 +97,16 @@ def lab_env(base: str, dest: Path, index: Path) -> tuple[Path, dict[str, str]]:
     subprocess.run([str(exe), "-m", "pip", "install", "-q", "numpy==1.9.2"], env=env, check=True, timeout=120)
     windows_prefix = PLAN["prefix"]
     (dest / st.CONSTRAINTS).write_text(st.constraints_text(PLAN))
-    # The role's pip.ini with its prefix replaced by this one, as a clone's copy is (conda/misc.py clone_env).
-    text = st.pip_ini_text(windows_prefix).replace(f"{windows_prefix}\\", f"{dest}/")
-    (dest / "pip.conf").write_text(text)
+    # The role's pip.ini, its Windows file: URL replaced by this folder's (a space in it, percent-encoded).
+    windows_url = st.file_url(f"{windows_prefix}\\{st.CONSTRAINTS}")
+    text = st.pip_ini_text(windows_prefix)
+    assert windows_url in text
+    (dest / "pip.conf").write_text(text.replace(windows_url, posix_url(dest / st.CONSTRAINTS)))
     return exe, env
+
+
+def posix_url(path: Path) -> str:
+    return "file://" + urllib.parse.quote(str(path))
 
 
 def pip(exe: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -113,7 +122,7 @@ def version_of(exe: Path, env: dict[str, str], module: str) -> str:
 
 @pytest.mark.parametrize("base", pythons())
 def test_pip_in_a_lab_env_cannot_move_arcgis_numpy(base: str, tmp_path: Path, index: Path) -> None:
-    exe, env = lab_env(base, tmp_path / "arc1041", index)
+    exe, env = lab_env(base, tmp_path / "Jane Doe" / "arc1041", index)
     # The constraint is read from the site file in sys.prefix (pip config list shows it, pip >= 10).
     shown = pip(exe, env, "config", "list")
     assert "install.constraint" in shown.stdout, shown.stdout + shown.stderr
@@ -140,8 +149,59 @@ def test_pip_in_a_lab_env_cannot_move_arcgis_numpy(base: str, tmp_path: Path, in
     where = version_of(exe, env, "tinytool")
     assert where.startswith("1.0 ") and where.split(" ", 1)[1].startswith(env["PYTHONUSERBASE"]), where
 
+    # The constraints file named by its path, as before: pip splits it at the space and every install fails.
+    site_file = tmp_path / "Jane Doe" / "arc1041" / "pip.conf"
+    url_form = site_file.read_text()
+    site_file.write_text(
+        url_form.replace(posix_url(site_file.parent / st.CONSTRAINTS), str(site_file.parent / st.CONSTRAINTS))
+    )
+    broken = pip(exe, env, "install", "--user", "tinytool")
+    assert broken.returncode != 0 and "Could not open requirements file" in broken.stdout + broken.stderr
+    site_file.write_text(url_form)
+
     # Without the role's file the same pip would have moved numpy: the test can fail.
-    (tmp_path / "arc1041" / "pip.conf").unlink()
+    site_file.unlink()
     moved = pip(exe, env, "install", "--user", "--upgrade", "needsnewnumpy")
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert version_of(exe, env, "numpy").startswith("1.20.0 ")
+
+
+# pip 19.2's req_file/download.get_file_content (Python 2.7) and current pip's url_to_path, with Windows'
+# url2pathname (nturl2path): the role's URL of a path with spaces opens that path in both.
+PIP19_OPENS = """
+import sys
+from pip._internal import download
+opened = []
+class Stop(Exception):
+    pass
+def fake_open(path, mode='r'):
+    opened.append(path)
+    raise Stop()
+download.open = fake_open
+try:
+    download.get_file_content(sys.argv[1], session=object())
+except Stop:
+    pass
+sys.stdout.write(opened[0])
+"""
+
+CURRENT_PIP_OPENS = """
+import nturl2path, sys, urllib.request
+from pip._internal.utils import urls
+urls.WINDOWS = True
+urllib.request.url2pathname = nturl2path.url2pathname
+sys.stdout.write(urls.url_to_path(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("base", pythons())
+def test_pip_opens_the_roles_windows_url_of_a_path_with_spaces(base: str) -> None:
+    path = "C:\\Users\\Jane Doe\\.conda\\envs\\my arc\\arcgis-constraints.txt"
+    url = st.file_url(path)
+    assert url.split() == [url]
+    legacy = "python2" in base
+    code = PIP19_OPENS if legacy else CURRENT_PIP_OPENS
+    out = subprocess.run([base, "-c", code, url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # pip 19.2 opens C:/Users/... (Windows' open takes forward slashes); current pip the backslash path.
+    assert out.stdout == (path.replace("\\", "/") if legacy else path)

@@ -5,12 +5,12 @@ Pro 3.3 host (``reference``: the ArcMap stack through Miniconda2, the Pro stack 
 Pro-only host (``pro33``): clone a lab env under their own name (it lands in their profile; the lab's
 folders refuse them), install a package into it, try a package that would move numpy (conda with the
 clone's pins, pip with the env's constraints), ``pip install --user`` from the env's Python, link the env
-to their bridge with the shipped command, and look from ArcGIS's Python as student1, as student2 and as an
-administrator. Then the admin's site.yml re-run is a no-op with zero escalation events.
+to their bridge with the shipped command (ArcMap's Python; on Pro the README and the command name Esri's way,
+the active environment, as Pro has no bridge to link), and look from ArcGIS's Python as student1, as
+student2 and as an administrator. Then the admin's site.yml re-run is a no-op with zero escalation events.
 
 Everything the student runs is the simulator's model of conda, pip and Python (tests/simwin: conda_config.py,
 pip_model.py, hook.py, each rule with its source); the bridge's hook and command are the shipped code.
-Where the product does not yet keep the promise, the test says so with a strict xfail naming why.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class Flow:
     numpy_after_pip: str | None = None
     numpy_after_conda: str | None = None
     profile: str = ""
+    readme: str = ""
 
     @property
     def clone(self) -> str:
@@ -144,9 +145,17 @@ def student_flow(lab: Lab, stack: Stack) -> Flow:
         steps["pip_user"] = run(
             host, "student1", [mine, "-m", "pip", "install", "--user", stack.user_package]
         )
-        steps["link"] = run(
-            host, "student1", [stack.arcgis_python, "-m", "arcgis_conda_bridge", "add", stack.mine]
-        )
+        flow.readme = host.read_bytes(
+            f"{stack.lab_prefix}\\README-students.txt", host.principal("student1")
+        ).decode()
+        if stack is DESKTOP:
+            steps["link"] = run(
+                host, "student1", [stack.arcgis_python, "-m", "arcgis_conda_bridge", "add", stack.mine]
+            )
+        elif host.is_file(DESKTOP.arcgis_python):  # the bridge's command (ArcMap's), pointed at the Pro clone
+            steps["link"] = run(
+                host, "student1", [DESKTOP.arcgis_python, "-m", "arcgis_conda_bridge", "add", flow.clone]
+            )
         wanted = [stack.conda_package, _package(stack.user_package)]
         for user in ("student1", "student2", "svc_fleet"):
             flow.seen[user] = probe(host, user, stack.arcgis_python, wanted)
@@ -245,15 +254,9 @@ def test_pip_in_the_clone_keeps_arcgis_numpy(flow: Flow) -> None:
         assert "has requirement numpy>=1.12.0, but you'll have numpy 1.9.2" in result.stderr
 
 
-def test_conda_pins_in_the_clone_refuse_a_numpy_upgrade(flow: Flow, request: pytest.FixtureRequest) -> None:
-    if flow.stack is DESKTOP:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="upstream conda's --clone does not copy conda-meta\\pinned (conda/misc.py walk_prefix "
-                "skips conda-meta) and the ArcMap lab env has none: a Desktop clone keeps no conda pins",
-            )
-        )
+def test_conda_pins_in_the_clone_refuse_a_numpy_upgrade(flow: Flow) -> None:
+    """Pro: the clone's conda-meta\\pinned (Esri's conda copies it with --pinned). Desktop: upstream conda's
+    --clone copies no conda-meta\\pinned, so Miniconda2's own condarc.d pins every env it makes."""
     result = flow.steps["conda_numpy"]
     assert result.rc == 1 and "SpecsConfigurationConflictError" in result.stderr, result.stdout
     assert f"numpy =={flow.stack.numpy}" in result.stderr
@@ -272,16 +275,37 @@ def test_pip_user_goes_to_the_students_user_site_of_that_python(flow: Flow) -> N
     )
 
 
-def test_arcgis_python_sees_the_students_packages_for_that_student_only(
-    flow: Flow, request: pytest.FixtureRequest
-) -> None:
+def test_pro_students_are_told_the_pro_way_and_the_bridge_refuses_a_pro_env(flow: Flow) -> None:
+    """arcgispro-py3 is never written (issue 13 item 3), so Pro has no bridge to link: Pro uses a student's
+    clone as their active environment (Package Manager, proswap); the clone imports arcpy on its own."""
+    stack = flow.stack
+    if stack is DESKTOP:
+        assert (
+            f"python -m arcgis_conda_bridge add {stack.mine}" in flow.readme and "proswap" not in flow.readme
+        )
+        return
+    assert "arcgis_conda_bridge" not in flow.readme and f"proswap {stack.mine}" in flow.readme
+    link = flow.steps.get("link")
+    if link is not None:  # a host with ArcMap's bridge too: its command names Pro's way, writes nothing
+        assert link.rc == 1 and "is an ArcGIS Pro env" in link.stdout, link.stdout + link.stderr
+        assert f"proswap {stack.mine}" in link.stdout
+        data = f"{flow.profile}\\.arcgis-conda\\bridge.json"
+        host = flow.lab.host()
+        text = host.read_bytes(data, host.principal("student1")).decode() if host.is_file(data) else ""
+        assert stack.mine not in text, text
+    # Nothing of student1's clone reaches Pro's own Python, for anyone; their `pip --user` package does, for
+    # student1 only (the user site of that Python version, read by every such Python of theirs).
+    user_package = _package(stack.user_package)
+    assert flow.seen["student1"][stack.conda_package] is None
+    assert flow.seen["student1"][user_package] is not None
+    for other in ("student2", "svc_fleet"):
+        assert set(flow.seen[other].values()) == {None}, (other, flow.seen[other])
+
+
+def test_arcgis_python_sees_the_students_packages_for_that_student_only(flow: Flow) -> None:
     if flow.stack is PRO:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="arcgispro-py3 is never written (issue 13 item 3): it has no bridge hook, so "
-                "`python -m arcgis_conda_bridge add` has nothing to run and Pro's Python reads no user entry",
-            )
+        pytest.skip(
+            "Pro has no bridge: see test_pro_students_are_told_the_pro_way_and_the_bridge_refuses_a_pro_env"
         )
     link = flow.steps["link"]
     assert link.rc == 0, link.stdout + link.stderr

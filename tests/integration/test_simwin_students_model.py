@@ -181,3 +181,25 @@ def test_a_constraint_path_with_a_space_in_pip_ini_is_two_file_names(host: H.Hos
         host, host.principal("student1"), [exe, "-m", "pip", "install", "--user", "tabulate"]
     )
     assert result.rc == 1 and "C:\\Lab\\Py\\my" in result.stderr, result.stderr
+
+
+def test_a_constraint_named_as_a_file_url_with_a_space_is_one_file(host: H.Host) -> None:
+    exe = pip_env(host, "24.0")
+    system = host.principal("SYSTEM")
+    host.mkdir("C:\\Lab\\Py\\my pins", system)
+    host.write("C:\\Lab\\Py\\my pins\\pins.txt", b"numpy==1.24.3\n", system)
+    ini = b"[install]\nconstraint = file:///C|/Lab/Py/my%20pins/pins.txt\n"
+    host.write("C:\\Lab\\Py\\pip.ini", ini, system)
+    result = programs.run_program(
+        host, host.principal("student1"), [exe, "-m", "pip", "install", "--user", "tabulate"]
+    )
+    assert result.rc == 0, result.stderr
+
+
+def test_conda_pkgs_dirs_in_the_environment_comes_before_every_condarc(host: H.Host) -> None:
+    machine_condarc(host, "pkgs_dirs: ['~\\.conda\\pkgs', 'C:\\Lab\\pkgs']\n")
+    admin = host.principal("svc_fleet")
+    plain = Config(host, admin, PRO_ROOT)
+    assert plain.pkgs_dirs[0] == host.profile_dir("svc_fleet") + "\\.conda\\pkgs"
+    told = Config(host, admin, PRO_ROOT, {"CONDA_PKGS_DIRS": "C:\\Lab\\pkgs"})
+    assert told.pkgs_dirs == ["C:\\Lab\\pkgs", host.profile_dir("svc_fleet") + "\\.conda\\pkgs"]

@@ -140,3 +140,26 @@ def test_remove_unlinks_and_list_shows_the_entries(linked):
     )
     assert removed.returncode == 0, removed.stdout
     assert start(lab, student1).returncode != 0
+
+
+@pytest.mark.parametrize("marker", ["Lib/site-packages/ArcGISPro.pth", "conda-meta/arcpy-3.3-py311_123.json"])
+def test_add_refuses_an_arcgis_pro_env_and_names_the_pro_way(linked, marker):
+    """A clone of arcgispro-py3 (its ArcGISPro.pth, or Esri's arcpy record) has no bridge to link: Pro uses
+    an env as the account's active environment. The command says so and writes nothing."""
+    lab, student1, _ = linked
+    data_file = student1 / ".arcgis-conda" / "bridge.json"
+    before = data_file.read_text()
+    prefix = student_env(lab, student1, "myarcpro33")
+    (prefix / marker).parent.mkdir(parents=True, exist_ok=True)
+    (prefix / marker).write_text("{}\n")
+    refused = subprocess.run(
+        [str(lab.arcgis_exe), "-m", "arcgis_conda_bridge", "add", "myarcpro33"],
+        env={**_env(lab, student1), **STUDENT},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "is an ArcGIS Pro env" in refused.stdout and "proswap myarcpro33" in refused.stdout
+    assert "Package Manager" in refused.stdout
+    assert data_file.read_text() == before

@@ -12,6 +12,10 @@ conda 4.4 for the parts the lab's Miniconda2 4.8.3 and Pro's 23.7.4 use):
 - Lists merge with the files later in the search path first, duplicates dropped
   (conda/common/configuration.py ``SequenceParameter``: "reverse because elements closer to the end of
   search path take precedence"): a student's own ``~\\.condarc`` entries come before the machine's.
+- Environment variables ``CONDA_<KEY>`` are a source after every file of the search path
+  (conda/common/configuration.py ``Configuration._set_env_vars`` after ``_set_search_path``;
+  ``EnvRawParameter`` splits a sequence's value on ``,``, its ``string_delimiter``), so with the merge above
+  ``CONDA_PKGS_DIRS`` entries come before every condarc's pkgs_dirs (4.8.3 as today).
 - ``expand`` = ``abspath(expanduser(expandvars(path)))`` (conda/common/path ``expand``): ``~`` and
   ``%VAR%`` are the *running account's* (``%USERPROFILE%``, ...), so one machine file means a folder per user.
 - envs_dirs (conda/base/context.py ``mockable_context_envs_dirs``): the configured folders, then
@@ -127,8 +131,12 @@ class Config:
         return data if isinstance(data, dict) else {}
 
     def sequence(self, key: str) -> list[str]:
-        """A list parameter merged as conda's SequenceParameter does: later files first, no duplicates."""
+        """A list parameter merged as conda's SequenceParameter does: later sources first (the environment
+        variable CONDA_<KEY>, then the files from last to first), no duplicates."""
         merged: list[str] = []
+        for item in (self.env.get(f"CONDA_{key.upper()}") or "").split(","):
+            if item.strip() and item.strip() not in merged:
+                merged.append(item.strip())
         for data in reversed(self.data):
             for item in data.get(key) or []:
                 if item not in merged:

@@ -16,6 +16,10 @@ and the tags named):
   (``[install]``) apply; an option's name is its long name (``constraint`` for ``-c/--constraint``),
   and an append option's value is split on whitespace (cli/parser.py ``_update_defaults``:
   ``val = val.split()``), so a path with a space becomes two file names.
+- A constraints file named as a ``file:`` URL is opened at its path: pip 19.2's ``get_file_content``
+  (download.py; req_file.py later) strips ``file:``, turns ``/C|`` into ``C:`` (``_url_slash_drive_re``) and
+  unquotes; pip 20+ fetches it through its LocalFSAdapter (network/session.py) at ``url_to_path``
+  (utils/urls.py: ``urllib.request.url2pathname``, nturl2path on Windows). Both give the same file here.
 - Constraints (``-c``, ``constraint =``, ``PIP_CONSTRAINT``) limit versions without asking for the
   package. pip 20.3+ resolves with resolvelib (the 2020 resolver became the default in 20.3, NEWS.rst):
   a requirement whose every candidate would break a constraint, directly or through a dependency, is
@@ -41,7 +45,9 @@ from __future__ import annotations
 
 import configparser
 import ntpath
+import nturl2path
 import re
+import urllib.parse
 from typing import Any
 
 from . import host as H
@@ -166,6 +172,8 @@ class Pip:
         constraint_files = self.option("constraint", isolated) + constraint_files
         constraints: dict[str, list[tuple[str, str]]] = {}
         for path in constraint_files:
+            if path.lower().startswith("file:"):
+                path = nturl2path.url2pathname(urllib.parse.urlsplit(path).path)
             try:
                 text = self.host.read_bytes(path, self.actor).decode("utf-8-sig")
             except H.WinError as err:

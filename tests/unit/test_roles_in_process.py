@@ -34,10 +34,11 @@ SCENARIOS = ("desktop1041", "pro35")
 FIRST_RUN = {
     # miniconda: each install's record written before its installer runs (finds a half-done install).
     # arcgis_env: the machine condarc, each env, its three files for students (pip.ini, constraints, README)
-    # and its record.
-    "desktop1041": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 8, "startup_bridge": 7},
+    # and its record; a Miniconda env's conda-meta\pinned and, as Miniconda2 serves one stack, its
+    # condarc.d pins; a Pro clone's package cache in the role's folder (the admin's CONDA_PKGS_DIRS).
+    "desktop1041": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 10, "startup_bridge": 7},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
-    "pro35": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 10},
+    "pro35": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 11},
 }
 
 

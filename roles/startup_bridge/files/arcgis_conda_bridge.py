@@ -25,6 +25,9 @@ own data file, %USERPROFILE%\\.arcgis-conda\\bridge.json, which the student writ
     python -m arcgis_conda_bridge add NAME       (NAME in %USERPROFILE%\\.conda\\envs, or a folder there)
 
 run with the Python that should see the env (ArcGIS's, or a lab env's); `remove NAME` and `list` too.
+An ArcGIS Pro env (a clone of arcgispro-py3, or Pro's own Python) is refused with Esri's way instead: Pro
+uses an env as the account's active environment (Package Manager, or `proswap NAME` in Pro's Python Command
+Prompt), and a clone imports arcpy on its own (its ArcGISPro.pth); arcgispro-py3 has no bridge to link.
 Its entries apply only to the account whose profile holds them (on POSIX the file's owner must also be the
 running uid; on Windows a profile folder is its owner's, SYSTEM's and Administrators' alone by default),
 only to folders inside that profile, never in an elevated or administrator's process (shell32
@@ -420,6 +423,27 @@ def env_folder(arg, profile):
     return os.path.join(profile, ".conda", "envs", arg)
 
 
+PRO_WAY = (
+    "%s is an ArcGIS Pro env: Pro has no bridge to link (arcgispro-py3 is never changed). Use your env "
+    "in Pro the Esri way: in ArcGIS Pro, Settings > Package Manager > Environment Manager, activate it; "
+    "or, in the Python Command Prompt, proswap %s. A clone of arcgispro-py3 imports arcpy on its own.\n"
+)
+
+
+def pro_env(prefix):
+    """True for an ArcGIS Pro env: arcgispro-py3's ArcGISPro.pth (copied into every clone) or Esri's arcpy
+    package record in conda-meta."""
+    site = os.path.join(prefix, "Lib", "site-packages")
+    if os.path.isfile(os.path.join(site, "ArcGISPro.pth")):
+        return True
+    meta = os.path.join(prefix, "conda-meta")
+    try:
+        names = os.listdir(meta)
+    except OSError:
+        return False
+    return any(n.startswith("arcpy-") and n[6:7].isdigit() and n.endswith(".json") for n in names)
+
+
 def env_python(prefix):
     """The env's Python (major.minor, bits) from conda's own record, conda-meta\\python-<version>-*.json."""
     meta = os.path.join(prefix, "conda-meta")
@@ -502,6 +526,10 @@ def main(argv=None, out=None):
                 "%s is not inside your profile %s: only your own envs can be added\n" % (prefix, profile)
             )
             return 1
+        for pro in (prefix, interpreter["prefix"]):
+            if pro_env(pro):
+                out.write(PRO_WAY % (pro, os.path.basename(prefix.rstrip(os.sep))))
+                return 1
         try:
             python, bits = env_python(prefix)
         except Exception as err:
