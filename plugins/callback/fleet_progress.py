@@ -110,7 +110,8 @@ NOT_RUN = (
     "or one whose hosts all failed or were unreachable): run again for it (the retry command)"
 )
 # site.yml's canary wave (roles/fleet/tasks/canary.yml): a failed canary holds back the rest of its lab.
-CANARY_GROUP, PASSED_GROUP = "fleet_wave_canary", "fleet_canary_passed"
+CANARY_GROUP = "fleet_wave_canary"
+PASSED_GROUP = "fleet_canary_passed"
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # ansible.windows action plugins that copy from the controller: one query call, plus one when they copy.
 TWO_STEP_COPIES = frozenset({"win_copy", "win_template"})

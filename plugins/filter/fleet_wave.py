@@ -8,7 +8,9 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import lab_of
 
-CANARY, REST, PASSED = "fleet_wave_canary", "fleet_wave_rest", "fleet_canary_passed"
+CANARY = "fleet_wave_canary"
+REST = "fleet_wave_rest"
+PASSED = "fleet_canary_passed"
 
 
 def _lab(groups: Mapping[str, Any], host: str) -> str:

@@ -71,14 +71,12 @@ SYSTEM, ADMINS, USERS, AUTH_USERS, TRUSTED_INSTALLER = (
     "S-1-5-11",
     "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464",
 )
-# A standard user's token: Everyone, Authenticated Users, Users (and their own SID, which no shipped ACL
-# names). https://learn.microsoft.com/en-us/windows/win32/secauthz/well-known-sids
+# A standard user's token at the console: Everyone, Authenticated Users, Users, INTERACTIVE (and their own
+# SID, which no shipped ACL names). https://learn.microsoft.com/en-us/windows/win32/secauthz/well-known-sids
 STANDARD_USER = frozenset({"S-1-1-0", AUTH_USERS, USERS, "S-1-5-4"})
-CREATE_FILES, CREATE_FOLDERS = (
-    0x2,
-    0x4,
-)  # FileSystemRights WriteData/CreateFiles, AppendData/CreateDirectories
-GENERIC_ALL, GENERIC_WRITE = 0x10000000, 0x40000000
+# FileSystemRights WriteData/CreateFiles and AppendData/CreateDirectories; GENERIC_ALL as .NET reports it raw.
+CREATE_FILES, CREATE_FOLDERS = 0x2, 0x4
+GENERIC_ALL = 0x10000000
 FULL, MODIFY, READ_EXECUTE = 2032127, 1245631, 1179817
 WSMV = "https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/"
 ACL_DOCS = "https://learn.microsoft.com/en-us/windows/win32/secauthz/ace-inheritance-rules"
