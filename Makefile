@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax sanity pytest molecule-syntax molecule-lab bench bench-calls clean
+.PHONY: setup test lint yamllint ruff ansible-lint argcheck syntax sanity pytest molecule-syntax molecule-lab bench bench-faults bench-calls clean
 
 ## setup: create the venv with pinned Ansible, collections, WinRM/PSRP clients and the dev tools.
 setup: $(VENV)/.installed
@@ -68,6 +68,10 @@ bench:
 	python benchmarks/bench_arcgis_env_lock.py
 	python benchmarks/bench_mirror.py
 	python benchmarks/bench_console.py
+
+## bench-faults: the 40-host fault run (a fifth faulty; converges in two runs, every report row true).
+bench-faults:
+	python benchmarks/bench_faults.py
 
 ## bench-calls: module calls per host for site.yml on every simulated scenario, first run and re-run.
 bench-calls:

@@ -207,7 +207,7 @@ def main() -> int:
         "--plan-only", action="store_true", help="only the offline plan, from the lab a --keep run left"
     )
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["cpu", "envs"], help="leave these figures out (quick looks)"
+        "--skip", nargs="*", default=[], choices=["cpu", "envs", "plan"], help="leave these out (quick looks)"
     )
     opts = parser.parse_args()
     root = opts.root.resolve()
@@ -238,7 +238,8 @@ def main() -> int:
         cpu_per_host(bench, opts.sizes, check)
     if "envs" not in opts.skip:
         cpu_per_env(bench, ref, check)
-    offline(bench, opts.plan_hosts, work, check, misses)
+    if "plan" not in opts.skip:
+        offline(bench, opts.plan_hosts, work, check, misses)
     print(
         f"bench seconds: {time.perf_counter() - started:.0f}; load average {os.getloadavg()[0]:.2f} "
         f"on {os.cpu_count()} cores"

@@ -61,6 +61,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "cache_dir": {"type": "path", "default": ".cache/rattler"},
     "channel_mirrors": {"type": "dict", "default": {}},
     "timeout": {"type": "float", "default": 10.0},
+    "applies": {"type": "bool", "default": True},
 }
 COLUMNS = (
     Column("host", "Host"),
@@ -140,6 +141,7 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_plan_lock",
         "fleet_plan_lock_dir",
         "fleet_plan_cache_dir",
+        "fleet_plan_applies",
         "fleet_mirror_ca_file",
         "fleet_confirm",
         # Set by the playbooks and roles themselves (facts, registered results, include vars).
@@ -275,7 +277,13 @@ class ActionModule(ActionBase):
         )
         selected = selected_roles(args, self._play_roles())
         planner = ff.FleetPlanner(
-            ROLES, selected, role_args, role_args.check_public, fleet, rows_only=not live
+            ROLES,
+            selected,
+            role_args,
+            role_args.check_public,
+            fleet,
+            rows_only=not live,
+            applies=args["applies"],
         )
         hostvars = task_vars["hostvars"]
         self._defaults = role_args.defaults

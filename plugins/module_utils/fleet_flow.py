@@ -160,9 +160,13 @@ class FleetPlanner:
         check_public: CheckPublicFn,
         fleet: Fleet,
         rows_only: bool = False,
+        applies: bool = True,
     ) -> None:
         self.roles = tuple(roles)
         self.rows_only = rows_only
+        # False: the plan's changes are not applied before its verify runs (verify.yml): a program the
+        # changes would first secure is not run.
+        self.applies = applies
         self.selected = list(selected)
         # The roles that change anything this run, in the order given (uninstall: reversed).
         by_name = {role.name: role for role in self.roles}
@@ -405,6 +409,9 @@ class FleetPlanner:
                 record.error, status = f"{item.host}: {host_error(exc)}", "failed"
         selected = {name: plan for name, plan in plans.items() if name in self.selected}
         reads, runs = verify_params(selected.values())
+        if not self.applies and changes:  # verify.yml: nothing of this plan is applied before its checks
+            runs, held = held_back(runs, changes)
+            record.warnings += held
         # The licence choice in force is reported for every host, also one whose plan failed.
         sources = [line for plan in plans.values() for line in plan.sources]
         sources = sources or [ps.setting_label(item.variables)]
@@ -543,6 +550,25 @@ def composed(changes: Sequence[Mapping[str, Any]], snap: Snapshot, host: str) ->
             aside[k] = change
         elif not removes:
             made[k] = change
+
+
+def held_back(runs: Sequence[dict[str, Any]], changes: Sequence[Mapping[str, Any]]) -> tuple[list, list[str]]:
+    """(the verify runs that may run now, a note for each held back): a program inside a folder the
+    changes secure is writable by users until they are applied (a half-done install, a folder Windows
+    left open), so running it as admin now would trust it. Its role's checks then fail: not converged."""
+    secured = [fh.key(str(c["item"]["path"])) for c in changes if (c.get("item") or {}).get("op") == "secure"]
+    keep, notes = [], []
+    for run in runs:
+        exe = str((run.get("argv") or [""])[0])
+        folder = next((s for s in secured if fh.key(exe).startswith(s + "\\")), None)
+        if folder is None:
+            keep.append(run)
+        else:
+            notes.append(
+                f"verify did not run {exe}: {folder} is not secured yet (users can write it until site.yml "
+                "secures it), so running it as admin would trust it. Fix: run site.yml for this host."
+            )
+    return keep, notes
 
 
 def verify_params(plans: Iterable[RolePlan]) -> tuple[list[Read], list[dict[str, Any]]]:

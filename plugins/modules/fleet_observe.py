@@ -52,7 +52,7 @@ RETURN = r"""
 ansible_facts:
   description:
     - C(arcgis), the ArcGIS Pythons, and C(arcgis_conda_observed), the snapshot (reads, env, store,
-      profiles, os_bits, acls) packed as C({encoding: "zlib+base64:json", bytes, data}).
+      profiles, os_bits, acls) packed as C(encoding) (V(zlib+base64:json)), C(bytes) and C(data).
   returned: always
   type: dict
 module_calls:

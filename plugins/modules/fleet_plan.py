@@ -96,6 +96,14 @@ options:
     description: Seconds to wait for a channel before falling back.
     type: float
     default: 10.0
+  applies:
+    description:
+      - V(false) when the plan's changes are not applied before its verify spec runs
+        (C(playbooks/verify.yml)). A program inside a folder the changes would secure is then left out of
+        the verify runs (running it as admin would trust a folder users can still write), and a warning
+        says why.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
