@@ -14,6 +14,7 @@ packages and ArcGIS releases named, before any host is touched.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import urllib.error
@@ -331,6 +332,25 @@ def lock_fleet(
     Raises UnsatisfiableError, naming every stack that cannot be solved, before anything is written.
     """
     directory = Path(lock_dir)
+    if not write:
+        return _lock_fleet(specs, who, directory, locker, refresh, write)
+    # Two planners sharing the lock folder at once (the slices of one AWX sliced job) solve each stack once:
+    # the second waits here, then finds the first one's locks and reuses them.
+    # Beside the folder, not in it: a stack nobody can solve leaves no lock folder behind.
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.solving", "a", encoding="utf-8") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        return _lock_fleet(specs, who, directory, locker, refresh, write)
+
+
+def _lock_fleet(
+    specs: Mapping[str, EnvSpec],
+    who: Mapping[str, Iterable[str]],
+    directory: Path,
+    locker: Locker,
+    refresh: bool,
+    write: bool,
+) -> dict[str, LockOutcome]:
     outcomes: dict[str, LockOutcome] = {}
     errors: list[str] = []
     rendered: dict[str, str] = {}

@@ -210,3 +210,38 @@ def test_lock_files_of_another_spec_are_not_reused(channel, tmp_path):
     out = lock_fleet({spec.key: spec}, {}, locks, locker)
     assert out[spec.key].status == "solved" and locker.solves == 1
     assert Path(out[spec.key].path).read_text().startswith(f"# arcgis-conda fleet lock {spec.key}")
+
+
+def _lock_in_process(channel_url: str, lock_dir: str, cache: str, out: str) -> None:
+    fleet = fleet_of(12, list(STACKS), settings(channel_url))
+    locker = Locker(Path(cache))
+    outcomes = lock_fleet(fleet.specs, fleet.releases, lock_dir, locker)
+    Path(out).write_text(
+        json.dumps({"solves": locker.solves, "status": {k: o.status for k, o in outcomes.items()}})
+    )
+
+
+def test_two_planners_sharing_the_lock_folder_at_once_solve_each_stack_once(channel, tmp_path):
+    """The slices of one AWX sliced job plan at the same time over one state folder (issue 26 item 6): the
+    second waits for the first's solve and reuses its locks, so each stack has one lock, solved once."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("fork")  # keeps the collection loader
+    lock_dir = tmp_path / "state" / ".cache" / "locks"
+    procs = [
+        spawn.Process(
+            target=_lock_in_process,
+            args=(channel.url, str(lock_dir), str(tmp_path / f"cache{n}"), str(tmp_path / f"out{n}.json")),
+        )
+        for n in (1, 2)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(300)
+        assert proc.exitcode == 0
+    results = [json.loads((tmp_path / f"out{n}.json").read_text()) for n in (1, 2)]
+    assert sorted(r["solves"] for r in results) == [0, 6], results
+    statuses = sorted({s for r in results for s in r["status"].values()})
+    assert statuses == ["reused", "solved"], results
+    assert len(list(lock_dir.glob("*.txt"))) == 6
