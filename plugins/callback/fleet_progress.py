@@ -64,6 +64,7 @@ from typing import Any
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_report as fr
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state as fs
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
@@ -425,6 +426,10 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._stop_waiting()
+        # A play that max_fail_percentage ended never reaches its release task: the run lock is released here,
+        # by the ansible-playbook process holding it. From AWX, whose every job runs in a new container, a
+        # lock left behind could not be told stale and would stop every later job.
+        fl.release(fs.run_lock(fs.state_dir(self.state_value, C.CONFIG_FILE)), os.getpid())
         self._finish(set(self.batch))
         for name, host in self.targets.items():
             if name not in self.lab and self._register(host) is not None:
