@@ -52,7 +52,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         result = super().run(tmp, task_vars)
-        state = fs.state_dir(task_vars.get(fs.VARIABLE), C.CONFIG_FILE)
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
         args["lock_dir"] = args["lock_dir"] or str(fs.locks_dir(state))
         args["cache_dir"] = args["cache_dir"] or str(fs.solver_dir(state))
         if not HAS_RATTLER:

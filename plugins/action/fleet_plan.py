@@ -247,7 +247,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         started = time.perf_counter()
         live = args["mode"] == "live"
-        state = fs.state_dir(task_vars.get(fs.VARIABLE), C.CONFIG_FILE)
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
         args["report_dir"] = args["report_dir"] or str(fs.reports_dir(state) / "plan")
         args["lock_dir"] = args["lock_dir"] or str(fs.locks_dir(state))
         args["cache_dir"] = args["cache_dir"] or str(fs.solver_dir(state))

@@ -41,7 +41,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
-        state = fs.state_dir(task_vars.get(fs.VARIABLE), C.CONFIG_FILE)
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
         path = Path(args["path"]) if args.get("path") else fs.run_lock(state)
         pid = os.getppid()  # the ansible-playbook process: workers are forked from it
         awx = fs.awx_job(task_vars)

@@ -61,7 +61,7 @@ def extra_state_dir() -> Any:
     if not (context.CLIARGS or {}).get("extra_vars"):
         return None
     try:
-        return load_extra_vars(DataLoader()).get(fs.VARIABLE)
+        return load_extra_vars(DataLoader()).get(fs.STATE_VARIABLE)
     except (AnsibleError, OSError, ValueError):
         return None
 

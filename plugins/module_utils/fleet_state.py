@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ENV = "ARCGIS_FLEET_STATE_DIR"
-VARIABLE = "fleet_state_dir"
+STATE_VARIABLE = "fleet_state_dir"
 FACTS = Path(".cache") / "facts"
 LOCKS = Path(".cache") / "locks"
 SOLVER = Path(".cache") / "rattler"
