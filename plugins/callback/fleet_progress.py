@@ -322,7 +322,8 @@ class CallbackModule(CallbackBase):
         # With `serial`, each batch starts the play again: the previous batch's hosts are done.
         self._finish(set(self.batch))
         self.batch = set()
-        found = self._play_variables(play, (fs.STATE_VARIABLE, "awx_job_id", "awx_workflow_job_id", "tower_job_id"))
+        names = (fs.STATE_VARIABLE, "awx_job_id", "awx_workflow_job_id", "tower_job_id")
+        found = self._play_variables(play, names)
         self.state_value = found.pop(fs.STATE_VARIABLE, None) or self.state_value
         self.awx_vars.update({k: v for k, v in found.items() if v not in (None, "")})
         keep = self._play_variable(play, "fleet_report_keep")
