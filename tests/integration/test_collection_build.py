@@ -327,12 +327,17 @@ def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
     # (tests/unit/test_sanity_ignores.py), so that one warning is expected, and no other.
     warned = [line for line in out.splitlines() if "WARNING" in line or "ERROR" in line]
     assert warned == [
-        "WARNING: Ignore files skip ansible-test sanity tests, found ignore-2.19.txt with 8 statement(s)"
+        "WARNING: Ignore files skip ansible-test sanity tests, found ignore-2.19.txt with 9 statement(s)"
     ], out
     result = json.loads((tmp_path / "importer_result.json").read_text())
     contents = result["contents"]
     root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"
-    for kind, folder in (("module", "modules"), ("callback", "callback"), ("filter", "filter")):
+    for kind, folder in (
+        ("module", "modules"),
+        ("callback", "callback"),
+        ("filter", "filter"),
+        ("cache", "cache"),
+    ):
         files = {p.stem for p in (root / "plugins" / folder).glob("*.py")}
         found = {c["name"] for c in contents if c["content_type"] == kind}
         assert found == files, f"{kind}: galaxy-importer found {found}, the collection has {files}"
