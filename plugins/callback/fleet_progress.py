@@ -63,6 +63,7 @@ from typing import Any
 
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.arcgis_conda.fleet.plugins.cache.fleet_facts import extra_state_dir
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_report as fr
@@ -245,8 +246,9 @@ class CallbackModule(CallbackBase):
         # Every host the play targets (--limit applied), and those that published their report row.
         self.targets: dict[str, Any] = {}
         self.finished: set[str] = set()
-        # The play's fleet_state_dir and AWX's job variables (extra variables), as its first host sees them.
-        self.state_value: Any = None
+        # The state folder as the fact cache follows it (-e fleet_state_dir, else the environment, else the
+        # project: one set only in the inventory is refused by the run lock), and AWX's job variables.
+        self.state_value: Any = extra_state_dir()
         self.awx_vars: dict[str, Any] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------------
@@ -322,9 +324,7 @@ class CallbackModule(CallbackBase):
         # With `serial`, each batch starts the play again: the previous batch's hosts are done.
         self._finish(set(self.batch))
         self.batch = set()
-        names = (fs.STATE_VARIABLE, "awx_job_id", "awx_workflow_job_id", "tower_job_id")
-        found = self._play_variables(play, names)
-        self.state_value = found.pop(fs.STATE_VARIABLE, None) or self.state_value
+        found = self._play_variables(play, ("awx_job_id", "awx_workflow_job_id", "tower_job_id"))
         self.awx_vars.update({k: v for k, v in found.items() if v not in (None, "")})
         keep = self._play_variable(play, "fleet_report_keep")
         if keep is not None:

@@ -83,3 +83,21 @@ def test_atomic_writes_use_unique_temporary_names(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert target.read_text().startswith("writer ") and list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_a_state_folder_set_only_in_the_inventory_is_refused_before_any_host_call(tmp_path: Path) -> None:
+    """The fact cache is set up before the inventory is read: a fleet_state_dir there would split the state
+    (facts in one folder, locks and reports in another), so the run stops and says how to give it."""
+    lab = make_lab(tmp_path, "pro33")
+    elsewhere = tmp_path / "elsewhere"
+    (lab.dir / "inventory" / "group_vars" / "lab_sim.yml").write_text(f"fleet_state_dir: {elsewhere}\n")
+    rc, out, _rows = fleet_run(lab, "site.yml")
+    assert rc != 0
+    text = " ".join(out.split())
+    assert f"fleet_state_dir is {elsewhere} for this play but the fact cache follows {lab.dir}" in text, out[
+        -3000:
+    ]
+    assert f"-e fleet_state_dir={elsewhere}" in text and "ARCGIS_FLEET_STATE_DIR" in text
+    assert [c for c in lab.calls() if c.get("kind") == "module"] == [], "a host was contacted"
+    assert not elsewhere.exists()  # the failed run's report is where the fact cache is
+    assert (lab.dir / "reports" / "latest" / "lab_sim.json").exists()
