@@ -212,34 +212,54 @@ def test_lock_files_of_another_spec_are_not_reused(channel, tmp_path):
     assert Path(out[spec.key].path).read_text().startswith(f"# arcgis-conda fleet lock {spec.key}")
 
 
-def _lock_in_process(channel_url: str, lock_dir: str, cache: str, out: str) -> None:
-    fleet = fleet_of(12, list(STACKS), settings(channel_url))
-    locker = Locker(Path(cache))
-    outcomes = lock_fleet(fleet.specs, fleet.releases, lock_dir, locker)
-    Path(out).write_text(
-        json.dumps({"solves": locker.solves, "status": {k: o.status for k, o in outcomes.items()}})
-    )
+# One planner in its own Python process (a fork would inherit py-rattler's runtime threads mid-state).
+PLANNER = """
+import json, sys
+from pathlib import Path
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=[sys.argv[1]], scan_sys_paths=True)._install()
+sys.path.insert(0, sys.argv[2])
+from test_arcgis_env_lock import fleet_of, settings, STACKS
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import Locker, lock_fleet
+channel_url, lock_dir, cache, out = sys.argv[3:7]
+fleet = fleet_of(12, list(STACKS), settings(channel_url))
+locker = Locker(Path(cache))
+outcomes = lock_fleet(fleet.specs, fleet.releases, lock_dir, locker)
+status = {k: o.status for k, o in outcomes.items()}
+Path(out).write_text(json.dumps({"solves": locker.solves, "status": status}))
+"""
 
 
 def test_two_planners_sharing_the_lock_folder_at_once_solve_each_stack_once(channel, tmp_path):
     """The slices of one AWX sliced job plan at the same time over one state folder (issue 26 item 6): the
     second waits for the first's solve and reuses its locks, so each stack has one lock, solved once."""
-    import multiprocessing
+    import subprocess
+    import sys
 
-    spawn = multiprocessing.get_context("fork")  # keeps the collection loader
+    root = Path(__file__).resolve().parents[2]
     lock_dir = tmp_path / "state" / ".cache" / "locks"
     procs = [
-        spawn.Process(
-            target=_lock_in_process,
-            args=(channel.url, str(lock_dir), str(tmp_path / f"cache{n}"), str(tmp_path / f"out{n}.json")),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                PLANNER,
+                str(root / "collections"),
+                str(Path(__file__).parent),
+                channel.url,
+                str(lock_dir),
+                str(tmp_path / f"cache{n}"),
+                str(tmp_path / f"out{n}.json"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for n in (1, 2)
     ]
     for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(300)
-        assert proc.exitcode == 0
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
     results = [json.loads((tmp_path / f"out{n}.json").read_text()) for n in (1, 2)]
     assert sorted(r["solves"] for r in results) == [0, 6], results
     statuses = sorted({s for r in results for s in r["status"].values()})
