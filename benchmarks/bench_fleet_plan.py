@@ -67,7 +67,7 @@ def main() -> int:
         inv = Path(tmp) / "hosts.yml"
         inv.write_text(yaml.safe_dump(inventory(opts.hosts)))
         env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
-        env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(Path(tmp) / "facts")
+        env["ARCGIS_FLEET_STATE_DIR"] = tmp  # its fact cache and reports (reports/plan)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         started = time.perf_counter()
         proc = subprocess.run(
@@ -76,8 +76,6 @@ def main() -> int:
                 "playbooks/plan.yml",
                 "-i",
                 str(inv),
-                "-e",
-                f"fleet_plan_report_dir={tmp}/r",
             ],
             cwd=ROOT,
             env=env,

@@ -56,7 +56,7 @@ def main() -> int:
             result = ml.playbook_result(proc.stdout, "Download")["mirror"]
             locked = {
                 line.split("#", 1)[0]
-                for lock in (root / "locks").glob("*.txt")
+                for lock in (root / ".cache" / "locks").glob("*.txt")
                 for line in lock.read_text().splitlines()
                 if "://" in line and not line.startswith("#")
             }

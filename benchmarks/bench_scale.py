@@ -363,7 +363,7 @@ def plan_offline(bench: Bench, count: int, work: Path) -> tuple[float, float, di
         "-e",
         f"@{bench.extra}",
         "-e",
-        f"fleet_plan_report_dir={lab}/r",
+        f"fleet_state_dir={lab}/state",
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(

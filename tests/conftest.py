@@ -12,10 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
-# Playbook runs of the tests keep their fact cache and run reports out of the working tree.
+# Playbook runs of the tests keep the fleet's state (fact cache, locks, reports) out of the working tree.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="arcgis-fleet-tests-"))
-os.environ.setdefault("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(_SCRATCH / "facts"))
-os.environ.setdefault("ARCGIS_FLEET_REPORT_DIR", str(_SCRATCH / "last-run"))
+os.environ.setdefault("ARCGIS_FLEET_STATE_DIR", str(_SCRATCH))
 os.chdir(ROOT)
 # Subprocesses (ansible-playbook, ansible-doc, ...) come from the venv running the tests.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"

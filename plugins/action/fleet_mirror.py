@@ -15,6 +15,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state as fs
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_flow import project_path
 
@@ -30,8 +31,9 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "hosts": {"type": "list", "elements": "str"},
     "dest": {"type": "path", "required": True},
     "variables": {"type": "dict", "default": {}},
-    "lock_dir": {"type": "path", "default": ".cache/locks"},
-    "cache_dir": {"type": "path", "default": ".cache/rattler"},
+    # Unset: <state>/.cache/locks and <state>/.cache/rattler (module_utils/fleet_state.py), as site.yml's.
+    "lock_dir": {"type": "path"},
+    "cache_dir": {"type": "path"},
     "channel_mirrors": {"type": "dict", "default": {}},
     "timeout": {"type": "float", "default": 60.0},
     "ca_file": {"type": "path"},
@@ -50,6 +52,9 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         result = super().run(tmp, task_vars)
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
+        args["lock_dir"] = args["lock_dir"] or str(fs.locks_dir(state))
+        args["cache_dir"] = args["cache_dir"] or str(fs.solver_dir(state))
         if not HAS_RATTLER:
             raise AnsibleActionFail(
                 "fleet_mirror needs py-rattler on the controller. Fix: run `make setup` (it is pinned in "

@@ -31,6 +31,7 @@ from ansible.template import Templar, trust_as_template
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_plan as fp
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state as fs
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import package_sources as ps
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
@@ -55,10 +56,11 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "run_tags": {"type": "list", "elements": "str", "default": ["all"]},
     "skip_tags": {"type": "list", "elements": "str", "default": []},
     "variables": {"type": "dict", "default": {}},
-    "report_dir": {"type": "path", "default": "reports/plan"},
+    # Unset: <state>/reports/plan, <state>/.cache/locks, <state>/.cache/rattler (module_utils/fleet_state.py).
+    "report_dir": {"type": "path"},
     "lock": {"type": "bool", "default": False},
-    "lock_dir": {"type": "path", "default": ".cache/locks"},
-    "cache_dir": {"type": "path", "default": ".cache/rattler"},
+    "lock_dir": {"type": "path"},
+    "cache_dir": {"type": "path"},
     "channel_mirrors": {"type": "dict", "default": {}},
     "timeout": {"type": "float", "default": 10.0},
     "applies": {"type": "bool", "default": True},
@@ -137,10 +139,7 @@ PLAYBOOK_VARIABLES = frozenset(
         "fleet_arcgis_releases",
         "fleet_plan_live",
         "fleet_plan_group",
-        "fleet_plan_report_dir",
         "fleet_plan_lock",
-        "fleet_plan_lock_dir",
-        "fleet_plan_cache_dir",
         "fleet_plan_applies",
         "fleet_mirror_ca_file",
         "fleet_confirm",
@@ -255,6 +254,21 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         started = time.perf_counter()
         live = args["mode"] == "live"
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
+        args["report_dir"] = args["report_dir"] or str(fs.reports_dir(state) / "plan")
+        args["lock_dir"] = args["lock_dir"] or str(fs.locks_dir(state))
+        args["cache_dir"] = args["cache_dir"] or str(fs.solver_dir(state))
+        awx = fs.awx_job(task_vars)
+        if not live and awx is not None:
+            _error, warning = fs.fact_cache_problem(
+                str(C.config.get_config_value("CACHE_PLUGIN") or ""),
+                C.config.get_config_value("CACHE_PLUGIN_CONNECTION"),
+                state,
+                state,
+                awx,
+            )
+            if warning:
+                self._display.warning(warning)
         if args["hosts"] is not None:
             hosts = list(args["hosts"])
         elif live:

@@ -1,4 +1,4 @@
-"""Action plugin arcgis_conda.fleet.fleet_run_lock: one run at a time per fleet state (the fact cache).
+"""Action plugin arcgis_conda.fleet.fleet_run_lock: one run at a time per fleet state (its state folder).
 
 Runs on the controller only; the holder is the ``ansible-playbook`` process (the parent of the worker this
 action runs in). The logic is module_utils/fleet_lock.py. Documentation: plugins/modules/fleet_run_lock.py.
@@ -13,8 +13,9 @@ from typing import Any
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_flow as ff
+from ansible_collections.arcgis_conda.fleet.plugins.cache.fleet_facts import extra_state_dir
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state as fs
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -40,17 +41,33 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         task_vars = task_vars or {}
-        cache = C.config.get_config_value("CACHE_PLUGIN_CONNECTION") or ".cache/facts"
-        path = Path(args["path"]) if args.get("path") else fl.lock_path(ff.project_path(cache, C.CONFIG_FILE))
+        state = fs.state_dir(task_vars.get(fs.STATE_VARIABLE), C.CONFIG_FILE)
+        path = Path(args["path"]) if args.get("path") else fs.run_lock(state)
         pid = os.getppid()  # the ansible-playbook process: workers are forked from it
+        awx = fs.awx_job(task_vars)
         if args["state"] == "absent":
             released = fl.release(path, pid)
             msg = f"released {path}" if released else "not held"
             result.update(changed=False, path=str(path), msg=msg, module_calls=0)
             return result
+        error, cache_warning = fs.fact_cache_problem(
+            str(C.config.get_config_value("CACHE_PLUGIN") or ""),
+            C.config.get_config_value("CACHE_PLUGIN_CONNECTION"),
+            state,
+            fs.state_dir(extra_state_dir(), C.CONFIG_FILE),
+            awx,
+        )
+        if error:
+            raise AnsibleActionFail(error)
+        if cache_warning:
+            self._display.warning(cache_warning)
         playbook = command_of(pid, str(task_vars.get("ansible_play_name") or "ansible-playbook"))
+        if awx is not None:
+            playbook = f"{playbook} (AWX job {awx.job_id})"
         try:
-            warning = fl.acquire(path, fl.me(pid, playbook))
+            # The slices of one AWX sliced job share the lock: they run the same playbook on disjoint hosts.
+            run = awx.run_key if awx and awx.workflow_job_id else ""
+            warning = fl.acquire(path, fl.me(pid, playbook, run))
         except fl.LockHeld as exc:
             raise AnsibleActionFail(str(exc)) from None
         if warning:

@@ -14,17 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_report as fr
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_selftest as fs
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state
 
 STEPS = ("read", "after", "secured", "runs", "processes")
 ARGUMENT_SPEC: dict[str, Any] = {
     "suffix": {"type": "str", "required": True},
     "answers": {"type": "dict", "required": True},
     "accepted": {"type": "list", "elements": "str", "default": []},
-    "report_dir": {"type": "path", "default": "reports/selftest"},
+    "report_dir": {"type": "path"},  # unset: <state>/reports/selftest (module_utils/fleet_state.py)
 }
 SELFTEST_COLUMNS = (
     fr.Column("id", "Check"),
@@ -70,7 +72,8 @@ class ActionModule(ActionBase):
             )
         outcomes = fs.judge(answers_of(args["suffix"], args["answers"]), args["accepted"])
         rows = [o.row() for o in outcomes]
-        out_dir = Path(args["report_dir"])
+        state = fleet_state.state_dir((task_vars or {}).get(fleet_state.STATE_VARIABLE), C.CONFIG_FILE)
+        out_dir = Path(args["report_dir"] or fleet_state.reports_dir(state) / "selftest")
         out_dir.mkdir(parents=True, exist_ok=True)
         name = fr.safe_name(host)
         when = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")

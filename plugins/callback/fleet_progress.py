@@ -18,8 +18,15 @@ description:
     (C(arcgis_conda.fleet.arcgis_facts) reports 2, or 1 on a host without ArcGIS).
   - At the end writes a report per lab (HTML, CSV, JSON) with each host's status, first error, module calls
     (this run and the previous run) and whatever the play published with C(ansible.builtin.set_stats)
-    (C(per_host=true), key C(fleet_report)), and a C(failed_hosts.txt) for C(--limit @file), in a folder of
-    its own per run (O(report_dir)).
+    (key C(fleet_report), per host or, as the playbooks do so that AWX keeps it among the job's artifacts,
+    one run-wide C(fleet_report) keyed by host), and a C(failed_hosts.txt) for C(--limit @file), in a folder
+    of its own per run under C(<state>/reports) - the fleet's state folder, C(fleet_state_dir), else
+    C($ARCGIS_FLEET_STATE_DIR), else the project folder. C(<state>/reports/index.html) shows the last runs
+    per lab; the oldest runs beyond C(fleet_report_keep) (default 20) are removed; a C(--limit) run completes
+    its labs with the hosts of the previous run of the same playbook.
+  - In an AWX/AAP job (C(JOB_ID) and C(AWX_HOST) in the environment), the slices of one sliced job
+    (the same C(awx_workflow_job_id)) write one run folder together, each adding its hosts, and the retry
+    line says how to relaunch the job on its failed hosts instead of an C(ansible-playbook) command.
   - Every host the play targets gets a row, also those Ansible stopped without a result - C(stopped)
     (its batch went over C(max_fail_percentage) before it finished) and C(not run) (the play ended before
     its batch) - and those are in C(failed_hosts.txt) with the failed and unreachable ones.
@@ -35,19 +42,6 @@ options:
       - section: arcgis_fleet
         key: wait_interval
     type: float
-  report_dir:
-    description:
-      - Folder of the run reports - each run writes C(<timestamp>-<playbook>/) in it and points C(latest) at
-        it; C(index.html) shows the last runs per lab; the oldest runs beyond C(fleet_report_keep) (a variable
-        of the inventory or play, default 20) are removed.
-      - A C(--limit) run completes its labs with the hosts of the previous run of the same playbook.
-    default: reports
-    env:
-      - name: ARCGIS_FLEET_REPORT_DIR
-    ini:
-      - section: arcgis_fleet
-        key: report_dir
-    type: path
   fleet_group:
     description: Only hosts in this group are tracked (controller-only plays such as plan.yml are not).
     default: windows_workstations
@@ -67,9 +61,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.arcgis_conda.fleet.plugins.cache.fleet_facts import extra_state_dir
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_dashboard as dash
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_report as fr
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_state as fs
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_report import (
     Column,
     lab_of,
@@ -265,6 +263,10 @@ class CallbackModule(CallbackBase):
         # This run's report folder, made (marked in progress) when the first play with fleet hosts starts.
         self.run_dir: Path | None = None
         self.interrupted: list[str] = []
+        # The state folder as the fact cache follows it (-e fleet_state_dir, else the environment, else the
+        # project: one set only in the inventory is refused by the run lock), and AWX's job variables.
+        self.state_value: Any = extra_state_dir()
+        self.awx_vars: dict[str, Any] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _see_host(self, host: Any) -> str | None:
@@ -343,6 +345,8 @@ class CallbackModule(CallbackBase):
         self._finish(set(self.batch) - later)
         self.waiting |= later
         self.batch = set()
+        found = self._play_variables(play, ("awx_job_id", "awx_workflow_job_id", "tower_job_id"))
+        self.awx_vars.update({k: v for k, v in found.items() if v not in (None, "")})
         keep = self._play_variable(play, "fleet_report_keep")
         if keep is not None:
             try:
@@ -370,9 +374,10 @@ class CallbackModule(CallbackBase):
         import sys
         from dataclasses import asdict
 
-        from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_lock as fl
-
-        root = Path(self.get_option("report_dir"))
+        awx = fs.awx_job(self.awx_vars)
+        if awx is not None and awx.workflow_job_id:
+            return  # the slices of one AWX job share one folder, written when each slice ends (_write_run)
+        root = fs.reports_dir(fs.state_dir(self.state_value, C.CONFIG_FILE))
         playbook = os.path.basename(self._playbook or "run")
         who = asdict(fl.me(os.getpid(), " ".join(["ansible-playbook", *sys.argv[1:]])))
         try:
@@ -403,13 +408,16 @@ class CallbackModule(CallbackBase):
 
     def _play_variable(self, play: Any, name: str) -> Any:
         """A variable as the play's first fleet host sees it (inventory, play vars, -e), untemplated."""
+        return self._play_variables(play, (name,)).get(name)
+
+    def _play_variables(self, play: Any, names: tuple[str, ...]) -> dict[str, Any]:
         try:
             manager = play.get_variable_manager()
             hosts = list(manager._inventory.get_hosts(self.get_option("fleet_group")))
             found = manager.get_vars(play=play, host=hosts[0] if hosts else None, include_hostvars=False)
         except Exception:
-            return None
-        return found.get(name)
+            return {}
+        return {name: found.get(name) for name in names}
 
     def v2_playbook_on_no_hosts_remaining(self) -> None:
         # Sent when the batch went over max_fail_percentage (ansible-core plugins/strategy/linear.py): Ansible
@@ -509,6 +517,10 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         self._stop_waiting()
         held = self._held_by_canary()
+        # A play that max_fail_percentage ended never reaches its release task: the run lock is released here,
+        # by the ansible-playbook process holding it. From AWX, whose every job runs in a new container, a
+        # lock left behind could not be told stale and would stop every later job.
+        fl.release(fs.run_lock(fs.state_dir(self.state_value, C.CONFIG_FILE)), os.getpid())
         self._finish(set(self.batch) | self.waiting)
         for name, host in self.targets.items():
             if name not in self.lab and self._register(host) is not None:
@@ -518,14 +530,20 @@ class CallbackModule(CallbackBase):
             if self.run_dir is not None:
                 fr.finish_run(self.run_dir, hosts=0)
             return
-        root = Path(self.get_option("report_dir"))
+        root = fs.reports_dir(fs.state_dir(self.state_value, C.CONFIG_FILE))
+        awx = fs.awx_job(self.awx_vars)
         playbook = os.path.basename(self._playbook or "run")
         last = fr.previous_run(root, playbook, before=self.run_dir)
+        if last and awx is not None and fr.run_key_of(last) == awx.run_key:
+            last = fr.previous_run(root, playbook, before=last)  # another slice's part of this very run
         previous = self._previous_calls(last) if last else {}
         custom = getattr(stats, "custom", {}) or {}
+        # Run-wide set_stats (per_host: false) is what AWX keeps as the job's artifacts: the playbooks publish
+        # {fleet_report: {host: row}} that way; a per-host fleet_report (a play of one's own) still counts.
+        run_wide = (custom.get("_run") or {}).get("fleet_report") or {}
         rows = []
         for host in sorted(self.lab):
-            published = (custom.get(host) or {}).get("fleet_report") or {}
+            published = (custom.get(host) or {}).get("fleet_report") or run_wide.get(host) or {}
             planned = published.get("planned") or []
             rows.append(
                 {
@@ -545,31 +563,18 @@ class CallbackModule(CallbackBase):
 
         args = context.CLIARGS or {}
         kind = dash.PLAN if args.get("check") else dash.RUN  # check mode: "would change", as a plan
-        # A --limit run (a retry) completes its labs with the last run of this playbook: the lab stays whole.
-        if args.get("subset"):
-            rows = fr.merge_previous(rows, last)
-        out_dir = self.run_dir or fr.run_folder(root, playbook)
-        write_lab_reports(
-            out_dir,
-            "arcgis-conda fleet run",
-            rows,
-            REPORT_COLUMNS,
-            kind=kind,
-            meta={
-                "inventory": ", ".join(args.get("inventory") or ()),
-                "playbook": playbook,
-                "mode": "check" if args.get("check") else "apply",
-                "limit": args.get("subset") or "",
-                **({"interrupted_before": ", ".join(self.interrupted)} if self.interrupted else {}),
-            },
-        )
-        (out_dir / "module_calls.json").write_text(json.dumps(self.calls, indent=2, sort_keys=True) + "\n")
-        retry = write_retry_file(out_dir, [h for h in self.lab if self.status.get(h)])
-        fr.finish_run(out_dir, hosts=len(rows))
-        fr.point_latest(root, out_dir)
-        fr.prune_runs(root, self.keep)
-        history = fr.write_history(root, HISTORY_RUNS)
-        counts = sorted(self.calls.values())
+        with fr.reports_lock(root):
+            out_dir, rows, calls = self._write_run(root, playbook, rows, last, awx, args, kind)
+            # This run's failed, unreachable, stopped and not-run hosts (with the other slices', for a shared
+            # folder), not those a --limit run took from the previous run (reported_in).
+            done = ("ok", dash.UNMANAGED)
+            failing = [r for r in rows if r["status"] not in done and not r.get("reported_in")]
+            retry = write_retry_file(out_dir, [str(r["host"]) for r in failing])
+            fr.finish_run(out_dir, hosts=len(rows))
+            fr.point_latest(root, out_dir)
+            fr.prune_runs(root, self.keep)
+            history = fr.write_history(root, HISTORY_RUNS)
+        counts = sorted(calls.values())
         self._display.display(
             f"[fleet] module calls per host: min {counts[0]}, median {counts[len(counts) // 2]}, "
             f"max {counts[-1]}; reports: {out_dir / 'index.html'} (runs per lab: {history})"
@@ -591,11 +596,57 @@ class CallbackModule(CallbackBase):
                 f"[fleet] {lab}: its canary {canary} failed, so {len(members)} other workstation(s) of the "
                 "lab were held back (not run)"
             )
-        if retry:
+        if retry and awx is not None:
+            # AWX turns retry files off (ANSIBLE_RETRY_FILES_ENABLED=False) and throws the job's folder away:
+            # the way back is AWX's relaunch on failed hosts (failed or unreachable, not stopped or not run).
+            mine = [h for h in self.lab if self.status.get(h)]
+            not_failed = sorted(h for h in mine if self.status.get(h) not in ("failed", "unreachable"))
+            hint = awx.relaunch_hint(not_failed)
+            self._display.display(f"[fleet] run again for the hosts that need it: {hint}")
+        elif retry:
             self._display.display(
                 "[fleet] retry only the failed hosts: "
                 + retry_command(self._playbook, context.CLIARGS, retry)
             )
+
+    def _write_run(
+        self,
+        root: Path,
+        playbook: str,
+        rows: list[dict[str, Any]],
+        last: Path | None,
+        awx: fs.AwxJob | None,
+        args: Any,
+        kind: str,
+    ) -> tuple[Path, list[dict[str, Any]], dict[str, int]]:
+        """Write this run's folder: its own, or the one the slices of an AWX sliced job share."""
+        calls = dict(self.calls)
+        if awx is not None and awx.workflow_job_id:
+            out_dir = fr.shared_run_folder(root, playbook, awx.run_key)
+            rows = fr.merge_shared(rows, out_dir)
+            calls = {**self._previous_calls(out_dir), **calls}
+        else:
+            # A --limit run (a retry) completes its labs with the playbook's last run: the lab stays whole.
+            if args.get("subset"):
+                rows = fr.merge_previous(rows, last)
+            out_dir = self.run_dir or fr.run_folder(root, playbook)
+        write_lab_reports(
+            out_dir,
+            "arcgis-conda fleet run",
+            rows,
+            REPORT_COLUMNS,
+            kind=kind,
+            meta={
+                "inventory": ", ".join(args.get("inventory") or ()),
+                "playbook": playbook,
+                "mode": "check" if args.get("check") else "apply",
+                "limit": args.get("subset") or "",
+                "awx_job": awx.describe() if awx else "",
+                **({"interrupted_before": ", ".join(self.interrupted)} if self.interrupted else {}),
+            },
+        )
+        (out_dir / "module_calls.json").write_text(json.dumps(calls, indent=2, sort_keys=True) + "\n")
+        return out_dir, rows, calls
 
     @staticmethod
     def _previous_calls(out_dir: Path) -> dict[str, int]:

@@ -14,12 +14,14 @@ packages and ArcGIS releases named, before any host is touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,6 +333,35 @@ def lock_fleet(
     Raises UnsatisfiableError, naming every stack that cannot be solved, before anything is written.
     """
     directory = Path(lock_dir)
+    with contextlib.ExitStack() as held:
+        guarded = False
+
+        def guard() -> None:
+            # Two planners sharing the lock folder at once (the slices of one AWX sliced job) solve each
+            # stack once: before its first solve, a planner waits for the other's, then reads its locks.
+            # The guard file sits beside the folder: a stack nobody can solve leaves no lock folder behind.
+            nonlocal guarded
+            if guarded or not write:
+                return
+            guarded = True
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            handle = held.enter_context(
+                open(directory.parent / f".{directory.name}.solving", "a", encoding="utf-8")
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+
+        return _lock_fleet(specs, who, directory, locker, refresh, write, guard)
+
+
+def _lock_fleet(
+    specs: Mapping[str, EnvSpec],
+    who: Mapping[str, Iterable[str]],
+    directory: Path,
+    locker: Locker,
+    refresh: bool,
+    write: bool,
+    guard: Callable[[], None],
+) -> dict[str, LockOutcome]:
     outcomes: dict[str, LockOutcome] = {}
     errors: list[str] = []
     rendered: dict[str, str] = {}
@@ -339,6 +370,11 @@ def lock_fleet(
         path = directory / f"{key}.txt"
         label = ", ".join(sorted(who.get(key, ()))) or key
         existing = None if refresh else read_lock(path, key)
+        if existing is None and not refresh:
+            guard()  # then another planner's lock for this key may have appeared
+            existing = read_lock(path, key)
+        elif refresh:
+            guard()
         if existing is not None:
             outcomes[key] = LockOutcome(key, "reused", str(path), [p.to_dict() for p in existing.packages])
             continue

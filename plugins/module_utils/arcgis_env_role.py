@@ -72,8 +72,6 @@ ARCGIS_ENV_SPEC: dict[str, Any] = {
     "host_dir": {"type": "str", "required": True},
     "settings": {"type": "dict", "default": {}},
     "channel_mirrors": {"type": "dict", "default": {}},
-    "lock_dir": {"type": "path", "default": ".cache/locks"},
-    "cache_dir": {"type": "path", "default": ".cache/rattler"},
     "refresh": {"type": "bool", "default": False},
     "timeout": {"type": "float", "default": 10.0},
     "repair": {"type": "bool", "default": False},
@@ -710,11 +708,12 @@ class ArcgisEnv(Role):
                     pending.setdefault(spec.key, set()).add(f"ArcGIS {plan.product} {plan.version}")
         outcomes: dict[str, Any] = {}
         if fleet.lock and pending:
-            # The lock settings are fleet-wide (arcgis_env_lock_dir, _cache_dir, _channel_mirrors, ...): the
-            # first planned host's are used; plan.yml's own fleet_plan_* options apply when it locks offline.
+            # The lock settings are fleet-wide: the lock and solver folders are the fleet state's (the action
+            # resolves fleet_state_dir into its options); the first planned host gives timeout and mirrors.
             opts = {
-                k: (lock_args.get(k) if fleet.live else None) or fleet.options[k]
-                for k in ("cache_dir", "lock_dir", "timeout")
+                "cache_dir": fleet.options["cache_dir"],
+                "lock_dir": fleet.options["lock_dir"],
+                "timeout": (lock_args.get("timeout") if fleet.live else None) or fleet.options["timeout"],
             }
             mine = lock_args.get("channel_mirrors") if fleet.live else None
             given = mine or fleet.options["channel_mirrors"]

@@ -1,14 +1,18 @@
-"""One run at a time per fleet state: a lock file beside the fact cache, and atomic writes.
+"""One run at a time per fleet state: a lock file in its state folder (``.cache/run.lock``); atomic writes.
 
 Two runs over the same fact cache, locks and reports overwrite each other's facts and reports and race on
 the same hosts (``prefix already exists``). ``site.yml`` and ``playbooks/uninstall.yml`` take this lock
 before observe and release it after the last batch. The lock records who holds it (pid, controller host,
 the process's start time, playbook, user, when); a holder whose process is gone (a killed controller) is
-stale and is broken with a warning, so a crash never blocks the next run. No Ansible imports.
+stale and is broken with a warning, so a crash never blocks the next run.
+
+The slices of one AWX sliced job are one run on disjoint hosts: they share the lock (``run`` names the
+workflow job), each slice joining it as a member, and the last one out removes it. No Ansible imports.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -16,6 +20,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 
 class LockHeld(RuntimeError):
@@ -30,10 +35,15 @@ class Holder:
     since: str  # when the lock was taken, UTC ISO 8601
     playbook: str
     user: str
+    run: str = ""  # what the jobs of one run share (an AWX sliced job: its workflow job), else ""
 
     def describe(self) -> str:
         who = f"pid {self.pid} on {self.host}, by {self.user or '?'}, since {self.since}"
-        return f"{self.playbook or 'a run'} ({who})"
+        job = f", {self.run}" if self.run else ""
+        return f"{self.playbook or 'a run'} ({who}{job})"
+
+    def same_process(self, other: Holder) -> bool:
+        return self.pid == other.pid and self.host == other.host
 
 
 def process_start(pid: int) -> float:
@@ -74,17 +84,43 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def read_holder(path: Path) -> Holder | None:
+def _holder(raw: dict) -> Holder:
+    return Holder(**{k: raw[k] for k in Holder.__dataclass_fields__ if k in raw})
+
+
+def read_holders(path: Path) -> list[Holder] | None:
+    """Everyone holding the lock, the taker first (the slices that joined it after); None when free."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Holder(**{k: raw[k] for k in Holder.__dataclass_fields__})
+        return [_holder(raw), *(_holder(m) for m in raw.get("members") or [])]
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return Holder(0, "?", 0.0, "?", f"an unreadable lock file ({path})", "")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [Holder(0, "?", 0.0, "?", f"an unreadable lock file ({path})", "")]
 
 
-def me(pid: int, playbook: str) -> Holder:
+def read_holder(path: Path) -> Holder | None:
+    found = read_holders(path)
+    return found[0] if found else None
+
+
+def _write_holders(handle: TextIO, holders: list[Holder]) -> None:
+    data = {**asdict(holders[0]), "members": [asdict(h) for h in holders[1:]]}
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(data))
+    handle.flush()
+
+
+def _still_there(handle: TextIO, path: Path) -> bool:
+    """Whether the open file is still the lock at ``path`` (not one its last holder removed meanwhile)."""
+    try:
+        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
+
+
+def me(pid: int, playbook: str, run: str = "") -> Holder:
     return Holder(
         pid=pid,
         host=socket.gethostname(),
@@ -92,7 +128,25 @@ def me(pid: int, playbook: str) -> Holder:
         since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         playbook=playbook,
         user=os.environ.get("USER") or os.environ.get("USERNAME") or "",
+        run=run,
     )
+
+
+def _join(path: Path, mine: Holder) -> bool:
+    """Join a lock another slice of the same run took (under an advisory lock of the file); False when the
+    lock is gone or now belongs to another run."""
+    try:
+        handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115 (closed below, after the flock)
+    except FileNotFoundError:
+        return False
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        holders = read_holders(path) if _still_there(handle, path) and handle.read(1) else None
+        if not holders or holders[0].run != mine.run:
+            return False
+        if not any(h.same_process(mine) for h in holders):
+            _write_holders(handle, [*holders, mine])
+        return True
 
 
 def acquire(path: Path, mine: Holder) -> str:
@@ -100,15 +154,23 @@ def acquire(path: Path, mine: Holder) -> str:
     warning when a stale lock was broken; raises LockHeld naming the other run and how to break it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     warning = ""
-    for _attempt in range(3):
+    for _attempt in range(50):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            held = read_holder(path)
-            if held is None:
+            if _being_written(path):
+                time.sleep(0.1)  # taken this instant: its holder is writing who it is
+                continue
+            holders = read_holders(path)
+            if holders is None:
                 continue  # released between the two calls: try again
-            if held.pid == mine.pid and held.host == mine.host:
+            held = holders[0]
+            if any(h.same_process(mine) for h in holders):
                 return warning
+            if mine.run and held.run == mine.run:
+                if _join(path, mine):
+                    return warning
+                continue  # the other slice released it meanwhile: take it
             running = alive(held, mine.host)
             if running is False:
                 warning = f"broke a stale run lock: {held.describe()} is no longer running ({path})"
@@ -124,25 +186,38 @@ def acquire(path: Path, mine: Holder) -> str:
                 f"another run of this fleet state {where}: {held.describe()}. Two runs at once overwrite "
                 f"each other's facts and reports and race on the same workstations, so this run stops before "
                 f"observing any host. Wait for it to finish; if it is gone (its controller crashed or was "
-                f"restarted), break the stale lock: rm '{path}'"
+                f"restarted, or its AWX job was cancelled), break the stale lock: rm '{path}'"
             )
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(mine), handle)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            json.dump({**asdict(mine), "members": []}, handle)
         return warning
     raise LockHeld(f"could not take the run lock {path}: it changed hands repeatedly; run again")
 
 
-def release(path: Path, pid: int) -> bool:
-    """Remove the lock when this process holds it; True when removed."""
-    held = read_holder(path)
-    if held is None or held.pid != pid or held.host != socket.gethostname():
+def _being_written(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
         return False
-    path.unlink(missing_ok=True)
-    return True
 
 
-def lock_path(fact_cache: str | os.PathLike[str]) -> Path:
-    """The lock of the fleet state kept in ``fact_cache``: a file beside that folder (not in it, where the
-    jsonfile cache would take it for a host)."""
-    folder = Path(fact_cache)
-    return folder.parent / f"{folder.name}.run.lock"
+def release(path: Path, pid: int) -> bool:
+    """Leave the lock when this process holds it, and remove it when no other slice of the run still does;
+    True when this process held it."""
+    try:
+        handle = open(path, "r+", encoding="utf-8")  # noqa: SIM115 (closed below, after the flock)
+    except FileNotFoundError:
+        return False
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        holders = (read_holders(path) or []) if _still_there(handle, path) else []
+        here = socket.gethostname()
+        rest = [h for h in holders if not (h.pid == pid and h.host == here)]
+        if len(rest) == len(holders):
+            return False
+        if rest:
+            _write_holders(handle, rest)
+        else:
+            path.unlink(missing_ok=True)
+        return True

@@ -221,6 +221,17 @@ def strict_type_errors(name: str, value: Any, option: Mapping[str, Any]) -> list
     return []
 
 
+# Names 1.0.0 replaced: the state's folders follow fleet_state_dir (<state>/.cache/locks, .cache/rattler,
+# reports/plan), in every playbook.
+RENAMED = {
+    "arcgis_env_lock_dir": "fleet_state_dir (locks in <state>/.cache/locks)",
+    "arcgis_env_cache_dir": "fleet_state_dir (the solver's cache in <state>/.cache/rattler)",
+    "fleet_plan_lock_dir": "fleet_state_dir (locks in <state>/.cache/locks)",
+    "fleet_plan_cache_dir": "fleet_state_dir (the solver's cache in <state>/.cache/rattler)",
+    "fleet_plan_report_dir": "fleet_state_dir (plan reports in <state>/reports/plan)",
+}
+
+
 def unknown_variable_errors(
     variables: Mapping[str, Any],
     declared: Collection[str],
@@ -231,6 +242,12 @@ def unknown_variable_errors(
     errors = []
     for name in sorted(variables):
         if not name.startswith(prefixes) or name in declared or name in allowed:
+            continue
+        if name in RENAMED:
+            errors.append(
+                f"{name} = {_shown(variables[name])} was replaced in 1.0.0 by {RENAMED[name]}. Fix: remove "
+                "it and give the state folder with -e fleet_state_dir=<folder> or ARCGIS_FLEET_STATE_DIR"
+            )
             continue
         near = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.75)
         errors.append(

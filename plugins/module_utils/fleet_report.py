@@ -14,7 +14,8 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -382,6 +383,57 @@ def merge_previous(rows: list[dict[str, Any]], previous: Path | None) -> list[di
                 merged.append({**row, "reported_in": row.get("reported_in") or previous.name})
                 seen.add(str(row.get("host")))
     return merged
+
+
+RUN_KEY = ".run-key"  # in a run folder several jobs share (the slices of one AWX sliced job): what they share
+
+
+def run_key_of(folder: Path) -> str:
+    try:
+        return (folder / RUN_KEY).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def shared_run_folder(root: Path, playbook: str, key: str) -> Path:
+    """The run folder of the jobs sharing ``key`` for ``playbook`` (the first one creates it); call it under
+    :func:`reports_lock`, so two slices finishing at once find the same folder."""
+    name = safe_name(Path(playbook or "run").stem)
+    for folder in reversed(runs(root)):
+        if playbook_of(folder) == name and run_key_of(folder) == key:
+            return folder
+    folder = run_folder(root, playbook)
+    (folder / RUN_KEY).write_text(key + "\n", encoding="utf-8")
+    return folder
+
+
+def merge_shared(rows: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
+    """This job's rows plus those the other jobs of the same run (slices) already wrote into ``folder``."""
+    seen = {str(r.get("host")) for r in rows}
+    merged = list(rows)
+    for page in sorted(folder.glob("*.json")):
+        if page.name in (INDEX_JSON, "module_calls.json"):
+            continue
+        try:
+            data = json.loads(page.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for row in data.get("hosts") or [] if isinstance(data, dict) else []:
+            if isinstance(row, dict) and str(row.get("host")) not in seen:
+                merged.append(row)
+                seen.add(str(row.get("host")))
+    return merged
+
+
+@contextmanager
+def reports_lock(root: Path) -> Iterator[None]:
+    """An advisory lock of the reports folder while a job writes a shared run folder and the history."""
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".reports.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the flock
 
 
 def prune_runs(root: Path, keep: int) -> list[str]:

@@ -52,13 +52,14 @@ options:
     type: dict
     default: {}
   lock_dir:
-    description: Where lockfiles go; the default is the arcgis_env role's, so site.yml reuses them.
+    description:
+      - Where lockfiles go; unset, C(<state>/.cache/locks), where site.yml's arcgis_env reads and writes them.
+      - C(<state>) is the fleet's state folder - C(fleet_state_dir), else C($ARCGIS_FLEET_STATE_DIR), else the
+        project folder.
     type: path
-    default: .cache/locks
   cache_dir:
-    description: py-rattler's repodata cache.
+    description: py-rattler's repodata cache; unset, C(<state>/.cache/rattler).
     type: path
-    default: .cache/rattler
   channel_mirrors:
     description: "Controller-side copies of upstream channels: C({upstream URL: URL the controller reads})."
     type: dict

@@ -69,9 +69,8 @@ options:
     type: str
     default: windows_workstations
   report_dir:
-    description: Folder for the per-lab reports (created when missing).
+    description: Folder for the per-lab reports (created when missing); unset, C(<state>/reports/plan).
     type: path
-    default: reports/plan
   lock:
     description:
       - Also solve each distinct conda stack once (py-rattler) and write its explicit lockfile into
@@ -81,13 +80,14 @@ options:
     type: bool
     default: false
   lock_dir:
-    description: Where lockfiles go; the default is the arcgis_env role's, so site.yml reuses them.
+    description:
+      - Where lockfiles go; unset, C(<state>/.cache/locks), where site.yml's arcgis_env reads and writes them.
+      - C(<state>) is the fleet's state folder - C(fleet_state_dir), else C($ARCGIS_FLEET_STATE_DIR), else the
+        project folder.
     type: path
-    default: .cache/locks
   cache_dir:
-    description: py-rattler's repodata cache.
+    description: py-rattler's repodata cache; unset, C(<state>/.cache/rattler).
     type: path
-    default: .cache/rattler
   channel_mirrors:
     description: "Controller-side copies of channels: C({URL hosts use: URL the controller reads})."
     type: dict
@@ -110,7 +110,6 @@ EXAMPLES = r"""
 - name: Plan the fleet from cached facts or declared releases
   arcgis_conda.fleet.fleet_plan:
     group: windows_workstations
-    report_dir: reports/plan
 """
 
 RETURN = r"""

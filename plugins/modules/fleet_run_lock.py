@@ -2,12 +2,16 @@
 
 DOCUMENTATION = r"""
 module: fleet_run_lock
-short_description: One run at a time per fleet state, with a lock file beside the fact cache
+short_description: One run at a time per fleet state, with a lock file in its state folder
 description:
-  - Takes or releases the controller-side lock of the fleet state kept in the fact cache (by default
-    C(<fact_caching_connection>.run.lock), e.g. C(.cache/facts.run.lock)). Two runs over the same fact
-    cache, locks and reports would overwrite each other's facts and reports and race on the same
-    workstations.
+  - Takes or releases the controller-side lock of the fleet's state folder (C(<state>/.cache/run.lock), where
+    C(<state>) is C(fleet_state_dir), else C($ARCGIS_FLEET_STATE_DIR), else the project folder). Two runs over
+    the same fact cache, locks and reports would overwrite each other's facts and reports and race on the
+    same workstations.
+  - The slices of one AWX sliced job (the same C(awx_workflow_job_id)) share the lock, each joining it; the
+    last one to finish removes it.
+  - Refuses a C(fleet_state_dir) the fact cache cannot follow (set in the inventory rather than with C(-e) or
+    the environment), and warns when AWX's fact storage holds the fact cache in a job's own folder.
   - The lock records the holder's pid, controller host, process start time, command line, user and since
     when. Taking a lock the same C(ansible-playbook) process holds succeeds (each serial batch asks).
     A lock whose process no longer runs on this controller is stale and is broken with a warning; a
@@ -31,7 +35,7 @@ options:
     choices: [present, absent]
     default: present
   path:
-    description: The lock file; by default beside the fact cache folder.
+    description: The lock file; by default C(<state>/.cache/run.lock).
     type: path
 """
 
@@ -52,5 +56,5 @@ path:
   description: The lock file.
   returned: always
   type: str
-  sample: /srv/fleet/.cache/facts.run.lock
+  sample: /srv/fleet/.cache/run.lock
 """

@@ -39,9 +39,11 @@ options:
     elements: str
     default: []
   report_dir:
-    description: Controller folder of the reports.
+    description:
+      - Controller folder of the reports.
+      - Unset, C(<state>/reports/selftest), where C(<state>) is the fleet's state folder (C(fleet_state_dir), else
+        C($ARCGIS_FLEET_STATE_DIR), else the project folder).
     type: path
-    default: reports/selftest
 """
 
 EXAMPLES = r"""
@@ -51,7 +53,6 @@ EXAMPLES = r"""
     answers:
       read: "{{ __selftest_read }}"
       after: "{{ __selftest_after }}"
-    report_dir: reports/selftest
 """
 
 RETURN = r"""

@@ -157,16 +157,9 @@ def playbook_command(
         str(inventory),
         "-e",
         f"fleet_mirror_dir={root / 'web' / 'conda'}",
-        "-e",
-        f"fleet_plan_lock_dir={root / 'locks'}",
-        "-e",
-        f"fleet_plan_cache_dir={root / 'cache'}",
     ]
-    env = {
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(root / "facts"),
-        "ARCGIS_FLEET_REPORT_DIR": str(root / "last-run"),
-    }
+    # <root> is the fleet's state folder: fact cache, locks and solver cache (.cache/), reports.
+    env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ARCGIS_FLEET_STATE_DIR": str(root)}
     return argv, env
 
 

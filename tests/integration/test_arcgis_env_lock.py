@@ -210,3 +210,58 @@ def test_lock_files_of_another_spec_are_not_reused(channel, tmp_path):
     out = lock_fleet({spec.key: spec}, {}, locks, locker)
     assert out[spec.key].status == "solved" and locker.solves == 1
     assert Path(out[spec.key].path).read_text().startswith(f"# arcgis-conda fleet lock {spec.key}")
+
+
+# One planner in its own Python process (a fork would inherit py-rattler's runtime threads mid-state).
+PLANNER = """
+import json, sys
+from pathlib import Path
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=[sys.argv[1]], scan_sys_paths=True)._install()
+sys.path.insert(0, sys.argv[2])
+from test_arcgis_env_lock import fleet_of, settings, STACKS
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_env_lock import Locker, lock_fleet
+channel_url, lock_dir, cache, out = sys.argv[3:7]
+fleet = fleet_of(12, list(STACKS), settings(channel_url))
+locker = Locker(Path(cache))
+outcomes = lock_fleet(fleet.specs, fleet.releases, lock_dir, locker)
+status = {k: o.status for k, o in outcomes.items()}
+Path(out).write_text(json.dumps({"solves": locker.solves, "status": status}))
+"""
+
+
+def test_two_planners_sharing_the_lock_folder_at_once_solve_each_stack_once(channel, tmp_path):
+    """The slices of one AWX sliced job plan at the same time over one state folder (issue 26 item 6): the
+    second waits for the first's solve and reuses its locks, so each stack has one lock, solved once."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    lock_dir = tmp_path / "state" / ".cache" / "locks"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                PLANNER,
+                str(root / "collections"),
+                str(Path(__file__).parent),
+                channel.url,
+                str(lock_dir),
+                str(tmp_path / f"cache{n}"),
+                str(tmp_path / f"out{n}.json"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    results = [json.loads((tmp_path / f"out{n}.json").read_text()) for n in (1, 2)]
+    assert sorted(r["solves"] for r in results) == [0, 6], results
+    statuses = sorted({s for r in results for s in r["status"].values()})
+    assert statuses == ["reused", "solved"], results
+    assert len(list(lock_dir.glob("*.txt"))) == 6

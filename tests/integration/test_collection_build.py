@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -217,6 +218,47 @@ def test_site_runs_by_fqcn_from_the_installed_copy_on_a_simulated_workstation(
     assert str(ROOT) not in out.replace(str(CERT), ""), "the run reached into the checkout"
 
 
+def test_the_execution_environment_installs_this_collection(
+    installed: dict[str, Path], tmp_path: Path
+) -> None:
+    """ansible-builder lays out the EE's build context from execution-environment.yml: the tarball of
+    galaxy.yml's version is copied in and installed in the final image (AWX runs the fleet in that image)."""
+    for name in ("execution-environment.yml", "collections/requirements.yml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "dist").mkdir()
+    shutil.copy2(installed["tarball"], tmp_path / "dist" / installed["tarball"].name)
+    proc = subprocess.run(
+        [
+            str(BIN / "ansible-builder"),
+            "create",
+            "-f",
+            "execution-environment.yml",
+            "-c",
+            "context",
+            "--output-filename",
+            "Containerfile",
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    containerfile = (tmp_path / "context" / "Containerfile").read_text()
+    name = installed["tarball"].name
+    assert (tmp_path / "context" / "_build" / "collections" / name).read_bytes() == installed[
+        "tarball"
+    ].read_bytes()
+    final = containerfile.rsplit("FROM ", 1)[1]  # the last stage: the image AWX runs
+    assert (
+        f"ansible-galaxy collection install --offline --no-deps -p /usr/share/ansible/collections /tmp/{name}"
+        in final
+    )
+    assert "ansible-galaxy collection install" in containerfile and "requirements.yml" in containerfile
+
+
 def run_importer(tarball: Path, tmp: Path) -> tuple[int, str]:
     """galaxy-importer with Automation Hub's rules (version >= 1.0.0, a required tag, a changelog).
 
@@ -292,7 +334,12 @@ def test_galaxy_importer_accepts_the_tarball_and_drops_no_plugin(
     result = json.loads((tmp_path / "importer_result.json").read_text())
     contents = result["contents"]
     root = installed["collections"] / "ansible_collections" / "arcgis_conda" / "fleet"
-    for kind, folder in (("module", "modules"), ("callback", "callback"), ("filter", "filter")):
+    for kind, folder in (
+        ("module", "modules"),
+        ("callback", "callback"),
+        ("filter", "filter"),
+        ("cache", "cache"),
+    ):
         files = {p.stem for p in (root / "plugins" / folder).glob("*.py")}
         found = {c["name"] for c in contents if c["content_type"] == kind}
         assert found == files, f"{kind}: galaxy-importer found {found}, the collection has {files}"

@@ -55,12 +55,10 @@ def test_plan_exits_non_zero_when_a_host_cannot_be_planned(lab: Lab) -> None:
         lab,
         "playbooks/plan.yml",
         {"startup_bridge_scope": "everyone"},
-        "-e",
-        f"fleet_plan_report_dir={lab.dir}/plan",
     )
     assert rc != 0, out
     assert "cannot be planned" in out
-    assert all(row["status"] == "failed" for row in rows(lab, "plan").values())
+    assert all(row["status"] == "failed" for row in rows(lab, "reports/plan").values())
 
 
 def test_unreachable_is_not_failed_and_the_retry_hint_repeats_the_run(lab: Lab) -> None:

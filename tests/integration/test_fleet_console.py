@@ -43,11 +43,9 @@ def test_plan_prints_counts_and_warnings_per_lab(lab: Lab) -> None:
         lab,
         "playbooks/plan.yml",
         {"doi_cert_fingerprints": []},
-        "-e",
-        f"fleet_plan_report_dir={lab.dir}/plan",
     )
     assert rc == 0, out
-    index = json.loads((lab.dir / "plan" / "index.json").read_text())
+    index = json.loads((lab.dir / "reports" / "plan" / "index.json").read_text())
     counts = {k: n for k, n in index["labs"][0]["counts"].items() if n}
     assert console_counts(out) == counts == {"would change": 1, "nothing managed": 1}, out
     # The demo CA's warning and the licence in force, on the console, once for the hosts they concern.

@@ -95,8 +95,7 @@ def effects(lab: Lab, host: str) -> list:
 
 @pytest.mark.parametrize("playbook", ["playbooks/plan.yml", "site.yml"])
 def test_every_bad_input_is_refused_before_any_change(bad_lab: Lab, playbook: str) -> None:
-    extra = ("-e", f"fleet_plan_report_dir={bad_lab.dir}/plan") if "plan" in playbook else ()
-    rc, out, _rows = fleet_run(bad_lab, playbook, EXTRA_VARS, *extra)
+    rc, out, _rows = fleet_run(bad_lab, playbook, EXTRA_VARS)
     assert rc != 0, out
     for host in bad_lab.hosts:
         assert effects(bad_lab, host) == [], f"a bad input changed {host}"
@@ -205,12 +204,11 @@ def per_host_lab(tmp_path_factory) -> tuple[Lab, dict[str, list[str]]]:
 @pytest.mark.parametrize("playbook", ["playbooks/plan.yml", "site.yml"])
 def test_each_roles_own_check_stops_its_host_before_any_change(per_host_lab, playbook: str) -> None:
     lab, expected = per_host_lab
-    extra = ("-e", f"fleet_plan_report_dir={lab.dir}/plan") if "plan" in playbook else ()
     lab.reset_calls()  # the inventory's own values, host_vars included (fleet_run's -e would override them)
-    proc = simlab.run(lab.dir, ["ansible-playbook", playbook, *extra], capture_output=True, text=True)
+    proc = simlab.run(lab.dir, ["ansible-playbook", playbook], capture_output=True, text=True)
     rc, out = proc.returncode, proc.stdout + proc.stderr
     assert rc != 0, out
-    report = lab.dir / ("plan" if "plan" in playbook else "reports/latest") / "lab_sim.json"
+    report = lab.dir / "reports" / ("plan" if "plan" in playbook else "latest") / "lab_sim.json"
     errors = {row["host"]: row["error"] for row in json.loads(report.read_text())["hosts"]}
     flat = " ".join(out.split())  # the console, unwrapped
     for host, needles in expected.items():

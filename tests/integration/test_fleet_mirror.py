@@ -50,7 +50,7 @@ def mirror_result(proc: subprocess.CompletedProcess[str]) -> dict:
 def locked(root: Path) -> dict[str, str]:
     """Every lock line: mirror-relative path -> md5."""
     out = {}
-    for lock in sorted((root / "locks").glob("*.txt")):
+    for lock in sorted((root / ".cache" / "locks").glob("*.txt")):
         for package in parse_explicit(lock.read_text())[1]:
             out[package.url] = package.md5
     return out
@@ -110,7 +110,7 @@ def test_the_mirror_holds_exactly_the_locked_files_each_fetched_once(lab):
 
 
 def test_a_file_corrupted_in_transit_is_refused_then_fetched_once_when_sound(lab):
-    if not (lab["root"] / "locks").is_dir():
+    if not (lab["root"] / ".cache" / "locks").is_dir():
         assert run(lab, "playbooks/mirror.yml").returncode == 0
     dest = lab["root"] / "web" / "conda"
     victim = "pkgs/main/win-64/numpy-1.24.3-py311_0.tar.bz2"
@@ -137,12 +137,10 @@ def test_a_file_corrupted_in_transit_is_refused_then_fetched_once_when_sound(lab
 
 
 def test_the_plan_names_only_the_mirror_as_every_hosts_source(lab):
-    if not (lab["root"] / "locks").is_dir():
+    if not (lab["root"] / ".cache" / "locks").is_dir():
         assert run(lab, "playbooks/mirror.yml").returncode == 0
-    reports = lab["root"] / "plan"
-    proc = run(
-        lab, "playbooks/plan.yml", "-e", "fleet_plan_lock=true", "-e", f"fleet_plan_report_dir={reports}"
-    )
+    reports = lab["root"] / "reports" / "plan"  # the mirror lab's fleet state
+    proc = run(lab, "playbooks/plan.yml", "-e", "fleet_plan_lock=true")
     assert proc.returncode == 0, proc.stdout[-3000:]
     rows = [
         row
@@ -197,8 +195,6 @@ def test_a_simulated_workstation_reads_only_the_mirror(lab, tmp_path, where):
         "fleet_esri_channel": f"{upstream}/esri",
         "arcgis_env_channel_base": f"{upstream}/pkgs",
         "arcgis_env_package_format": "tar_bz2",
-        "arcgis_env_lock_dir": str(tmp_path / "locks"),
-        "arcgis_env_cache_dir": str(tmp_path / "cache"),
         "fleet_share_user": "LAB\\svc_fleet",
         "fleet_share_password": "not-a-real-password",
         # The installers sit in the simulated host's network only, not in this test's web root, so the

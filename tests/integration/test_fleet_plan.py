@@ -40,18 +40,19 @@ PROBED_FACTS = {
 def run_plan(
     repo_root: Path, tmp_path: Path, *extra: str, licensed: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    cache = tmp_path / "facts"
     facts_file = tmp_path / "arcgis.json"
     facts_file.write_text(json.dumps(PROBED_FACTS["arcgis"]))
     # Delegating to the workstation reads its connection variables: the example's demo vault password.
     vault_pass = tmp_path / "demo-vault-pass"
     vault_pass.write_text("arcgis-conda-demo\n")
-    report_dir = tmp_path / "plan"
+    # The test's own fleet state: its fact cache, locks, solver cache and reports (reports/plan).
+    report_dir = tmp_path / "reports" / "plan"
     env = {
         **os.environ,
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
+        "ARCGIS_FLEET_STATE_DIR": str(tmp_path),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
     }
+    env.pop("ANSIBLE_CACHE_PLUGIN_CONNECTION", None)
     seed_args = ["-e", f"probed_host={PROBED_HOST}", "-e", f"facts_file={facts_file}"]
     seed = subprocess.run(
         [
@@ -73,8 +74,6 @@ def run_plan(
         [
             "ansible-playbook",
             "playbooks/plan.yml",
-            "-e",
-            f"fleet_plan_report_dir={report_dir}",
             # The example inventory leaves the licence to the organisation (no default): this test decides.
             *(["-e", "fleet_anaconda_channels=licensed"] if licensed else []),
             *extra,
@@ -224,7 +223,7 @@ def test_plan_locks_each_distinct_stack_once(repo_root, tmp_path):
     from conda_channel import build_channel
 
     channel = build_channel(tmp_path / "channel")
-    lock_dir = tmp_path / "locks"
+    lock_dir = tmp_path / ".cache" / "locks"  # the state's, where site.yml reads them
     proc, _ = run_plan(
         repo_root,
         tmp_path,
@@ -233,8 +232,6 @@ def test_plan_locks_each_distinct_stack_once(repo_root, tmp_path):
             {
                 "arcgis_env_channels": [channel.url],
                 "fleet_plan_lock": True,
-                "fleet_plan_lock_dir": str(lock_dir),
-                "fleet_plan_cache_dir": str(tmp_path / "rattler"),
             }
         ),
     )

@@ -61,8 +61,7 @@ def run_playbook(repo_root: Path, tmp_path: Path) -> subprocess.CompletedProcess
     env = {
         **os.environ,
         "ANSIBLE_CALLBACKS_ENABLED": "arcgis_conda.fleet.fleet_progress",
-        "ARCGIS_FLEET_REPORT_DIR": str(tmp_path / "report"),
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts"),
+        "ARCGIS_FLEET_STATE_DIR": str(tmp_path),  # reports in <state>/reports
         "ANSIBLE_NOCOLOR": "1",
     }
     return subprocess.run(
@@ -79,9 +78,9 @@ def run_playbook(repo_root: Path, tmp_path: Path) -> subprocess.CompletedProcess
 def two_runs(repo_root, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("progress")
     first = run_playbook(repo_root, tmp_path)
-    first_calls = json.loads((tmp_path / "report" / "latest" / "module_calls.json").read_text())
+    first_calls = json.loads((tmp_path / "reports" / "latest" / "module_calls.json").read_text())
     second = run_playbook(repo_root, tmp_path)
-    return tmp_path / "report" / "latest", first, first_calls, second
+    return tmp_path / "reports" / "latest", first, first_calls, second
 
 
 @pytest.mark.slow

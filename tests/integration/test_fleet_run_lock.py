@@ -1,4 +1,4 @@
-"""One run at a time per fleet state (issue 27 item 5): site.yml takes a lock beside the fact cache before
+"""One run at a time per fleet state (issue 27 item 5): site.yml takes a lock in the state folder before
 observing any host. A live holder stops the second run before its first host call, naming that run and how
 to break a stale lock; a holder whose process is gone (a killed controller) is broken with a warning.
 """
@@ -32,7 +32,8 @@ def holder(pid: int) -> dict:
 
 def test_a_second_run_stops_before_any_host_call_and_a_dead_runs_lock_is_broken(tmp_path: Path) -> None:
     lab = make_lab(tmp_path, "pro33")
-    lock = lab.dir / "facts.run.lock"
+    lock = lab.dir / ".cache" / "run.lock"
+    lock.parent.mkdir(parents=True)
     other = subprocess.Popen(["sleep", "300"])
     try:
         lock.write_text(json.dumps(holder(other.pid)))
@@ -53,7 +54,7 @@ def test_a_second_run_stops_before_any_host_call_and_a_dead_runs_lock_is_broken(
 
 
 def test_the_lock_is_reentrant_for_its_holder_and_only_it_releases(tmp_path: Path) -> None:
-    path = tmp_path / "facts.run.lock"
+    path = tmp_path / "run.lock"
     mine = fl.me(os.getpid(), "ansible-playbook site.yml")
     assert fl.acquire(path, mine) == ""
     assert fl.acquire(path, mine) == ""  # the next serial batch
@@ -82,3 +83,21 @@ def test_atomic_writes_use_unique_temporary_names(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert target.read_text().startswith("writer ") and list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_a_state_folder_set_only_in_the_inventory_is_refused_before_any_host_call(tmp_path: Path) -> None:
+    """The fact cache is set up before the inventory is read: a fleet_state_dir there would split the state
+    (facts in one folder, locks and reports in another), so the run stops and says how to give it."""
+    lab = make_lab(tmp_path, "pro33")
+    elsewhere = tmp_path / "elsewhere"
+    (lab.dir / "inventory" / "group_vars" / "lab_sim.yml").write_text(f"fleet_state_dir: {elsewhere}\n")
+    rc, out, _rows = fleet_run(lab, "site.yml")
+    assert rc != 0
+    text = " ".join(out.split())
+    assert f"fleet_state_dir is {elsewhere} for this play but the fact cache follows {lab.dir}" in text, out[
+        -3000:
+    ]
+    assert f"-e fleet_state_dir={elsewhere}" in text and "ARCGIS_FLEET_STATE_DIR" in text
+    assert [c for c in lab.calls() if c.get("kind") == "module"] == [], "a host was contacted"
+    assert not elsewhere.exists()  # the failed run's report is where the fact cache is
+    assert (lab.dir / "reports" / "latest" / "lab_sim.json").exists()

@@ -109,12 +109,6 @@ def init(directory: str | Path, scenarios: list[str], per: int = 1) -> dict[str,
         }
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    # Locks and the solver's cache stay in the lab, never in the working tree's .cache.
-    lab_vars = {
-        "arcgis_env_lock_dir": str(Path(directory) / "locks"),
-        "arcgis_env_cache_dir": str(Path(directory) / "rattler"),
-    }
-    (group_vars / f"{LAB_GROUP}.yml").write_text(yaml.safe_dump(lab_vars, sort_keys=False), encoding="utf-8")
     return data
 
 
@@ -123,11 +117,13 @@ def environment(directory: str | Path) -> dict[str, str]:
     env = dict(os.environ)
     existing = env.get("ANSIBLE_CONNECTION_PLUGINS")
     env["ANSIBLE_CONNECTION_PLUGINS"] = str(PLUGINS) + (os.pathsep + existing if existing else "")
-    env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(base / "facts")
+    # The lab is the fleet's state folder: its fact cache (D/.cache/facts), locks and solver cache
+    # (D/.cache/locks, D/.cache/rattler), run lock and reports (D/reports), never the working tree's.
+    env.pop("ANSIBLE_CACHE_PLUGIN_CONNECTION", None)
+    env["ARCGIS_FLEET_STATE_DIR"] = str(base)
     env.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
     env["ANSIBLE_HOST_KEY_CHECKING"] = "false"
     env["ANSIBLE_GATHERING"] = "explicit"
-    env["ARCGIS_FLEET_REPORT_DIR"] = str(base / "reports")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 

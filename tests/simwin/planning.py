@@ -4,6 +4,9 @@ from recorded facts and snapshots (``tests.simwin.record``), without ansible-pla
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,17 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_fl
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_plan import HostInput
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.fleet_role import ROOT, Fleet, Role
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.registry import ROLES
+
+
+@functools.cache
+def scratch_copy(lock_dir: Path) -> Path:
+    """The recorded locks in a scratch folder: planning writes beside its lock folder (the solve guard)."""
+    copy = Path(tempfile.mkdtemp(prefix="arcgis-fleet-locks-")) / "locks"
+    if lock_dir.is_dir():
+        shutil.copytree(lock_dir, copy)
+    else:
+        copy.mkdir()
+    return copy
 
 
 def plan_host(
@@ -42,6 +56,7 @@ def planner(
     """The engine as the fleet_plan action builds it, finding the recording's locks (``lock``: as a live
     run or ``fleet_plan_lock`` would; False: as an offline plan, which may plan in several processes)."""
     options = {k: v.get("default") for k, v in ARGUMENT_SPEC.items()}
+    lock_dir = scratch_copy(Path(lock_dir))
     options.update(mode="live", lock=True, lock_dir=str(lock_dir), cache_dir=str(lock_dir / "rattler"))
     fleet = Fleet(
         live=False,  # the recording's locks are found where options say (plan.yml's way), never solved

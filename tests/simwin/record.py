@@ -36,7 +36,7 @@ TEMP = "C:\\Users\\svc_fleet\\AppData\\Local\\Temp"
 
 def observed(lab_dir: Path, host: str) -> dict[str, Any]:
     # ansible-core's jsonfile cache names the file after the host, behind a version prefix ("s1_").
-    (path,) = [p for p in (lab_dir / "facts").iterdir() if p.name.endswith(host)]
+    (path,) = [p for p in (lab_dir / ".cache" / "facts").iterdir() if p.name.endswith(host)]
     facts = json.loads(path.read_text(encoding="utf-8"))
     if "__payload__" in facts:  # ansible-core 2.19 wraps the facts as a JSON string
         facts = json.loads(facts["__payload__"])
@@ -72,7 +72,7 @@ def record(scenario: str, out: Path) -> Path:
         variables = inventory_variables(lab.dir)
         locks = out / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        for lock in sorted((lab.dir / "locks").glob("*.txt")):
+        for lock in sorted((lab.dir / ".cache" / "locks").glob("*.txt")):
             shutil.copy2(lock, locks / lock.name)
         from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 

@@ -79,7 +79,8 @@ def test_ansible_cfg_points_at_project_content(repo_root):
     assert d["inventory"] == "inventory/example"
     assert d["roles_path"] == "roles"
     assert d["collections_path"].split(":")[0] == "collections"
-    assert d["fact_caching"] == "ansible.builtin.jsonfile"
+    assert d["fact_caching"] == "arcgis_conda.fleet.fleet_facts"  # jsonfile in the fleet state folder
+    assert "fact_caching_connection" not in d  # <state>/.cache/facts, fleet_state_dir's
     assert d["retry_files_enabled"] == "false"
     link = repo_root / "collections/ansible_collections/arcgis_conda/fleet"
     assert link.is_symlink() and link.resolve() == repo_root
