@@ -41,8 +41,8 @@ options:
   report_dir:
     description:
       - Controller folder of the reports.
-      - Unset, C(<state>/reports/selftest), where C(<state>) is the fleet's state folder (C(fleet_state_dir), else
-        C($ARCGIS_FLEET_STATE_DIR), else the project folder).
+      - Unset, C(<state>/reports/selftest), where C(<state>) is the fleet's state folder
+        (C(fleet_state_dir), else C($ARCGIS_FLEET_STATE_DIR), else the project folder).
     type: path
 """
 
