@@ -412,13 +412,14 @@ def merge_shared(rows: list[dict[str, Any]], folder: Path) -> list[dict[str, Any
     seen = {str(r.get("host")) for r in rows}
     merged = list(rows)
     for page in sorted(folder.glob("*.json")):
-        if page.name in (INDEX_JSON, "module_calls.json"):
+        if page.name in (INDEX_JSON, RUN_STATE, "module_calls.json"):
             continue
         try:
             data = json.loads(page.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for row in data.get("hosts") or [] if isinstance(data, dict) else []:
+        hosts = data.get("hosts") if isinstance(data, dict) else None
+        for row in hosts if isinstance(hosts, list) else []:
             if isinstance(row, dict) and str(row.get("host")) not in seen:
                 merged.append(row)
                 seen.add(str(row.get("host")))
