@@ -90,6 +90,7 @@ CONTROLLER_ONLY = frozenset(
         "doi_cert_bundle",
         "fail",
         "fleet_plan",
+        "fleet_selftest",
         "group_by",
         "include_role",
         "include_tasks",

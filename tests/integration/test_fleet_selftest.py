@@ -77,7 +77,10 @@ def every_scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lab, int, 
     # A secured Miniconda2 but no admin-only C:\\ProgramData\\conda (a user could plant the machine condarc).
     plant_admin_miniconda2(lab, host_of("reference"), condarc_folder=False)
     before = {host: state_of(lab, host) for host in lab.hosts}
-    rc, out, _rows = fleet_run(lab, "playbooks/selftest.yml", {"fleet_selftest_accepted": PENDING})
+    rc, out, rows = fleet_run(lab, "playbooks/selftest.yml", {"fleet_selftest_accepted": PENDING})
+    # The run report's count of round trips is the simulator's (the judge runs on the controller).
+    for host in lab.hosts:
+        assert rows[host]["module_calls"] == len([c for c in lab.calls(host) if c["kind"] == "module"]), host
     return lab, rc, out, before
 
 
