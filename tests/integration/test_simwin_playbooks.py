@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import host as H
 from simwin.testing import Lab, make_lab
 
@@ -247,7 +248,7 @@ def test_host_read_and_apply_files_through_win_powershell(lab: Lab) -> None:
                     {"op": "mkdir", "path": "C:\\ProgramData\\arcgis-conda"},
                     {"op": "mkdir", "path": root},
                     {"op": "write", "path": f"{root}\\ca.pem", "content_b64": "UEVNCg==", "backup": False},
-                    {"op": "secure", "path": "C:\\ProgramData\\arcgis-conda"},
+                    fh.secure_item("C:\\ProgramData\\arcgis-conda"),
                 ]
             },
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +15,12 @@ from .calls import calls, reset_calls
 from .host import Host
 
 DEMO_CA = lab.REPO / "files" / "demo-lab-root-ca.crt"
-# The one escalation still open (issue 22 item 3, see README "Security model"): ArcGIS Desktop's own
-# Python in C:\Python27\ArcGIS*, a folder users can write (it inherits C:\'s Authenticated Users
-# Modify), is run by observe's probe before anything secures it, and C:\Python27 above it stays
-# renameable. Named here, in one place, so every other escalation fails every simulated-lab test.
-KNOWN_OPEN = re.compile(r"^C:\\Python27\\ArcGIS[^\\]*\\python\.exe$", re.I)
 
 
 def open_escalations(text: str) -> list[dict[str, Any]]:
-    """The escalation records in events.jsonl text, but for the one named open item."""
+    """The escalation records in events.jsonl text (no exemption: every one fails a test)."""
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [r for r in records if r["kind"] == "escalation" and not KNOWN_OPEN.match(r["exe"])]
+    return [r for r in records if r["kind"] == "escalation"]
 
 
 def fleet_run(

@@ -30,10 +30,12 @@ SCENARIOS = ("desktop1041", "pro35")
 FIRST_RUN = {
     # miniconda: each install's record written before its installer runs (finds a half-done install).
     # arcgis_env: the machine condarc, each env, its three files for students (pip.ini, constraints, README)
-    # and its record.
-    "desktop1041": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 8, "startup_bridge": 7},
+    # and its record. Folders the run makes are admin-only at creation (create secure, then fill): no
+    # separate secure of C:\ProgramData\arcgis-conda, conda or pip after they were filled.
+    "desktop1041": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 8, "startup_bridge": 7},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
-    "pro35": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 10},
+    # The clone folder is made before the clone (admin-only by its parent), never by conda.
+    "pro35": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 11},
 }
 
 
