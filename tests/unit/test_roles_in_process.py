@@ -32,7 +32,8 @@ FIRST_RUN = {
     # arcgis_env: the machine condarc, each env, its three files for students (pip.ini, constraints, README)
     # and its record. Folders the run makes are admin-only at creation (create secure, then fill): no
     # separate secure of C:\ProgramData\arcgis-conda, conda or pip after they were filled.
-    "desktop1041": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 8, "startup_bridge": 7},
+    # startup_bridge: its Python folder is already admin-only (observe secured it before the probe).
+    "desktop1041": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 8, "startup_bridge": 6},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
     # The clone folder is made before the clone (admin-only by its parent), never by conda.
     "pro35": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 11},
