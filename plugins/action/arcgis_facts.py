@@ -145,11 +145,12 @@ class ActionModule(ActionBase):
         not_run = {v.python_exe: ("unsafe", v.reason) for v in verdicts if v.action == "refuse"}
         waiting = [v for v in verdicts if v.action == "secure"]
         roots = sorted({v.root for v in waiting}, key=str.lower)
-        if roots and (self._task.check_mode or not secure):
+        held = self._hold_changes()
+        if roots and (self._task.check_mode or not secure or held):
             why = (
                 "this run changes nothing (check mode)"
                 if self._task.check_mode
-                else "this playbook is read-only"
+                else held or "this playbook is read-only"
             )
             not_run.update({v.python_exe: ("unsecured", guard.not_run_reason(v, why)) for v in waiting})
         elif roots:
@@ -187,6 +188,10 @@ class ActionModule(ActionBase):
         return [t for t in targets if t not in not_run], not_run
 
     # Hooks: the probe reads the registry and runs the probe; fleet_observe adds what the roles read.
+    def _hold_changes(self) -> str:
+        """Why this host must not be changed yet ('' when it may): fleet_observe's bad inputs."""
+        return ""
+
     def _first_read(self, task_vars: dict[str, Any] | None) -> dict[str, Any]:
         return {"arcgis": True}
 

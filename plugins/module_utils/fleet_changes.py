@@ -194,6 +194,9 @@ class Changes:
         k = fh.key(path)
         if k in self.moved or self.planned.get(k) is not None or self.is_gone(path) or self.in_profile(path):
             return False
+        homes = [fh.key(str(p.get("path"))) for p in self.snapshot.profiles if p.get("path")]
+        if any(h == k or h.startswith(k + "\\") for h in homes):
+            return False  # a profile, or the folder profiles are in: never the run's to move
         try:
             entry = self.snapshot.entry(path)
         except fh.NotObserved:

@@ -23,6 +23,23 @@ def open_escalations(text: str) -> list[dict[str, Any]]:
     return [r for r in records if r["kind"] == "escalation"]
 
 
+def secure_arcgis_pythons(lab: Lab) -> None:
+    """The state a first run's observe leaves before it probes: ArcGIS Desktop's C:\\Python27 secured (the
+    host script's secure operation), for check-mode tests that need the Desktop Python measured."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
+    from . import scripts
+    from .modules import Ctx
+
+    for name in lab.hosts:
+        with lab.edit(name) as sim:
+            if sim.is_dir("C:\\Python27"):
+                ctx = Ctx(
+                    sim, sim.principal(None), False, "C:\\Windows\\Temp", "ansible.windows.win_powershell"
+                )
+                scripts.apply_files(ctx, {"Items": [fh.secure_item("C:\\Python27")]})
+
+
 def fleet_run(
     simlab: Lab, playbook: str, variables: dict[str, Any] | None = None, *extra: str
 ) -> tuple[int, str, dict[str, dict[str, Any]]]:

@@ -626,3 +626,21 @@ def test_the_audit_reports_reparse_points_programs_users_made_and_pythons_not_ru
         "a program or start-up file a non-admin made"
     )
     assert found["C:\\Python27\\ArcGIS10.4\\python.exe"] == "not run: X"
+
+
+def test_a_profile_or_the_folder_of_profiles_is_never_moved_aside():
+    """A user owns their profile: the run writes into it (the bridge, doi_cert's user files) as theirs and
+    never moves it, or C:\\Users above it, aside as a folder a user made."""
+    snap = fh.Snapshot(
+        {
+            "reads": [
+                raw_entry("C:\\Users", "dir", owner="S-1-5-18", children=[{"name": "s1", "dir": True}]),
+                raw_entry("C:\\Users\\s1", "dir", owner="S-1-5-21-1-1001", children=[]),
+            ],
+            "profiles": [{"sid": "S-1-5-21-1-1001", "path": "C:\\Users\\s1"}],
+        }
+    )
+    c = fc.Changes("doi_cert", snap, {})
+    c.mkdir("C:\\Users\\s1\\.config\\conda", "the user's condarc folder")
+    c.secure("C:\\Users\\s1", "never")
+    assert [i["action"] for i in c.items if i["action"] == "move"] == []
