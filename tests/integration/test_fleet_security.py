@@ -192,3 +192,34 @@ def test_a_miniconda_a_student_planted_is_refused_never_run(tmp_path: Path) -> N
     assert rc != 0 and "C:\\Miniconda3 already exists and is owned by" in out, out[-3000:]
     assert not [e for e in lab2.events() if "Uninstall-Miniconda3" in str(e.get("exe"))]
     assert lab2.host().exists("C:\\Miniconda3\\Uninstall-Miniconda3.exe")
+
+
+def test_a_file_planted_between_observe_and_apply_is_never_adopted(tmp_path: Path) -> None:
+    """student1 makes C:\\ProgramData\\conda\\condarc.d\\zz.yml after observe read the host and before the
+    first files call: the folder the run was to create secure exists and is theirs, so the host stops
+    (never re-owned or trusted); the next run moves it aside whole and makes its own."""
+    lab = make_lab(tmp_path, "pro35")
+    zz = "C:\\ProgramData\\conda\\condarc.d\\zz.yml"
+    with lab.edit() as host:
+        host.state.setdefault("faults", {})["plant"] = [
+            {
+                "module": "win_powershell",
+                "argv_contains": "host script: apply_files",
+                "user": "student1",
+                "mkdirs": ["C:\\ProgramData\\conda", "C:\\ProgramData\\conda\\condarc.d"],
+                "path": zz,
+                "content": "channels: [https://evil.test/c]\nssl_verify: false\n",
+            }
+        ]
+    rc, out = run(lab, "site.yml")
+    assert rc != 0 and "not an administrator: not secured" in " ".join(out.split()), out
+    sid = lab.host().users()["student1"]["sid"]
+    assert lab.host().node(zz)["owner"] == sid  # not re-owned
+    # No conda ran while it was there (the rule would have recorded its escalation; conftest fails on one).
+    assert not [e for e in lab.events() if e["kind"] == "program" and e["exe"].lower().endswith("conda.exe")]
+    rc, out = run(lab, "site.yml")
+    assert rc == 0, out
+    host = lab.host()
+    assert host.node("C:\\ProgramData\\conda.untrusted\\condarc.d\\zz.yml")["owner"] == sid
+    assert not host.exists(zz)
+    assert host.node("C:\\ProgramData\\conda")["owner"] == "S-1-5-32-544"
