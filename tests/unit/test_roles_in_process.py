@@ -116,8 +116,9 @@ def test_each_judge_fails_on_its_own_spoilt_evidence_only(recorded, role):
 
 def test_the_pro_clone_folder_is_admin_only_before_the_clone_even_with_arcgis_env_alone():
     """Create secure, then fill: with --tags arcgis_env alone nothing earlier made
-    C:\\ProgramData\\arcgis-conda admin-only, so the clone folder is made secure by its own mkdir, before conda copies anything into it
-    (it used to be created by the clone itself, inheriting ProgramData's Users create rights)."""
+    C:\\ProgramData\\arcgis-conda admin-only, so the clone folder is made secure by its own mkdir, before
+    conda copies anything into it (it used to be created by the clone itself, inheriting ProgramData's
+    Users create rights)."""
     data = json.loads((DATA / "pro35.json").read_text(encoding="utf-8"))
     planned = planning.plan_host(
         data["host"], data["before"], data["variables"], DATA / "locks", selected=["arcgis_env"]
