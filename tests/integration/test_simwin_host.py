@@ -402,7 +402,9 @@ def test_host_read_contract(ref: H.Host) -> None:
         "inherit": "none",
         "inherit_only": False,
     } in condarc["acl"]
-    assert folder["type"] == "dir" and folder["children"] == [{"name": ".condarc", "dir": False, "reparse": False}]
+    assert folder["type"] == "dir" and folder["children"] == [
+        {"name": ".condarc", "dir": False, "reparse": False}
+    ]
     assert missing == {"path": "C:\\Nope\\x.txt", "type": "missing"}
     assert glob["type"] == "glob" and [m["path"] for m in glob["matches"]] == [
         "C:\\Python27\\ArcGIS10.4\\python.exe"
