@@ -3,11 +3,13 @@
 For each shipped scenario it makes a fresh simulated lab, runs the real ``ansible-playbook site.yml``
 twice (first run, then a re-run with nothing to change) and prints one line per scenario and run::
 
-    scenario  run    host  module_calls  raw_commands  put_files  changed  callback_calls  seconds
+    scenario run host module_calls raw_commands put_files changed callback_calls programs escalations seconds
 
 ``module_calls``, ``raw_commands`` and ``put_files`` are counted by the simulated connection itself
 (tests/simwin/calls.py, one line per exec_command), independently of the ``fleet_progress`` callback,
-whose own count is printed beside them. ``changed`` is the recap's changed count. Targets (issue 11) on
+whose own count is printed beside them. ``changed`` is the recap's changed count. ``programs`` and
+``escalations`` are this run's records of the lab's security rule (tests/simwin/invariant.py: programs the
+admin session started, and what they trusted that a non-admin could change; must be 0). Targets (issue 11) on
 the reference host (Desktop 10.4.1 32-bit + Pro 3.3): first run <= 25 module calls, re-run <= 5 and
 changed=0. Run from the repository root::
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from simwin import lab as simlab  # noqa: E402
 from simwin.calls import calls, reset_calls  # noqa: E402
+from simwin.invariant import events  # noqa: E402
 from simwin.scenario import scenario_names  # noqa: E402
 
 CERT = ROOT / "files" / "demo-lab-root-ca.crt"
@@ -40,6 +43,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", re.M)
 
 
 def run_once(directory: Path, hosts: list[str]) -> tuple[dict[str, dict[str, int]], float, dict[str, int]]:
+    seen = {host: len(events(directory / "state" / host)) for host in hosts}
     for host in hosts:
         reset_calls(directory / "state" / host)
     extra = directory / "extra.json"
@@ -61,6 +65,9 @@ def run_once(directory: Path, hosts: list[str]) -> tuple[dict[str, dict[str, int
             "put_files": sum(1 for r in records if r.get("kind") == "put_file"),
             "changed": changed.get(host, -1),
         }
+        new = events(directory / "state" / host)[seen[host] :]
+        counts[host]["programs"] = sum(1 for e in new if e["kind"] == "program")
+        counts[host]["escalations"] = sum(1 for e in new if e["kind"] == "escalation")
     # Each run writes its own report folder; reports/latest points at this one.
     callback = json.loads((directory / "reports" / "latest" / "module_calls.json").read_text())
     return counts, seconds, callback
@@ -82,6 +89,8 @@ def main() -> int:
         "put_files",
         "changed",
         "callback_calls",
+        "programs",
+        "escalations",
     )
     print("\t".join((*header, "seconds")))
     try:
@@ -105,7 +114,8 @@ def main() -> int:
                         c["put_files"],
                         c["changed"],
                     )
-                    print("\t".join(str(v) for v in (*row, callback.get(host), f"{seconds:.1f}")))
+                    events_row = (callback.get(host), c["programs"], c["escalations"], f"{seconds:.1f}")
+                    print("\t".join(str(v) for v in (*row, *events_row)))
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

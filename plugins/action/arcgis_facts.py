@@ -18,6 +18,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_discovery as discovery
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_probe
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import arcgis_python_guard as guard
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 
 MODULE = "ansible.windows.win_powershell"
@@ -26,6 +27,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "packages": {"type": "list", "elements": "str", "default": list(arcgis_probe.DEFAULT_PACKAGES)},
     "require_arcgis": {"type": "bool", "default": False},
     "probe_timeout": {"type": "int", "default": 120},
+    "secure_pythons": {"type": "bool", "default": False},
 }
 
 
@@ -57,7 +59,9 @@ class ActionModule(ActionBase):
                 f"{shell or 'not PowerShell'}; run it against windows_workstations (WinRM or PSRP)"
             )
 
-        first = self._host_read(self._first_read(task_vars), task_vars)
+        first = self._host_read(
+            {**self._first_read(task_vars), "python_reads": guard.PYTHON_READS}, task_vars
+        )
         if first.get("failed"):
             raise AnsibleActionFail(
                 f"{host}: reading the ESRI registry keys failed: {fh.module_error(first)}"
@@ -78,7 +82,9 @@ class ActionModule(ActionBase):
                 result["msg"] += " and require_arcgis is true: install ArcGIS or leave this host out"
             return result
 
-        targets = discovery.probe_targets(installs)
+        targets, not_run = self._guard(
+            dump, discovery.probe_targets(installs), args["secure_pythons"], result, task_vars
+        )
         probe = probe_source()
         probe_runs = [
             {
@@ -98,7 +104,7 @@ class ActionModule(ActionBase):
         runs: dict[str, discovery.ProbeRun] = {}
         if probe_runs or second.get("reads"):
             run_result = self._host_read(second, task_vars)
-            result["module_calls"] = 2
+            result["module_calls"] += 1
             if run_result.get("failed"):
                 raise AnsibleActionFail(
                     f"{host}: running arcgis_probe.py failed: {fh.module_error(run_result)}"
@@ -116,7 +122,7 @@ class ActionModule(ActionBase):
             except discovery.DumpError as exc:
                 raise AnsibleActionFail(f"{host}: unexpected probe runner result: {exc}") from exc
 
-        facts = discovery.build_facts(installs, runs, packages)
+        facts = discovery.build_facts(installs, runs, packages, not_run)
         broken = [fact["id"] for fact in facts if fact["status"] != "ok"]
         result["ansible_facts"] = self._facts(facts, answers, dump)
         result["msg"] = f"{host}: {len(facts)} ArcGIS Python(s): {', '.join(f['id'] for f in facts)}" + (
@@ -124,7 +130,68 @@ class ActionModule(ActionBase):
         )
         return result
 
+    def _guard(
+        self,
+        dump: discovery.RegistryDump,
+        targets: list[str],
+        secure: bool,
+        result: dict[str, Any],
+        task_vars: dict[str, Any] | None,
+    ) -> tuple[list[str], dict[str, tuple[str, str]]]:
+        """The Pythons safe to run now, and why each other one is not run (arcgis_python_guard). With
+        ``secure`` (site.yml, uninstall.yml; never in check mode) the folders users could write are secured
+        first, in one apply_files call; a Python is run only when that left nothing it loads behind."""
+        verdicts = [guard.judge(dump, target) for target in targets]
+        not_run = {v.python_exe: ("unsafe", v.reason) for v in verdicts if v.action == "refuse"}
+        waiting = [v for v in verdicts if v.action == "secure"]
+        roots = sorted({v.root for v in waiting}, key=str.lower)
+        held = self._hold_changes()
+        if roots and (self._task.check_mode or not secure or held):
+            why = (
+                "this run changes nothing (check mode)"
+                if self._task.check_mode
+                else held or "this playbook is read-only"
+            )
+            not_run.update({v.python_exe: ("unsecured", guard.not_run_reason(v, why)) for v in waiting})
+        elif roots:
+            answer = self._execute_module(
+                module_name=MODULE,
+                module_args={
+                    "script": fh.APPLY_FILES_SCRIPT,
+                    "parameters": {"Items": [fh.secure_item(root) for root in roots]},
+                    "depth": 4,
+                },
+                task_vars=task_vars,
+            )
+            result["module_calls"] += 1
+            result["changed"] = bool(answer.get("changed"))
+            records = {
+                fh.key(str(r.get("path"))): r for r in (answer.get("result") or {}).get("applied") or []
+            }
+            for verdict in waiting:
+                record = records.get(fh.key(verdict.root))
+                left = guard.secured_problems(record) if record else []
+                if record is None or answer.get("failed") or left:
+                    why = fh.module_error(answer) if record is None else "; ".join(left)
+                    not_run[verdict.python_exe] = (
+                        "unsafe",
+                        f"{verdict.python_exe} was not run: securing {verdict.root} failed or left what it "
+                        f"loads writable: {why}. Fix that, then run again.",
+                    )
+            result["secured"] = list(roots)
+            result["warnings"] += [
+                f"{record.get('path')} secured before its Python's first run: {m.get('path')} was owned by "
+                f"{m.get('owner')}, not an administrator, and is moved aside to {m.get('aside')}"
+                for record in records.values()
+                for m in record.get("moved") or []
+            ]
+        return [t for t in targets if t not in not_run], not_run
+
     # Hooks: the probe reads the registry and runs the probe; fleet_observe adds what the roles read.
+    def _hold_changes(self) -> str:
+        """Why this host must not be changed yet ('' when it may): fleet_observe's bad inputs."""
+        return ""
+
     def _first_read(self, task_vars: dict[str, Any] | None) -> dict[str, Any]:
         return {"arcgis": True}
 

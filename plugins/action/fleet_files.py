@@ -63,7 +63,8 @@ class ActionModule(ActionBase):
             module_calls=1,
             changed=any(bool(d.get("changed")) for d in done),
             applied=[
-                {k: d.get(k) for k in ("op", "path", "changed", "backup_file", "skipped")} for d in done
+                {k: d.get(k) for k in ("op", "path", "changed", "backup_file", "skipped", "moved")}
+                for d in done
             ],
             msg=f"{sum(1 for d in done if d.get('changed'))} of {len(items)} file change(s) applied",
         )
@@ -74,11 +75,23 @@ class ActionModule(ActionBase):
 
 
 def skipped_warnings(host: str, done: list[dict[str, Any]]) -> list[str]:
-    """One warning per item the host skipped inside a tree it secured, with its reason and the fix."""
-    return [
-        f"{host}: {d.get('op')} {d.get('path')}: skipped {s.get('path')} ({s.get('why')}). It keeps its "
-        "own owner and ACL: inspect it, take ownership (takeown /f <path> /r) or delete it, and run again; "
-        "playbooks/audit.yml lists what stays writable."
-        for d in done
-        for s in d.get("skipped") or []
-    ]
+    """One warning per item the host skipped inside a tree it secured (a junction, an item it could not
+    list, move aside or change, each icacls failure), with its reason and the fix, and one per item no
+    administrator owned, moved aside."""
+    warnings = []
+    for d in done:
+        failed = [*(d.get("skipped") or [])]
+        for command in d.get("commands") or []:
+            failed += fh.icacls_failures(command)
+        warnings += [
+            f"{host}: {d.get('op')} {d.get('path')}: skipped {s.get('path')} ({s.get('why')}). It keeps its "
+            "own owner and ACL: inspect it, take ownership (takeown /f <path> /r) or delete it, and run "
+            "again; playbooks/audit.yml lists what stays writable."
+            for s in failed
+        ]
+        warnings += [
+            f"{host}: {d.get('op')} {d.get('path')}: {m.get('path')} was owned by {m.get('owner')}, not an "
+            f"administrator: moved aside to {m.get('aside')}, never trusted. Inspect it, then delete it."
+            for m in d.get("moved") or []
+        ]
+    return warnings

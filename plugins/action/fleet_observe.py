@@ -47,6 +47,7 @@ class ActionModule(arcgis_facts.ActionModule):
     """Observe a workstation for the fleet flow: the probe plus every role's current state."""
 
     _secret = False
+    _bad_input = False
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
@@ -71,12 +72,18 @@ class ActionModule(arcgis_facts.ActionModule):
                 self._variables[name] = task_vars[name]
         # Built once for both calls: it loads every role's defaults, planner wiring and argument specs.
         self._role_args = RoleArgs(Templar(loader=self._loader, variables=task_vars), task_vars.get("omit"))
+        # Bad input stops the host before any change, the securing of ArcGIS's Python included.
+        errors, _warnings = self._role_args.check_public(self._variables, [])
+        self._bad_input = bool(errors) or any(self._args(role, [], {}) is None for role in ROLES)
         return {
             "arcgis": True,
             "profiles": True,
             "session": True,
             "reads": ff.first_reads(ROLES, lambda role: self._args(role, [], {})),
         }
+
+    def _hold_changes(self) -> str:
+        return "this host's inputs are bad (the plan names them)" if self._bad_input else ""
 
     def _second_read(
         self, task_vars: dict[str, Any] | None, installs: list[discovery.Install], first: dict[str, Any]

@@ -107,6 +107,8 @@ class PythonDir:
     root: str
     name: str
     has_python: bool
+    # host_read entries (owner, ACL) of the folder above, the folder and what it was asked to read there.
+    security: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def path(self) -> str:
@@ -253,7 +255,8 @@ def parse_registry_dump(raw: Any) -> RegistryDump:
     for item in _as_list(raw.get("python_dirs"), "python_dirs"):
         if not isinstance(item, Mapping) or not item.get("root") or not item.get("name"):
             raise DumpError(f"python_dirs item needs root and name: {item!r}")
-        dirs.append(PythonDir(str(item["root"]), str(item["name"]), bool(item.get("has_python"))))
+        security = tuple(e for e in item.get("security") or [] if isinstance(e, Mapping))
+        dirs.append(PythonDir(str(item["root"]), str(item["name"]), bool(item.get("has_python")), security))
     users = []
     for item in _as_list(raw.get("user_keys"), "user_keys"):
         if not isinstance(item, Mapping) or not item.get("sid"):
@@ -547,15 +550,23 @@ def drift_problems(
 
 
 def build_facts(
-    installs: Iterable[Install], runs: Mapping[str, ProbeRun], packages: Sequence[str]
+    installs: Iterable[Install],
+    runs: Mapping[str, ProbeRun],
+    packages: Sequence[str],
+    not_run: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``ansible_facts.arcgis`` list (see the facts contract in the README)."""
+    """The ``ansible_facts.arcgis`` list (see the facts contract in the README). ``not_run``: the Pythons
+    the guard kept from running (python.exe -> (status ``unsafe`` or ``unsecured``, why))."""
     facts = []
+    held_back = {_norm(path): value for path, value in (not_run or {}).items()}
     for install in installs:
         problems = list(install.problems)
+        held = held_back.get(_norm(install.python_exe)) if install.python_exe else None
         report, broken = (
             (None, "no python.exe to run")
             if not install.python_exe
+            else (None, held[1])
+            if held
             else parse_probe_output(runs.get(_norm(install.python_exe)))
         )
         python: dict[str, Any] = report.get("python", {}) if report else {}
@@ -592,7 +603,7 @@ def build_facts(
                 "packages": measured,
                 "pro_conda_root": install.pro_conda_root,
                 "pro_conda_env": install.pro_conda_env,
-                "status": "broken" if broken else "ok",
+                "status": held[0] if held else "broken" if broken else "ok",
                 "problems": problems,
             }
         )

@@ -420,6 +420,10 @@ def _pro_clone_changes(
     plan: Mapping[str, Any], snap: Snapshot, c: Changes, exists: bool, host_dir: str
 ) -> None:
     source_pinned = snap.text(ntpath.join(plan["clone_source"], "conda-meta", "pinned"))
+    # Create secure, then fill: the clone root is admin-only before conda copies anything into it (else,
+    # for the minutes a clone takes, it would inherit ProgramData's Users create rights).
+    c.mkdir(ntpath.dirname(plan["prefix"]), "the lab's Pro clone folder", secure=True)
+    c.secure(ntpath.dirname(plan["prefix"]), TRUSTED)
     if not exists:
         decided = env_change(plan, [], None, False)
         c.other(
@@ -438,7 +442,6 @@ def _pro_clone_changes(
         pinned = ntpath.join(plan["prefix"], "conda-meta", "pinned")
         current = snap.text(pinned) if snap.exists(pinned) else None
         installed = installed_from_meta(snap, plan["prefix"])
-    c.secure(ntpath.dirname(plan["prefix"]), TRUSTED)
     base = current if current is not None else source_pinned
     c.write(
         ntpath.join(plan["prefix"], "conda-meta", "pinned"),

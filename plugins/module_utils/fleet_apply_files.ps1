@@ -5,8 +5,9 @@ param (
 )
 # Applies the controller's planned file operations in order; stops at the first failure of an operation.
 # Inside a tree it secures, an item that cannot be listed or changed (a student's locked folder, a path
-# over MAX_PATH, a junction) is skipped and reported, never a failure of the whole batch. Never sent in
-# check mode: the plan is the prediction.
+# over MAX_PATH) or a junction is skipped and reported, an item no administrator owns is moved aside, and
+# icacls' own per-item errors are returned for the controller to report: never a failure of the whole
+# batch. Never sent in check mode: the plan is the prediction.
 $ErrorActionPreference = 'Stop'
 $done = [System.Collections.Generic.List[object]]::new()
 $admins = [System.Security.Principal.SecurityIdentifier] 'S-1-5-32-544'
@@ -19,11 +20,34 @@ function Test-SameBytes([string] $Path, [byte[]] $Bytes) {
     $true
 }
 
-function Set-AdminOnly([string] $Path, $Skipped) {
-    # The folder itself must be secured (a failure here fails the operation); below it, each item on its
-    # own: one that cannot be listed or changed is skipped with the reason. Junctions and symbolic links
-    # are not followed (Windows PowerShell 5.1's Get-ChildItem recursion enters them: loops, other drives;
-    # PowerShell 6 added -FollowSymlink and stopped). True when any security descriptor changed.
+function Get-Security([string] $Path) {
+    $acl = Get-Acl -LiteralPath $Path
+    @{
+        owner = $acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+        # What icacls /reset changes: a protected DACL, or an entry of its own (not inherited).
+        reset = $acl.AreAccessRulesProtected -or
+            [bool] @($acl.GetAccessRules($true, $false, [System.Security.Principal.SecurityIdentifier])).Count
+    }
+}
+
+function Move-Aside([string] $Path) {
+    # Renamed in its folder: the same volume, so it keeps its own security descriptor; an inert name
+    # (no loader, site.py or conda reads *.untrusted). The first free name, as the controller picks it.
+    $aside = "$Path.untrusted"
+    for ($n = 1; Test-Path -LiteralPath $aside; $n++) { $aside = "$Path.untrusted.$n" }
+    [System.IO.Directory]::Move($Path, $aside)  # files and folders alike
+    $aside
+}
+
+function Invoke-Icacls([string[]] $Arguments) {
+    $ErrorActionPreference = 'Continue'  # icacls' per-item errors are its output, judged on the controller
+    $text = (& icacls.exe @Arguments 2>&1 | Out-String).Trim()
+    @{ arguments = $Arguments; rc = $LASTEXITCODE; output = $text }
+}
+
+function Set-FolderAdminOnly([string] $Path) {
+    # The folder itself: owner Administrators, inheritance off, SYSTEM and Administrators Full control,
+    # Users Read & execute, passed on to what is (and will be) below it. True when it changed.
     $before = (Get-Acl -LiteralPath $Path).Sddl
     $acl = Get-Acl -LiteralPath $Path
     $acl.SetOwner($admins)
@@ -36,36 +60,73 @@ function Set-AdminOnly([string] $Path, $Skipped) {
         $acl.AddAccessRule([System.Security.AccessControl.FileSystemAccessRule]::new($sid, $grant[1], $both, $none, 'Allow'))
     }
     Set-Acl -LiteralPath $Path -AclObject $acl
-    $changed = $before -ne (Get-Acl -LiteralPath $Path).Sddl
+    $before -ne (Get-Acl -LiteralPath $Path).Sddl
+}
+
+function Set-AdminOnly($Item, $Record) {
+    # 1. The folder itself: it must be an administrator's (else it is a user's folder, never adopted), then
+    #    owner Administrators, inheritance off, SYSTEM and Administrators Full, Users Read & execute.
+    # 2. Below it, walked without following anything: a junction or symbolic link is reported and left
+    #    alone; an item no administrator owns is moved aside (<name>.untrusted), never re-owned; an item
+    #    that cannot be listed or read is reported. Each item on its own: the walk never stops the batch.
+    # 3. One icacls /reset /T /C /L over the tree (every item inherits the folder's ACL; constructor's
+    #    installers do the same "because it is much faster"), only when something needs it and no reparse
+    #    point lies inside (icacls' /T is not documented to stop at one); otherwise item by item.
+    $Path = [string] $Item.path
+    $owners = @($Item.owners)
+    $root = Get-Security $Path
+    if ($owners -notcontains $root.owner) {
+        throw "owned by $($root.owner), not an administrator: not secured (it holds a user's files)"
+    }
+    $changed = Set-FolderAdminOnly $Path
+    $reparse = $false
+    $reset = [System.Collections.Generic.List[string]]::new()
     $folders = [System.Collections.Generic.Stack[string]]::new()
     $folders.Push($Path)
     while ($folders.Count -gt 0) {
         $folder = $folders.Pop()
         try { $children = @(Get-ChildItem -LiteralPath $folder -Force -ErrorAction Stop) }
-        catch { $Skipped.Add(@{ path = $folder; why = "not listed: $($_.Exception.Message)" }); continue }
+        catch { $Record.skipped.Add(@{ path = $folder; why = "not listed: $($_.Exception.Message)" }); continue }
         foreach ($child in $children) {
             try {
                 if ($child.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
-                    $Skipped.Add(@{ path = $child.FullName; why = 'junction or symbolic link: not followed' })
+                    $Record.skipped.Add(@{ path = $child.FullName; why = 'junction or symbolic link: not followed, left alone' })
+                    $reparse = $true
                     continue
                 }
-                $childAcl = Get-Acl -LiteralPath $child.FullName
-                $old = $childAcl.Sddl
-                $childAcl.SetOwner($admins)
-                $childAcl.SetAccessRuleProtection($false, $false)
-                foreach ($rule in @($childAcl.Access | Where-Object { -not $_.IsInherited })) { [void] $childAcl.RemoveAccessRuleAll($rule) }
-                Set-Acl -LiteralPath $child.FullName -AclObject $childAcl
-                if ($old -ne (Get-Acl -LiteralPath $child.FullName).Sddl) { $changed = $true }
+                $security = Get-Security $child.FullName
+                if ($owners -notcontains $security.owner) {
+                    $Record.moved.Add(@{ path = $child.FullName; owner = $security.owner; aside = (Move-Aside $child.FullName) })
+                    continue
+                }
+                if ($security.reset) { $reset.Add($child.FullName) }
                 if ($child.PSIsContainer) { $folders.Push($child.FullName) }
             }
-            catch { $Skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message }) }
+            catch { $Record.skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message }) }
+        }
+    }
+    if ($Record.moved.Count) { $changed = $true }
+    if ($reset.Count -and -not $reparse) {
+        $Record.commands.Add((Invoke-Icacls @($Item.tree_arguments)))
+        $changed = $true
+    }
+    elseif ($reset.Count) {
+        foreach ($one in $reset) {
+            try {
+                $childAcl = Get-Acl -LiteralPath $one
+                $childAcl.SetAccessRuleProtection($false, $false)
+                foreach ($rule in @($childAcl.Access | Where-Object { -not $_.IsInherited })) { [void] $childAcl.RemoveAccessRuleAll($rule) }
+                Set-Acl -LiteralPath $one -AclObject $childAcl
+                $changed = $true
+            }
+            catch { $Record.skipped.Add(@{ path = $one; why = $_.Exception.Message }) }
         }
     }
     $changed
 }
 
 foreach ($item in $Items) {
-    $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null; skipped = @() }
+    $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null; skipped = @(); moved = @(); commands = @() }
     try {
         switch ($item.op) {
             'mkdir' {
@@ -75,6 +136,29 @@ foreach ($item in $Items) {
                         throw "Could not find a part of the path '$($item.path)': $parent does not exist"
                     }
                     [void] [System.IO.Directory]::CreateDirectory($item.path)
+                    # Create secure, then fill: admin-only before anything is put in it.
+                    if ($item.secure) { [void] (Set-FolderAdminOnly $item.path) }
+                    $record.changed = $true
+                }
+                elseif ($item.secure) {
+                    # Made by someone else since observe: secured as a tree (never adopted: a user's fails).
+                    $found = @{
+                        skipped = [System.Collections.Generic.List[object]]::new()
+                        moved = [System.Collections.Generic.List[object]]::new()
+                        commands = [System.Collections.Generic.List[object]]::new()
+                    }
+                    $record.changed = [bool] (Set-AdminOnly $item $found)
+                    $record.skipped = $found.skipped.ToArray()
+                    $record.moved = $found.moved.ToArray()
+                    $record.commands = $found.commands.ToArray()
+                }
+            }
+            'move' {
+                # A folder no administrator owns, moved aside whole (renamed on its volume, so it keeps its
+                # owner and ACL); never onto an existing name.
+                if (Test-Path -LiteralPath $item.src) {
+                    if (Test-Path -LiteralPath $item.path) { throw "$($item.path) already exists: not replaced" }
+                    [System.IO.Directory]::Move($item.src, $item.path)
                     $record.changed = $true
                 }
             }
@@ -116,9 +200,15 @@ foreach ($item in $Items) {
                 }
             }
             'secure' {
-                $skipped = [System.Collections.Generic.List[object]]::new()
-                $record.changed = [bool] (Set-AdminOnly $item.path $skipped)
-                $record.skipped = $skipped.ToArray()
+                $found = @{
+                    skipped = [System.Collections.Generic.List[object]]::new()
+                    moved = [System.Collections.Generic.List[object]]::new()
+                    commands = [System.Collections.Generic.List[object]]::new()
+                }
+                $record.changed = [bool] (Set-AdminOnly $item $found)
+                $record.skipped = $found.skipped.ToArray()
+                $record.moved = $found.moved.ToArray()
+                $record.commands = $found.commands.ToArray()
             }
             default { throw "unknown operation $($item.op)" }
         }

@@ -166,6 +166,11 @@ def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
+def secure_mkdir(path: str) -> dict[str, Any]:
+    """``mkdir`` that makes the folder admin-only at its creation (one made since observe: the secure op)."""
+    return {**fh.secure_item(path), "op": "mkdir", "secure": True}
+
+
 class Changes:
     """A role's change list, built against the snapshot; skips what the host already has."""
 
@@ -207,15 +212,52 @@ class Changes:
     def _add(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
         self.items.append(change(self.role, step, action, target, reason, item))
 
-    def mkdir(self, path: str, reason: str) -> None:
+    def mkdir(self, path: str, reason: str, secure: bool = False) -> None:
+        """Create a folder (and its missing parents). ``secure``: admin-only from its creation, before
+        anything is put in it (create secure, then fill); one that appeared since observe is secured as a
+        tree on the host, and one a user made there stops the batch rather than being adopted."""
         k = fh.key(path)
-        if self.planned.get(k) or self.snapshot.is_dir(path):
+        self.claim(path, reason)
+        if self.planned.get(k) or (self.snapshot.is_dir(path) and not self.is_gone(path)):
             return
         parent = ntpath.dirname(path.rstrip("\\"))
         if parent and parent != path and not re.fullmatch(r"[A-Za-z]:\\?", parent):
             self.mkdir(parent, reason)
+        secure = secure and not self._parent_trusted(path)  # else it inherits its admin-only parent's ACL
         self.planned[k] = self.role
-        self._add("files", "mkdir", path, reason, {"op": "mkdir", "path": path})
+        item = secure_mkdir(path) if secure else {"op": "mkdir", "path": path}
+        self._add("files", "mkdir", path, reason, item)
+        if secure or self._parent_trusted(path):
+            self.planned["secure:" + k] = self.role
+
+    def _claim_above(self, path: str, reason: str) -> bool:
+        """Claim the outermost folder above ``path`` that a user made (its files go aside with it)."""
+        parts = ntpath.normpath(path).split("\\")
+        return any(self.claim("\\".join(parts[:depth]), reason) for depth in range(2, len(parts)))
+
+    def claim(self, path: str, reason: str) -> bool:
+        """A folder the run makes, fills or secures that a user made (outside profiles): moved aside whole,
+        for an admin to inspect (its content is theirs), and never adopted; the run then makes its own.
+        True when it is moved aside here."""
+        k = fh.key(path)
+        if k in self.moved or self.planned.get(k) is not None or self.is_gone(path) or self.in_profile(path):
+            return False
+        homes = [fh.key(str(p.get("path"))) for p in self.snapshot.profiles if p.get("path")]
+        if any(h == k or h.startswith(k + "\\") for h in homes):
+            return False  # a profile, or the folder profiles are in: never the run's to move
+        try:
+            entry = self.snapshot.entry(path)
+        except fh.NotObserved:
+            return False
+        if entry.type != "dir" or entry.owner is None or entry.owner in fh.ADMIN_SIDS:
+            return False
+        aside = self.aside_name(path)
+        self.moved[k] = aside
+        why = f"{reason}: the folder there is {entry.owner}'s, not an administrator's, and is never trusted"
+        self._add("files", "move", aside, why, {"op": "move", "src": path, "path": aside})
+        self.gone.add(k)
+        self.quarantined.append(path)
+        return True
 
     def write(
         self, path: str, content: bytes | str, reason: str, backup: bool = False, secret: bool = False
@@ -224,6 +266,8 @@ class Changes:
         mine = self.in_profile(path)  # a user's own profile: theirs to change, never the admin run's trust
         if not mine:
             self.trusted_paths.append(path)
+            if self._claim_above(path, reason):
+                self.mkdir(ntpath.dirname(path), reason)
         if self.planned.get(k) is None and not self.is_gone(path):
             entry = self.snapshot.entry(path)
             if not mine and entry.type == "file" and entry.owner is None:
@@ -304,8 +348,9 @@ class Changes:
         or the first free ``<path>.untrusted.<n>`` when an earlier run's file holds that name. Nothing when
         this run already moved it or writes it itself (an earlier role's file is not a user's)."""
         k = fh.key(path)
-        if k in self.moved or self.planned.get(k) is not None:
-            return
+        self._claim_above(path, reason)
+        if k in self.moved or self.planned.get(k) is not None or self.is_gone(path):
+            return  # moved already, ours, or inside a folder this run moved aside whole
         aside = self.aside_name(path)
         self.moved[k] = aside
         item = {"op": "copy", "src": path, "path": aside, "force": True, "exclusive": True}
@@ -363,18 +408,32 @@ class Changes:
 
     def secure(self, path: str, reason: str) -> None:
         """Make a folder the admin run trusts admin-only (owner Administrators, no inheritance, SYSTEM and
-        Administrators full, Users read & execute), recursively; nothing when it already is."""
+        Administrators full, Users read & execute), recursively; nothing when it already is. A folder this
+        run creates is made admin-only at its creation (its mkdir), never after it was filled; one a user
+        made is moved aside and made anew (:meth:`claim`)."""
         k = "secure:" + fh.key(path)
         self.trusted_paths.append(path)
-        if self.planned.get(k) or self.is_gone(path):
+        if self.planned.get(k):
+            return
+        if self.claim(path, reason):
+            self.mkdir(path, reason, secure=True)
             return
         created = self.planned.get(fh.key(path)) is not None
+        if self.is_gone(path) and not created:
+            return
         if not created and self.snapshot.entry(path).trusted():
             return
         if created and self._parent_trusted(path):
             return  # a new folder inherits its admin-only parent's ACL
+        mkdir = next(
+            (i for i in self.items if i["action"] == "mkdir" and fh.key(i["target"]) == fh.key(path)), None
+        )
+        if mkdir is not None:
+            mkdir["item"] = secure_mkdir(path)  # secured when made, before it is filled
+            self.planned[k] = self.role
+            return
         self.planned[k] = self.role
-        self._add("files", "secure", path, reason, {"op": "secure", "path": path})
+        self._add("files", "secure", path, reason, fh.secure_item(path))
 
     def other(self, step: str, action: str, target: str, reason: str, item: Mapping[str, Any]) -> None:
         self._add(step, action, target, reason, item)
@@ -405,20 +464,62 @@ TRUSTED = "the admin run executes or reads it: only administrators may change it
 ISOLATED = ("-E", "-s")
 
 
-def audit(snap: Snapshot, trusted: Sequence[str]) -> list[dict[str, Any]]:
-    """Every observed path under what the run trusts that a non-admin owns or can write, with who."""
-    roots = sorted({fh.key(p) for p in trusted})
-    findings = []
+# Files that run code when the admin run (or an admin's Python) loads them: a user's copy is planted.
+PROGRAM_SUFFIXES = (".exe", ".dll", ".pyd", ".py", ".pth", ".bat", ".cmd", ".ps1")
+
+
+def audit(
+    snap: Snapshot, trusted: Sequence[str], facts: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Every observed path under what the run trusts that a non-admin owns or can write, with who; every
+    junction or symbolic link there (a reparse point: securing never follows it, and it may point
+    anywhere); and every ArcGIS Python the observe step did not run because users could change it."""
+    held = [f for f in facts if f.get("status") in ("unsecured", "unsafe") and f.get("python_exe")]
+    # An ArcGIS Python not run because users can change it: its whole folder is judged too.
+    roots = sorted(
+        {fh.key(p) for p in trusted} | {fh.key(ntpath.dirname(str(f["python_exe"]))) for f in held}
+    )
+    findings: dict[str, dict[str, Any]] = {}
+
+    def under(k: str) -> bool:
+        return any(k == r or k.startswith(r + "\\") for r in roots)
+
     for k, entry in sorted(snap.entries.items()):
+        if not under(k):
+            continue
+        links = [entry.path] if entry.reparse else []
+        links += [
+            ntpath.join(entry.path, str(c.get("name"))) for c in entry.children or [] if c.get("reparse")
+        ]
+        for link in links:
+            findings.setdefault(
+                fh.key(link),
+                {
+                    "path": link,
+                    "owner": entry.owner if link == entry.path else None,
+                    "writable_by": [],
+                    "why": "a junction or symbolic link inside a folder the admin run trusts: securing never "
+                    "follows it and leaves it there; remove it (rmdir, not del /s)",
+                },
+            )
         if entry.type not in ("file", "dir") or entry.owner is None or entry.trusted():
             continue  # owner None: read without detail (a conda-meta listing), nothing to judge
-        if any(k == r or k.startswith(r + "\\") for r in roots):
-            findings.append(
-                {
-                    "path": entry.path,
-                    "owner": entry.owner,
-                    "writable_by": entry.writable_by_others(),
-                    "why": "the fleet's admin run executes or reads it",
-                }
-            )
-    return findings
+        program = entry.type == "file" and entry.path.lower().endswith(PROGRAM_SUFFIXES)
+        findings.setdefault(
+            k,
+            {
+                "path": entry.path,
+                "owner": entry.owner,
+                "writable_by": entry.writable_by_others(),
+                "why": (
+                    "a program or start-up file a non-admin made, where the admin run executes it"
+                    if program and entry.owner not in fh.ADMIN_SIDS
+                    else "the fleet's admin run executes or reads it"
+                ),
+            },
+        )
+    for fact in held:
+        k = fh.key(str(fact["python_exe"]))
+        seen = findings.get(k) or {"path": fact["python_exe"], "owner": None, "writable_by": []}
+        findings[k] = {**seen, "why": "; ".join(fact.get("problems") or []) or "not run: not admin-only"}
+    return sorted(findings.values(), key=lambda f: fh.key(str(f["path"])))

@@ -307,6 +307,17 @@ class FleetPlanner:
         if bad_release:
             record.error, record.installs = "; ".join(filter(None, [record.error, bad_release])), []
             return record
+        # An ArcGIS Python a user made or replaced (arcgis_python_guard): never run, so the host stops here.
+        refused = [p for i in record.installs if i.get("status") == "unsafe" for p in i.get("problems") or []]
+        if refused:
+            record.error = "; ".join(filter(None, [record.error, *refused]))
+        # Not run (check mode, read-only playbooks): what needs its measurement is planned after securing.
+        record.warnings += [
+            f"{item.host}: {p}"
+            for i in record.installs
+            if i.get("status") == "unsecured"
+            for p in i.get("problems") or []
+        ]
         observed = unpack_observed(item.observed)  # decoded once per distinct input, not once per host
         record.snapshot = Snapshot(observed) if observed else None
         if not record.installs:
@@ -404,7 +415,7 @@ class FleetPlanner:
                 record.warnings += session_warnings(changes, record.snapshot, item.host)
                 mirror = next((p.share_mirror for p in plans.values() if p.share_mirror), "")
                 ps.mark_share_reads(changes, mirror)
-                findings = fc.audit(record.snapshot, record.ctx.trusted)
+                findings = fc.audit(record.snapshot, record.ctx.trusted, record.installs)
             except HOST_ERRORS as exc:
                 record.error, status = f"{item.host}: {host_error(exc)}", "failed"
         selected = {name: plan for name, plan in plans.items() if name in self.selected}

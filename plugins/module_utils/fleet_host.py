@@ -48,7 +48,7 @@ APPLY_FILES_SCRIPT = _script("fleet_apply_files.ps1")
 # conda hard-codes its machine-wide configuration folder (conda/conda#14912); every conda >= 4.6.9 reads
 # its .condarc, condarc and condarc.d\*.yml for every account (conda/conda#8272).
 PROGRAMDATA_CONDA = "C:\\ProgramData\\conda"
-FILE_OPS = ("mkdir", "write", "copy", "delete", "rmdir_empty", "secure")
+FILE_OPS = ("mkdir", "write", "copy", "move", "delete", "rmdir_empty", "secure")
 # .NET FileSystemRights bits that let a principal change a file or add to a folder, and the generic
 # rights that map to them (GENERIC_ALL 0x10000000, GENERIC_WRITE 0x40000000: .NET reports them raw).
 WRITE_RIGHTS = (
@@ -120,6 +120,7 @@ class Entry:
     acl: list[dict[str, Any]] = field(default_factory=list)
     children: list[dict[str, Any]] | None = None
     error: str | None = None
+    reparse: bool = False  # a junction or symbolic link (the ReparsePoint attribute)
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any], acls: Sequence[Any] = ()) -> Entry:
@@ -138,6 +139,7 @@ class Entry:
             acl=list(acl or []),
             children=list(raw["children"]) if isinstance(raw.get("children"), list) else None,
             error=raw.get("error"),
+            reparse=bool(raw.get("reparse")),
         )
 
     def to_raw(self, acls: dict[str, int] | None = None) -> dict[str, Any]:
@@ -155,6 +157,8 @@ class Entry:
                 raw["acl"] = acls.setdefault(json.dumps(self.acl, sort_keys=True), len(acls))
         if self.content is not None:
             raw["content_b64"] = base64.b64encode(self.content).decode("ascii")
+        if self.reparse:
+            raw["reparse"] = True
         return raw
 
     def trusted(self) -> bool:
@@ -487,6 +491,51 @@ def write_item(path: str, content: bytes | str, backup: bool = False) -> dict[st
     }
 
 
+# Owners the host's securing keeps: an item below a secured folder owned by anyone else is moved aside.
+SECURE_OWNERS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464")
+
+
+def secure_item(path: str) -> dict[str, Any]:
+    """The ``secure`` operation of ``apply_files`` for one folder tree: the owners it keeps, and the one
+    command that resets the ACL of everything below it to the folder's inherited one.
+
+    ``icacls <path>\\* /reset /T /C /L /Q``: /reset replaces each matching item's ACL with the default
+    inherited one, /T recurses, /C goes on after an item's error (printed, and the exit code is non-zero),
+    /L acts on a symbolic link itself, not its target, /Q prints errors only
+    (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/icacls). One process
+    per tree, as conda's constructor sets an install's permissions ("Use icacls because it is much faster
+    than custom NSIS solutions. We continue on error because icacls fails on broken links.",
+    conda/constructor constructor/nsis/main.nsi.tmpl, the "Setting installation directory permissions"
+    step, since conda/constructor#991). The host runs it only when no reparse point lies in the tree."""
+    return {
+        "op": "secure",
+        "path": path,
+        "owners": list(SECURE_OWNERS),
+        "tree_arguments": [ntpath.join(path, "*"), "/reset", "/T", "/C", "/L", "/Q"],
+    }
+
+
+_ICACLS_ERROR = re.compile(r"^(?P<path>(?:[A-Za-z]:\\|\\\\).*?): (?P<why>.+)$")
+
+
+def icacls_failures(command: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The items icacls could not change, from its output: one ``<path>: <message>`` line each (with /Q
+    the success lines are not printed; the summary line names no path)."""
+    failures = []
+    for line in str(command.get("output") or "").splitlines():
+        match = _ICACLS_ERROR.match(line.strip())
+        if match:
+            failures.append({"path": match["path"], "why": f"icacls: {match['why']}"})
+    if not failures and command.get("rc") not in (0, None):
+        failures.append(
+            {
+                "path": str((command.get("arguments") or ["?"])[0]),
+                "why": f"icacls exit {command.get('rc')}: {command.get('output')}",
+            }
+        )
+    return failures
+
+
 def command_line(args: Sequence[str]) -> str:
     """The arguments as one Windows command line, quoted by the Microsoft C runtime's rules, which every
     program we run parses them by (python.exe, conda.exe; CommandLineToArgvW agrees on all it makes):
@@ -519,6 +568,7 @@ def host_read_params(
     session: bool = False,
     env_names: Sequence[str] = (),
     thumbprints: Sequence[str] = (),
+    python_reads: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The ``win_powershell`` module arguments of one host_read call."""
     return {
@@ -529,6 +579,7 @@ def host_read_params(
             "Session": session,
             "EnvNames": list(env_names),
             "Thumbprints": list(thumbprints),
+            "PythonReads": list(python_reads),
             "Reads": [r.as_param() for r in merge_reads(reads)],
             "Runs": [run_param(r) for r in runs],
         },

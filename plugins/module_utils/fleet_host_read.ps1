@@ -6,6 +6,7 @@ param (
     [bool] $Session = $false,
     [string[]] $EnvNames = @(),
     [string[]] $Thumbprints = @(),
+    [string[]] $PythonReads = @(),
     [object[]] $Reads = @(),
     [object[]] $Runs = @()
 )
@@ -32,6 +33,8 @@ function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
         }
         $acl = Get-Acl -LiteralPath $Path
         $entry.owner = Get-Sid ([System.Security.Principal.NTAccount] $acl.Owner)
+        # A junction or symbolic link: what it points at is not read through it (the audit reports it).
+        $entry.reparse = [bool] ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint)
         $entry.protected = $acl.AreAccessRulesProtected
         $rules = [System.Collections.Generic.List[object]]::new()
         foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
@@ -50,10 +53,15 @@ function Get-Entry([string] $Path, [bool] $Content, [bool] $Detail = $true) {
             })
         }
         $entry.acl = $rules.ToArray()
-        if ($item.PSIsContainer) {
+        if ($item.PSIsContainer -and $entry.reparse) {
+            # Listing a junction lists its target's content: never read through it.
+            $entry.type = 'dir'
+            $entry.children = @()
+        }
+        elseif ($item.PSIsContainer) {
             $entry.type = 'dir'
             $entry.children = @(Get-ChildItem -LiteralPath $Path -Force | ForEach-Object {
-                @{ name = $_.Name; dir = $_.PSIsContainer }
+                @{ name = $_.Name; dir = $_.PSIsContainer; reparse = [bool] ($_.Attributes -band [System.IO.FileAttributes]::ReparsePoint) }
             })
         }
         else {
@@ -191,7 +199,17 @@ if ($Arcgis) {
         if (Test-Path -LiteralPath $root -PathType Container) {
             foreach ($dir in (Get-ChildItem -LiteralPath $root -Directory -Filter 'ArcGIS*' -ErrorAction SilentlyContinue)) {
                 $hasPython = Test-Path -LiteralPath (Join-Path $dir.FullName 'python.exe') -PathType Leaf
-                $pythonDirs.Add(@{ root = $root; name = $dir.Name; has_python = $hasPython })
+                # Owner and ACL of the folder above, the folder and what the controller names in it (its
+                # python.exe, the DLLs beside it, Lib, DLLs): read before anything runs that Python.
+                $security = [System.Collections.Generic.List[object]]::new()
+                $security.Add((Get-Entry $root $false))
+                $security.Add((Get-Entry $dir.FullName $false))
+                foreach ($name in $PythonReads) {
+                    foreach ($found in @(Get-Item -Path (Join-Path $dir.FullName $name) -Force -ErrorAction SilentlyContinue)) {
+                        $security.Add((Get-Entry $found.FullName $false))
+                    }
+                }
+                $pythonDirs.Add(@{ root = $root; name = $dir.Name; has_python = $hasPython; security = $security.ToArray() })
             }
         }
     }

@@ -42,6 +42,18 @@ options:
       - Seconds one interpreter may take to answer before it is stopped and reported as broken.
     type: int
     default: 120
+  secure_pythons:
+    description:
+      - Before an ArcGIS Python is first run, its folder, the folder above it, its C(python.exe), the DLLs
+        beside it, C(Lib) and C(DLLs) are read (owner and ACL). A Python all of whose parts only
+        administrators can change is run; one a user made or replaced (a user owns the folder, the folder
+        above or C(python.exe)) is never run and its host stops with the path and the fix.
+      - One users could write (ArcGIS Desktop's C(C:\\Python27\\ArcGIS10.x), which inherits C(C:\\)'s
+        Authenticated Users Modify) is, with C(true) and outside check mode, secured first (the folder
+        above made admin-only, files no administrator owns moved aside, no junction followed; one more
+        module call) and then run; otherwise it is not run and its facts say C(status=unsecured).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -41,6 +41,18 @@ options:
     description: Seconds each ArcGIS Python may take to answer the probe.
     type: int
     default: 120
+  secure_pythons:
+    description:
+      - Before an ArcGIS Python is first run, its folder, the folder above it, its C(python.exe), the DLLs
+        beside it, C(Lib) and C(DLLs) are read (owner and ACL). A Python all of whose parts only
+        administrators can change is run; one a user made or replaced (a user owns the folder, the folder
+        above or C(python.exe)) is never run and its host stops with the path and the fix.
+      - One users could write (ArcGIS Desktop's C(C:\\Python27\\ArcGIS10.x), which inherits C(C:\\)'s
+        Authenticated Users Modify) is, with C(true) and outside check mode, secured first (the folder
+        above made admin-only, files no administrator owns moved aside, no junction followed; one more
+        module call) and then run; otherwise it is not run and its facts say C(status=unsecured).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -55,8 +67,13 @@ ansible_facts:
       profiles, os_bits, acls) packed as C(encoding) (V(zlib+base64:json)), C(bytes) and C(data).
   returned: always
   type: dict
+secured:
+  description: The folders secured before their ArcGIS Python's first run (O(secure_pythons)).
+  returned: when it secured one
+  type: list
+  elements: str
 module_calls:
-  description: WinRM module calls made (2, or 1 on a host without ArcGIS).
+  description: WinRM module calls made (2, or 1 on a host without ArcGIS; one more when it secured a Python).
   returned: always
   type: int
 """

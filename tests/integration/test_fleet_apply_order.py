@@ -46,4 +46,8 @@ def test_hosts_at_different_stages_in_one_batch_each_apply_in_their_own_order(tm
     assert stages[half] != stages[fresh[0]], "the hosts were at the same stage"
     assert rows[fresh[0]]["planned"] != rows[fresh[1]]["planned"]
     for name in lab.hosts:
-        assert effects(lab, name) == expected_effects(rows[name]["planned"]), f"{name} ran out of its order"
+        # A host's first run here also secures Desktop's C:\Python27 in observe, before its Python first runs
+        # (the half-done host had that in its earlier run).
+        guard = [] if name == half else [{"op": "secure", "path": "C:\\Python27"}]
+        expected = guard + expected_effects(rows[name]["planned"])
+        assert effects(lab, name) == expected, f"{name} ran out of its order"

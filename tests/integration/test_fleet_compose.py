@@ -64,8 +64,18 @@ def test_every_file_a_role_moves_aside_survives_byte_identical_and_named_in_the_
         moves = [c for c in planned if c["item"].get("op") == "copy" and c["action"] == "copy"]
         targets = [c["target"].lower() for c in moves]
         assert len(targets) == len(set(targets)), f"{name}: two files moved to one name: {targets}"
+        # A folder the student made where the run makes its own is moved aside whole (never adopted).
+        folders = [c["item"] for c in planned if c["item"].get("op") == "move"]
         for path, data in planted[name].items():
             named = [path] + [c["target"] for c in moves if c["item"].get("src", "").lower() == path.lower()]
+            named += [
+                f["path"] + path[len(f["src"]) :]
+                for f in folders
+                if path.lower().startswith(f["src"].lower() + "\\")
+            ]
+            # What observe's securing of ArcGIS's Python folder moved aside is named in its warning.
+            if f"moved aside to {path}.untrusted" in " ".join(out.split()):
+                named.append(f"{path}.untrusted")
             kept = [p for p in named if host.exists(p) and host.node_bytes(host.node(p)) == data]
             assert kept, f"{name}: {path} was lost (looked in {named})"
         assert host.exists("C:\\ProgramData\\conda\\.condarc"), f"{name}: no system condarc left"

@@ -58,15 +58,26 @@ def planted(tmp_path_factory) -> Lab:
                 if not host.exists(sub):
                     student.mkdir(sub)
             student.write_file(path, text)
+        # A junction where the run trusts files: securing must never follow it into student2's profile.
+        student.junction("C:\\ProgramData\\conda\\condarc.d\\link", "C:\\Users\\student2")
     return lab
 
 
 def test_the_audit_reports_what_a_student_planted(planted: Lab) -> None:
     rc, out = run(planted, "playbooks/audit.yml")
     assert rc != 0, out
-    found = {f["path"].lower() for f in report(planted)[planted.hosts[0]]["audit"]}
+    findings = {f["path"].lower(): f for f in report(planted)[planted.hosts[0]]["audit"]}
     for path in PLANTED:
-        assert path.lower() in found, f"the audit missed {path}: {sorted(found)}"
+        assert path.lower() in findings, f"the audit missed {path}: {sorted(findings)}"
+    # Reparse points and programs a user made are findings of their own, with what to do.
+    link = findings["c:\\programdata\\conda\\condarc.d\\link"]
+    assert link["why"].startswith("a junction or symbolic link inside a folder the admin run trusts")
+    pth = findings["c:\\python27\\arcgis10.4\\lib\\site-packages\\evil.pth"]
+    assert pth["why"].startswith("a program or start-up file a non-admin made")
+    # ArcGIS Desktop's own Python, which users can change, was not run by the audit, and is reported.
+    python = findings["c:\\python27\\arcgis10.4\\python.exe"]
+    assert "was not run" in python["why"] and "S-1-5-11" in python["why"]
+    assert [e for e in planted.events() if e["kind"] == "program" and "ArcGIS10.4" in e["exe"]] == []
 
 
 def test_the_run_never_follows_a_planted_file_and_leaves_nothing_writable(planted: Lab) -> None:
@@ -78,7 +89,16 @@ def test_the_run_never_follows_a_planted_file_and_leaves_nothing_writable(plante
     assert host.exists("C:\\Python27\\ArcGIS10.4\\python.exe")
     assert host.exists("C:\\Users\\svc_fleet")
     for path, text in PLANTED.items():
-        assert host.exists(path + ".untrusted"), f"{path} was not moved aside"
+        # Moved aside itself, or inside the folder the student made, moved aside whole (never adopted).
+        parts = path.split("\\")
+        asides = [
+            "\\".join([*parts[:depth], parts[depth] + ".untrusted", *parts[depth + 1 :]])
+            for depth in range(2, len(parts))
+        ]
+        moved = [a for a in asides if host.exists(a)]
+        assert moved, f"{path} was not moved aside"
+        assert host.node_bytes(host.node(moved[0])) == text.encode()
+        assert host.node(moved[0])["owner"] == host.users()["student1"]["sid"]  # theirs, not re-owned
         if host.exists(path):
             assert host.node_bytes(host.node(path)) != text.encode(), f"{path} still holds what was planted"
     assert not host.exists("C:\\Python27\\ArcGIS10.4\\Lib\\site-packages\\evil.pth")
@@ -111,7 +131,8 @@ def test_a_miniconda_folder_a_student_made_first_stops_the_host_before_any_chang
         "C:\\\\Miniconda2 already exists and is owned by" in out or "C:\\Miniconda2 already exists" in out
     ), out
     effects = [e for c in lab.calls() if c.get("kind") == "module" for e in c.get("effects") or []]
-    assert effects == []
+    # Only what observe does before ArcGIS's Python first runs: its user-writable folder secured.
+    assert effects == [{"op": "secure", "path": "C:\\Python27"}]
 
 
 def test_secrets_stay_out_of_a_verbose_run(tmp_path: Path) -> None:
@@ -171,3 +192,34 @@ def test_a_miniconda_a_student_planted_is_refused_never_run(tmp_path: Path) -> N
     assert rc != 0 and "C:\\Miniconda3 already exists and is owned by" in out, out[-3000:]
     assert not [e for e in lab2.events() if "Uninstall-Miniconda3" in str(e.get("exe"))]
     assert lab2.host().exists("C:\\Miniconda3\\Uninstall-Miniconda3.exe")
+
+
+def test_a_file_planted_between_observe_and_apply_is_never_adopted(tmp_path: Path) -> None:
+    """student1 makes C:\\ProgramData\\conda\\condarc.d\\zz.yml after observe read the host and before the
+    first files call: the folder the run was to create secure exists and is theirs, so the host stops
+    (never re-owned or trusted); the next run moves it aside whole and makes its own."""
+    lab = make_lab(tmp_path, "pro35")
+    zz = "C:\\ProgramData\\conda\\condarc.d\\zz.yml"
+    with lab.edit() as host:
+        host.state.setdefault("faults", {})["plant"] = [
+            {
+                "module": "win_powershell",
+                "argv_contains": "host script: apply_files",
+                "user": "student1",
+                "mkdirs": ["C:\\ProgramData\\conda", "C:\\ProgramData\\conda\\condarc.d"],
+                "path": zz,
+                "content": "channels: [https://evil.test/c]\nssl_verify: false\n",
+            }
+        ]
+    rc, out = run(lab, "site.yml")
+    assert rc != 0 and "not an administrator: not secured" in " ".join(out.split()), out
+    sid = lab.host().users()["student1"]["sid"]
+    assert lab.host().node(zz)["owner"] == sid  # not re-owned
+    # No conda ran while it was there (the rule would have recorded its escalation; conftest fails on one).
+    assert not [e for e in lab.events() if e["kind"] == "program" and e["exe"].lower().endswith("conda.exe")]
+    rc, out = run(lab, "site.yml")
+    assert rc == 0, out
+    host = lab.host()
+    assert host.node("C:\\ProgramData\\conda.untrusted\\condarc.d\\zz.yml")["owner"] == sid
+    assert not host.exists(zz)
+    assert host.node("C:\\ProgramData\\conda")["owner"] == "S-1-5-32-544"

@@ -181,7 +181,7 @@ def test_registry_views_and_profiles(ref: H.Host) -> None:
 def test_probe_imitation_parsed_by_arcgis_discovery(tmp_path: Path, scenario: str) -> None:
     assert scenario in scenario_names()
     host = create_host(tmp_path / scenario, scenario)
-    dump = discovery.parse_registry_dump(scripts.registry_dump(host))
+    dump = discovery.parse_registry_dump(scripts.registry_dump(ctx_for(host)))
     installs, warnings = discovery.find_installs(dump)
     assert warnings == []
     probe = (REPO / "plugins/module_utils/arcgis_probe.py").read_text(encoding="utf-8")
@@ -402,7 +402,9 @@ def test_host_read_contract(ref: H.Host) -> None:
         "inherit": "none",
         "inherit_only": False,
     } in condarc["acl"]
-    assert folder["type"] == "dir" and folder["children"] == [{"name": ".condarc", "dir": False}]
+    assert folder["type"] == "dir" and folder["children"] == [
+        {"name": ".condarc", "dir": False, "reparse": False}
+    ]
     assert missing == {"path": "C:\\Nope\\x.txt", "type": "missing"}
     assert glob["type"] == "glob" and [m["path"] for m in glob["matches"]] == [
         "C:\\Python27\\ArcGIS10.4\\python.exe"
@@ -428,7 +430,7 @@ def test_apply_files_contract(ref: H.Host) -> None:
         {"op": "mkdir", "path": root},
         {"op": "write", "path": f"{root}\\a.txt", "content_b64": b64(b"one").decode(), "backup": True},
         {"op": "copy", "src": f"{root}\\a.txt", "path": f"{root}\\b.txt", "force": False},
-        {"op": "secure", "path": root},
+        fh.secure_item(root),
     ]
     out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
     assert changed and [i["changed"] for i in out["applied"]] == [True, True, True, True]
@@ -535,9 +537,10 @@ def test_a_run_that_hangs_ends_its_whole_process_tree(ref: H.Host) -> None:
     assert [p["name"] for p in ref.state["processes"]] == ["python.exe"]
 
 
-def test_securing_a_tree_skips_what_a_student_locked_and_goes_on(ref: H.Host) -> None:
-    """One folder a student locked (only they may read or change it) is skipped and reported; the rest of
-    the tree and the rest of the batch are still applied (it used to fail the whole batch, every run)."""
+def test_securing_a_tree_skips_what_it_cannot_change_and_goes_on(ref: H.Host) -> None:
+    """A student's folders inside the tree are moved aside whole (their content not reached, never
+    re-owned); an administrator's folder the admin session cannot list is reported; the rest of the tree
+    and of the batch are still applied (it used to fail the whole batch)."""
     admin, student = ref.principal(), ref.as_user("student1")
     root = "C:\\ProgramData\\lab"
     ref.mkdir(root, admin)
@@ -547,14 +550,17 @@ def test_securing_a_tree_skips_what_a_student_locked_and_goes_on(ref: H.Host) ->
     student.write_file(f"{root}\\locked\\y.pth", "import os")
     sid = ref.users()["student1"]["sid"]
     ref.set_security(f"{root}\\locked", acl=[H.ace(sid, "full")], protected=True)  # the owner may do that
-    items = [
-        {"op": "secure", "path": root},
-        {"op": "write", "path": f"{root}\\after.txt", "content_b64": "eA=="},
-    ]
+    ref.mkdir(f"{root}\\shut", admin)
+    ref.set_security(f"{root}\\shut", owner=H.SYSTEM, acl=[H.ace(H.SYSTEM, "full")], protected=True)
+    items = [fh.secure_item(root), {"op": "write", "path": f"{root}\\after.txt", "content_b64": "eA=="}]
     out, changed = scripts.apply_files(ctx_for(ref), {"Items": items})
     assert changed and [i["changed"] for i in out["applied"]] == [True, True]
-    assert out["applied"][0]["skipped"] == [
-        {"path": f"{root}\\locked", "why": "Attempted to perform an unauthorized operation."}
+    assert [m["aside"] for m in out["applied"][0]["moved"]] == [
+        f"{root}\\locked.untrusted",
+        f"{root}\\mine.untrusted",
     ]
-    assert ref.node(f"{root}\\mine\\x.pth")["owner"] == H.ADMINISTRATORS
-    assert ref.node(f"{root}\\locked\\y.pth")["owner"] == sid  # not reached: reported above, left as it was
+    assert out["applied"][0]["skipped"] == [
+        {"path": f"{root}\\shut", "why": f"not listed: Access to the path '{root}\\shut' is denied."}
+    ]
+    assert ref.node(f"{root}\\mine.untrusted\\x.pth")["owner"] == sid  # never adopted
+    assert ref.node(f"{root}\\locked.untrusted\\y.pth")["owner"] == sid

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import host as H
 from simwin import invariant, programs, scripts
 from simwin.modules import Ctx
@@ -26,12 +27,12 @@ def host(tmp_path: Path) -> H.Host:
     for folder in (MINI, "C:\\ProgramData\\arcgis-conda"):
         scripts.apply_files(
             Ctx(host, host.principal(), False, TEMP, "m"),
-            {"Items": [{"op": "mkdir", "path": folder}, {"op": "secure", "path": folder}]},
+            {"Items": [{"op": "mkdir", "path": folder}, fh.secure_item(folder)]},
         )
     host.mkdir("C:\\ProgramData\\conda", host.principal())
     scripts.apply_files(
         Ctx(host, host.principal(), False, TEMP, "m"),
-        {"Items": [{"op": "secure", "path": "C:\\ProgramData\\conda"}]},
+        {"Items": [fh.secure_item("C:\\ProgramData\\conda")]},
     )
     return host
 
@@ -184,17 +185,83 @@ def test_a_junction_a_student_plants_is_reported_and_never_followed_by_securing(
     with pytest.raises(H.WinError, match="denied"):
         student.junction(f"{MINI}\\link", "C:\\Users\\student2")  # only where they may create a folder
     assert host.resolve("C:\\ProgramData\\arcgis-conda-lab\\link\\AppData") == "C:\\Users\\student2\\AppData"
-    host.mkdir("C:\\ProgramData\\arcgis-conda\\tree", host.principal())
-    _unsecure(host, "C:\\ProgramData\\arcgis-conda\\tree", rights="modify")
-    student.junction("C:\\ProgramData\\arcgis-conda\\tree\\j", "C:\\Users\\student2")
-    profile_before = dict(host.node("C:\\Users\\student2"))
+    tree = "C:\\ProgramData\\arcgis-conda\\tree"
+    host.mkdir(tree, host.principal())
+    host.mkdir(f"{tree}\\sub", host.principal())
+    host.write(f"{tree}\\sub\\a.txt", b"a", host.principal())
+    _unsecure(host, tree, rights="modify")
+    host.set_security(f"{tree}\\sub", acl=[H.ace(H.AUTHENTICATED_USERS, "modify")])  # an entry of its own
+    student.junction(f"{tree}\\j", "C:\\Users\\student2")
+    profile_before = [
+        dict(n) for n in [host.node("C:\\Users\\student2"), *host.descendants("C:\\Users\\student2")]
+    ]
     out, _ = scripts.apply_files(
-        Ctx(host, host.principal(), False, TEMP, "m"),
-        {"Items": [{"op": "secure", "path": "C:\\ProgramData\\arcgis-conda\\tree"}]},
+        Ctx(host, host.principal(), False, TEMP, "m"), {"Items": [fh.secure_item(tree)]}
     )
     (item,) = out["applied"]
     assert item["skipped"] == [
-        {"path": "C:\\ProgramData\\arcgis-conda\\tree\\j", "why": "junction or symbolic link: not followed"}
+        {"path": f"{tree}\\j", "why": "junction or symbolic link: not followed, left alone"}
     ]
-    assert host.node("C:\\Users\\student2") == profile_before
-    assert host.node("C:\\ProgramData\\arcgis-conda\\tree\\j")["owner"] == host.users()["student1"]["sid"]
+    # A reparse point inside: no icacls /T over the tree (not documented to stop at one), item by item.
+    assert item["commands"] == []
+    assert [
+        dict(n) for n in [host.node("C:\\Users\\student2"), *host.descendants("C:\\Users\\student2")]
+    ] == profile_before
+    assert host.node(f"{tree}\\j")["owner"] == host.users()["student1"]["sid"]  # left alone, not adopted
+    assert invariant.writers(host, host.node(f"{tree}\\sub"), "plant") == []
+    assert invariant.writers(host, host.node(f"{tree}\\sub\\a.txt"), "file") == []
+
+
+def test_without_a_reparse_point_one_icacls_secures_the_tree_and_it_would_follow_a_junction(
+    host: H.Host,
+) -> None:
+    """The fast path: one icacls /reset /T /C /L for the whole tree. The model's icacls follows a junction
+    (the worse case): handed a tree with one, it would rewrite the target, which is why the script never
+    does."""
+    tree = "C:\\ProgramData\\arcgis-conda\\tree"
+    host.mkdir(tree, host.principal())
+    for sub in ("a", "a\\b", "c"):
+        host.mkdir(f"{tree}\\{sub}", host.principal())
+        host.write(f"{tree}\\{sub}\\f.txt", b"x", host.principal())
+        host.set_security(f"{tree}\\{sub}\\f.txt", acl=[H.ace(H.USERS, "modify")])
+    _unsecure(host, tree, rights="modify")
+    out, changed = scripts.apply_files(
+        Ctx(host, host.principal(), False, TEMP, "m"), {"Items": [fh.secure_item(tree)]}
+    )
+    (item,) = out["applied"]
+    assert changed and item["skipped"] == [] and item["moved"] == []
+    assert [c["arguments"] for c in item["commands"]] == [[f"{tree}\\*", "/reset", "/T", "/C", "/L", "/Q"]]
+    assert all(invariant.writers(host, n, "plant") == [] for n in [host.node(tree), *host.descendants(tree)])
+    again, changed = scripts.apply_files(
+        Ctx(host, host.principal(), False, TEMP, "m"), {"Items": [fh.secure_item(tree)]}
+    )
+    assert not changed and again["applied"][0]["commands"] == []  # nothing to reset: no command at all
+    # The hazard the walk avoids: icacls itself, given a junction, rewrites what it points at.
+    host.as_user("student1").mkdir("C:\\ProgramData\\lab")
+    host.as_user("student1").junction("C:\\ProgramData\\lab\\j", "C:\\Users\\student2")
+    host.set_security("C:\\Users\\student2", acl=[H.ace(H.ADMINISTRATORS, "full")])
+    before = host.node("C:\\Users\\student2\\AppData")["acl"]
+    scripts.icacls(host, host.principal(), ["C:\\ProgramData\\lab\\*", "/reset", "/T", "/C", "/L", "/Q"])
+    assert host.node("C:\\Users\\student2\\AppData")["acl"] != before
+
+
+def test_securing_moves_aside_what_no_administrator_owns_never_adopts_it(host: H.Host) -> None:
+    """A file a student made inside a tree the run secures (between observe and apply, say) is moved
+    aside to an inert name with its own owner, never re-owned and trusted."""
+    tree = "C:\\ProgramData\\conda"
+    student = host.as_user("student1")
+    _unsecure(host, tree, rights="modify")
+    student.mkdir(f"{tree}\\condarc.d")
+    student.write_file(f"{tree}\\condarc.d\\zz.yml", "channels: [http://evil]\n")
+    student.write_file(f"{tree}\\.condarc", "channels: [http://evil]\n")
+    out, _ = scripts.apply_files(
+        Ctx(host, host.principal(), False, TEMP, "m"), {"Items": [fh.secure_item(tree)]}
+    )
+    sid = host.users()["student1"]["sid"]
+    assert out["applied"][0]["moved"] == [
+        {"path": f"{tree}\\.condarc", "owner": sid, "aside": f"{tree}\\.condarc.untrusted"},
+        {"path": f"{tree}\\condarc.d", "owner": sid, "aside": f"{tree}\\condarc.d.untrusted"},
+    ]
+    assert not host.exists(f"{tree}\\.condarc") and not host.exists(f"{tree}\\condarc.d")
+    assert host.node(f"{tree}\\condarc.d.untrusted\\zz.yml")["owner"] == sid
+    assert start(host, [f"{MINI}\\Scripts\\conda.exe", "--version"]) == []

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
 from simwin import host as H
 from simwin.testing import Lab, make_lab
 
@@ -247,7 +248,7 @@ def test_host_read_and_apply_files_through_win_powershell(lab: Lab) -> None:
                     {"op": "mkdir", "path": "C:\\ProgramData\\arcgis-conda"},
                     {"op": "mkdir", "path": root},
                     {"op": "write", "path": f"{root}\\ca.pem", "content_b64": "UEVNCg==", "backup": False},
-                    {"op": "secure", "path": "C:\\ProgramData\\arcgis-conda"},
+                    fh.secure_item("C:\\ProgramData\\arcgis-conda"),
                 ]
             },
         }
@@ -308,19 +309,30 @@ def test_dropped_connection_leaves_the_change_applied(lab: Lab) -> None:
 def test_arcgis_facts_finds_each_scenarios_installs(tmp_path: Path) -> None:
     """The real arcgis_facts action (whatever host scripts it sends today) against three scenarios."""
     lab = make_lab(tmp_path / "lab", "reference", "desktop1082_bgp_pro35", "no_arcgis")
+    # Read-only by default (probe.yml): Desktop's C:\Python27 users can write is found but never run.
     run = lab.playbook([{"arcgis_conda.fleet.arcgis_facts": {}}])
-    ids = {}
+    statuses = {}
     for host in lab.hosts:
         result = run.results(host)[0]
         assert not result.get("failed"), result
-        ids[host] = [f["id"] for f in result["ansible_facts"]["arcgis"]]
-        assert all(f["status"] == "ok" for f in result["ansible_facts"]["arcgis"])
-    assert ids == {
-        "sim-reference-01": ["desktop-10.4.1-32", "pro-3.3.0-64"],
-        "sim-desktop1082-bgp-pro35-01": ["desktop-10.8.2-32", "desktop_bgp-10.8.2-64", "pro-3.5.0-64"],
+        statuses[host] = [(f["id"], f["status"]) for f in result["ansible_facts"]["arcgis"]]
+    assert statuses == {
+        "sim-reference-01": [("desktop-10.4.1-32", "unsecured"), ("pro-3.3.0-64", "ok")],
+        "sim-desktop1082-bgp-pro35-01": [
+            ("desktop-10.8.2-32", "unsecured"),
+            ("desktop_bgp-10.8.2-64", "unsecured"),
+            ("pro-3.5.0-64", "ok"),
+        ],
         "sim-no-arcgis-01": [],
     }
     assert [len([c for c in lab.calls(h) if c["kind"] == "module"]) for h in lab.hosts] == [2, 2, 1]
+    assert not [e for h in lab.hosts for e in lab.events(h) if "Python27" in e["exe"]]
+    # secure_pythons: that folder is secured first (one more call), then every Python is probed.
+    lab.reset_calls()
+    run = lab.playbook([{"arcgis_conda.fleet.arcgis_facts": {"secure_pythons": True}}])
+    for host in lab.hosts:
+        assert all(f["status"] == "ok" for f in run.results(host)[0]["ansible_facts"]["arcgis"])
+    assert [len([c for c in lab.calls(h) if c["kind"] == "module"]) for h in lab.hosts] == [3, 3, 1]
 
 
 def test_arcgis_facts_measures_esris_env_and_finds_per_user_pro(tmp_path: Path) -> None:

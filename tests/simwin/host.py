@@ -705,6 +705,37 @@ class Host:
             self.fs().pop(key_of(item["path"]), None)
         return True
 
+    def move(self, src: str, dest: str, principal: Principal) -> None:
+        """Rename a file or folder tree within its volume (``[System.IO.Directory]::Move``, MoveFileEx).
+        It needs DELETE on the item or DELETE_CHILD on its folder, and the right to create in the
+        destination folder; the item keeps its own security descriptor, inherited entries included, until
+        something re-applies inheritance ("If you move a file or folder within the same NTFS volume, the
+        object retains its original permissions",
+        https://learn.microsoft.com/en-us/troubleshoot/windows-client/windows-security/permissions-on-copying-moving-files)."""
+        self._check_network(src, principal)
+        node = self.node(src)
+        if node is None:
+            raise WinError(f"Could not find file '{norm_path(src)}'.", "missing")
+        if self.exists(dest):
+            raise WinError(
+                f"Cannot create a file when that file already exists. ({norm_path(dest)})", "exists"
+            )
+        parent = self.node(parent_of(src) or "")
+        if not (
+            self.allowed(node, principal, DELETE)
+            or (parent and self.allowed(parent, principal, DELETE_CHILD))
+        ):
+            raise denied(norm_path(src))
+        self._parent_for_create(dest, principal, node["type"] == "dir")
+        holder = self._holder(src)
+        if holder:
+            raise in_use(norm_path(src), holder)
+        old, new = key_of(src), norm_path(dest)
+        for item in [node, *self.descendants(src)]:
+            self.fs().pop(key_of(item["path"]))
+            item["path"] = new + item["path"][len(old) :]
+            self.fs()[key_of(item["path"])] = item
+
     def copy_file(self, src: str, dest: str, principal: Principal) -> bool:
         node = self.read_node(src, principal)
         if node["type"] != "file":

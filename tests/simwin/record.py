@@ -59,9 +59,17 @@ def inventory_variables(lab_dir: Path) -> dict[str, Any]:
 
 
 def record(scenario: str, out: Path) -> Path:
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
     with tempfile.TemporaryDirectory() as tmp:
         lab = make_lab(Path(tmp), scenario)
         host = lab.hosts[0]
+        # As a first run's observe leaves it before it probes: ArcGIS's own Python folder secured (check mode
+        # never runs a Python users could write, so its "before" would hold no measurement of it).
+        with H.Host.locked(lab.state(host)) as sim:
+            if sim.is_dir("C:\\Python27"):
+                ctx = Ctx(sim, sim.principal(None), False, TEMP, "ansible.windows.win_powershell")
+                scripts.apply_files(ctx, {"Items": [fh.secure_item("C:\\Python27")]})
         seen = []
         for args in (("--check",), (), ("--check",)):  # observe; apply and verify; observe again
             rc, text, _rows = fleet_run(lab, "site.yml", None, *args)
@@ -74,8 +82,6 @@ def record(scenario: str, out: Path) -> Path:
         locks.mkdir(parents=True, exist_ok=True)
         for lock in sorted((lab.dir / ".cache" / "locks").glob("*.txt")):
             shutil.copy2(lock, locks / lock.name)
-        from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
-
         from . import planning
 
         spec = planning.plan_host(host, after, variables, locks)["verify"]

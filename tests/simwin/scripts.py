@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import host as H
-from . import programs
+from . import invariant, programs
 
 if TYPE_CHECKING:
     from .modules import Ctx
@@ -118,8 +118,9 @@ def run_powershell(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 # --- shared readers ---------------------------------------------------------------------------------------
 
 
-def registry_dump(host: H.Host) -> dict[str, Any]:
-    """What arcgis_facts.REGISTRY_SCRIPT returns."""
+def registry_dump(ctx: Ctx, python_reads: list[str] | None = None) -> dict[str, Any]:
+    """What host_read's Arcgis pass returns (``python_dirs`` with their ``security`` entries)."""
+    host = ctx.host
     esri_keys, uninstall = [], []
     for view in ("64", "32"):
         for name in host.reg_subkeys("HKLM\\SOFTWARE\\ESRI", view):
@@ -143,7 +144,12 @@ def registry_dump(host: H.Host) -> dict[str, Any]:
                 name = ntpath.basename(child["path"])
                 if child["type"] == "dir" and name.lower().startswith("arcgis"):
                     has = host.is_file(ntpath.join(child["path"], "python.exe"))
-                    python_dirs.append({"root": root, "name": name, "has_python": has})
+                    security = [read_entry(ctx, root, False), read_entry(ctx, child["path"], False)]
+                    for rel in python_reads or []:
+                        security += [
+                            read_entry(ctx, p, False) for p in glob(host, ntpath.join(child["path"], rel))
+                        ]
+                    python_dirs.append({"root": root, "name": name, "has_python": has, "security": security})
     return {
         "os_64bit": True,
         "esri_keys": esri_keys,
@@ -334,19 +340,24 @@ def read_entry(ctx: Ctx, path: str, content: bool, detail: bool = True) -> dict[
         "owner": node["owner"],
         "protected": bool(node.get("protected")),
         "acl": _acl(node),
+        "reparse": bool(node.get("reparse")),
     }
     if node["type"] == "file":
         entry.update(size=node["size"], sha256=node["sha256"])
         if content and node["size"] <= H.MAX_CONTENT and not node.get("synthetic"):
             entry["content_b64"] = base64.b64encode(host.node_bytes(node)).decode()
     else:
-        # Get-ChildItem on a junction lists its target's content: the script does not tell a junction from
-        # a folder (it reads no ReparsePoint attribute), so a read goes through it
-        # (https://learn.microsoft.com/en-us/windows/win32/fileio/reparse-points).
-        listed = host.resolve(node["path"]) if node.get("reparse") else node["path"]
-        entry["children"] = [
-            {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir"} for c in host.children(listed)
-        ]
+        # Get-ChildItem on a junction lists its target's content (it does not stop at the reparse point:
+        # https://learn.microsoft.com/en-us/windows/win32/fileio/reparse-points), so the script lists no
+        # children of an entry whose ReparsePoint attribute is set: a read never goes through a junction.
+        entry["children"] = (
+            []
+            if node.get("reparse")
+            else [
+                {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir", "reparse": bool(c.get("reparse"))}
+                for c in host.children(node["path"])
+            ]
+        )
     return entry
 
 
@@ -375,7 +386,7 @@ def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     host = ctx.host
     out: dict[str, Any] = {}
     if params.get("Arcgis"):
-        out["arcgis"] = registry_dump(host)
+        out["arcgis"] = registry_dump(ctx, list(params.get("PythonReads") or []))
     if params.get("Profiles"):
         out["profiles"] = profiles(host)
     if params.get("Session"):
@@ -452,39 +463,136 @@ def _security(host: H.Host, path: str) -> str:
     )
 
 
-def _secure_below(host: H.Host, me: H.Principal, root: str) -> list[dict[str, str]]:
-    """The script's walk below a folder it secures: each item on its own, skipped with the reason when
-    the admin session may not list it (no ListDirectory: "Access to the path 'X' is denied.") or change
-    its owner and DACL (no WRITE_DAC/WRITE_OWNER and not its owner: Set-Acl's UnauthorizedAccessException
-    "Attempted to perform an unauthorized operation."; SeTakeOwnershipPrivilege is not enabled in the
-    session, https://learn.microsoft.com/en-us/windows/win32/secauthz/standard-access-rights ,
-    https://learn.microsoft.com/en-us/dotnet/api/system.unauthorizedaccessexception). A skipped folder's
-    content is not reached. The script goes on with the next item.
-    A junction or symbolic link (ReparsePoint attribute) is reported and left alone, not followed (the
-    script walks its own stack; Windows PowerShell 5.1's ``Get-ChildItem -Recurse`` would enter it:
-    PowerShell/PowerShell#3780, fixed in 6.0)."""
-    skipped: list[dict[str, str]] = []
+def _owner_moved_aside(host: H.Host, me: H.Principal, path: str) -> str:
+    """The script's Move-Aside: the first free ``<path>.untrusted[.n]``, renamed in place."""
+    aside, n = f"{path}.untrusted", 0
+    while host.exists(aside):
+        n += 1
+        aside = f"{path}.untrusted.{n}"
+    host.move(path, aside, me)
+    return aside
+
+
+def _secure_walk(
+    host: H.Host, me: H.Principal, root: str, owners: list[str], record: dict[str, Any]
+) -> tuple[list[str], bool]:
+    """The script's walk below a folder it secures, before any change below it: its own stack, so a
+    junction or symbolic link (ReparsePoint attribute) is reported and left alone, never entered
+    (Windows PowerShell 5.1's ``Get-ChildItem -Recurse`` would enter it: PowerShell/PowerShell#3780, fixed
+    in 6.0); an item no administrator owns is moved aside, never re-owned; an item the admin session may
+    not list (no ListDirectory: "Access to the path 'X' is denied.") or read the security of is reported
+    and its content not reached. The items whose ACL icacls /reset would change (protected, or with
+    entries of their own), and whether a reparse point was met."""
+    reset: list[str] = []
+    reparse = False
     folders = [root]
     while folders:
         folder = folders.pop()
-        if not host.allowed(host.node(folder), me, H.READ_DATA) and host.node(folder)["owner"] not in me.sids:
-            skipped.append({"path": folder, "why": f"not listed: Access to the path '{folder}' is denied."})
+        node = host.node(folder)
+        if not host.allowed(node, me, H.READ_DATA) and node["owner"] not in me.sids:
+            record["skipped"].append(
+                {"path": folder, "why": f"not listed: Access to the path '{folder}' is denied."}
+            )
             continue
         for child in host.children(folder):
             if child.get("reparse"):
-                skipped.append({"path": child["path"], "why": "junction or symbolic link: not followed"})
-                continue
-            if not host.allowed(child, me, H.WRITE_DAC | H.WRITE_OWNER):
-                skipped.append(
-                    {"path": child["path"], "why": "Attempted to perform an unauthorized operation."}
+                record["skipped"].append(
+                    {"path": child["path"], "why": "junction or symbolic link: not followed, left alone"}
                 )
+                reparse = True
                 continue
-            child["owner"] = H.ADMINISTRATORS
-            child["protected"] = False
-            child["acl"] = [e for e in child["acl"] if e["inherited"]]
+            try:
+                if child["owner"] not in owners:
+                    owner, path = child["owner"], child["path"]
+                    record["moved"].append(
+                        {"path": path, "owner": owner, "aside": _owner_moved_aside(host, me, path)}
+                    )
+                    continue
+            except H.WinError as err:
+                record["skipped"].append({"path": child["path"], "why": str(err)})
+                continue
+            if child.get("protected") or any(not e["inherited"] for e in child["acl"]):
+                reset.append(child["path"])
             if child["type"] == "dir":
                 folders.append(child["path"])
-    return skipped
+    return reset, reparse
+
+
+ICACLS = "C:\\Windows\\System32\\icacls.exe"
+
+
+def icacls(host: H.Host, me: H.Principal, arguments: list[str]) -> dict[str, Any]:
+    """``icacls <folder>\\* /reset /T /C /L /Q``, the one form the script runs
+    (https://learn.microsoft.com/en-us/windows-server/administration/windows-commands/icacls): each item
+    matching the name in the folder and, with /T, in every folder below it gets the default inherited ACL
+    (its own entries removed, inheritance on); changing an item's DACL needs WRITE_DAC or ownership
+    (https://learn.microsoft.com/en-us/windows/win32/secauthz/standard-access-rights), else the item's line
+    ``<path>: Access is denied.``, and with /C it goes on; /Q prints no success lines, only errors and the
+    summary. Microsoft's page does not say whether /T descends into a directory junction (/L only says a
+    symbolic link itself is changed, not its target): the model takes the worse case and follows it, as
+    Windows PowerShell 5.1's recursion does. The script never gives it a tree with a reparse point."""
+    name, *flags = arguments
+    if name[-2:] != "\\*" or sorted(flags) != sorted(["/reset", "/T", "/C", "/L", "/Q"]):
+        raise ScriptFail(f"simwin: icacls {' '.join(arguments)} is not modelled")
+    invariant.program_started(host, me, ICACLS, list(arguments))  # a program the admin session starts
+    folder = host.resolve(name[:-2])
+
+    def items(base: str) -> list[dict[str, Any]]:
+        found = []
+        for child in host.children(base):
+            found.append(child)
+            target = host.resolve(child["path"]) if child.get("reparse") else child["path"]
+            if child["type"] == "dir" and host.is_dir(target):
+                found += items(target)
+        return found
+
+    lines, done, failed = [], 0, 0
+    for node in items(folder):
+        if not (host.allowed(node, me, H.WRITE_DAC) or node["owner"] in me.sids):
+            lines.append(f"{node['path']}: Access is denied.")
+            failed += 1
+            continue
+        parent = host.node(H.parent_of(node["path"]) or "")
+        node["protected"] = False
+        inherited = H.inherited_acl(parent["acl"], node["type"] == "dir", node["owner"]) if parent else []
+        node["acl"] = inherited
+        done += 1
+    lines.append(f"Successfully processed {done} files; Failed processing {failed} files")
+    return {"arguments": list(arguments), "rc": 1 if failed else 0, "output": "\n".join(lines)}
+
+
+def _secure(host: H.Host, me: H.Principal, item: dict[str, Any], path: str, record: dict[str, Any]) -> bool:
+    """The script's Set-AdminOnly (fleet_apply_files.ps1)."""
+    if not host.exists(path):
+        raise H.WinError(f"Could not find a part of the path '{path}'.", "missing")
+    if not me.admin:
+        raise H.denied(path)
+    owners = list(item.get("owners") or [])
+    if host.node(path)["owner"] not in owners:
+        raise H.WinError(
+            f"owned by {host.node(path)['owner']}, not an administrator: not secured"
+            " (it holds a user's files)"
+        )
+    before = _security(host, path)
+    # Set-Acl on the folder: SetNamedSecurityInfo propagates its inheritable entries to the items below
+    # (https://learn.microsoft.com/en-us/windows/win32/api/aclapi/nf-aclapi-setnamedsecurityinfow).
+    host.set_security(path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True)
+    host.reapply_inheritance(path)
+    reset, reparse = _secure_walk(host, me, path, owners, record)
+    if reset and not reparse:
+        record["commands"].append(icacls(host, me, list(item["tree_arguments"])))
+    else:
+        for one in reset:
+            node = host.node(one)
+            if not (host.allowed(node, me, H.WRITE_DAC | H.WRITE_OWNER) or node["owner"] in me.sids):
+                record["skipped"].append(
+                    {"path": one, "why": "Attempted to perform an unauthorized operation."}
+                )
+                continue
+            node["protected"] = False
+            node["acl"] = [e for e in node["acl"] if e["inherited"]]
+        host.reapply_inheritance(path)
+    return bool(record["moved"]) or bool(record["commands"]) or _security(host, path) != before
 
 
 def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -502,10 +610,26 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
             "changed": False,
             "backup_file": None,
             "skipped": [],
+            "moved": [],
+            "commands": [],
         }
         try:
             if op == "mkdir":
+                existed = host.is_dir(path)
                 record["changed"] = host.mkdir(path, me)
+                if item.get("secure") and not existed:  # create secure, then fill
+                    host.set_security(
+                        path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True
+                    )
+                elif item.get("secure"):
+                    record["changed"] = _secure(host, me, item, path, record)
+            elif op == "move":
+                src = H.norm_path(str(item.get("src")))
+                if host.exists(src):
+                    if host.exists(path):
+                        raise H.WinError(f"{path} already exists: not replaced", "exists")
+                    host.move(src, path, me)
+                    record["changed"] = True
             elif op == "write":
                 data = base64.b64decode(item.get("content_b64") or "")
                 node = host.node(path)
@@ -531,17 +655,7 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
                 if host.is_dir(path) and not host.children(path):
                     record["changed"] = host.delete(path, me)
             elif op == "secure":
-                if not host.exists(path):
-                    raise H.WinError(f"Could not find a part of the path '{path}'.", "missing")
-                if not me.admin:
-                    raise H.denied(path)
-                before = _security(host, path)
-                host.set_security(
-                    path, owner=H.ADMINISTRATORS, acl=[dict(a) for a in SECURE_ACL], protected=True
-                )
-                record["skipped"] = _secure_below(host, me, path)
-                host.reapply_inheritance(path)
-                record["changed"] = _security(host, path) != before
+                record["changed"] = _secure(host, me, item, path, record)
             else:
                 raise ScriptFail(f"apply_files: unknown op {op!r} for {path}", {"applied": done})
         except H.WinError as err:
@@ -557,7 +671,7 @@ def apply_files(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]
 
 
 def registry_script(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    return registry_dump(ctx.host), False
+    return registry_dump(ctx), False
 
 
 def run_probe_script(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +15,29 @@ from .calls import calls, reset_calls
 from .host import Host
 
 DEMO_CA = lab.REPO / "files" / "demo-lab-root-ca.crt"
-# The one escalation still open (issue 22 item 3, see README "Security model"): ArcGIS Desktop's own
-# Python in C:\Python27\ArcGIS*, a folder users can write (it inherits C:\'s Authenticated Users
-# Modify), is run by observe's probe before anything secures it, and C:\Python27 above it stays
-# renameable. Named here, in one place, so every other escalation fails every simulated-lab test.
-KNOWN_OPEN = re.compile(r"^C:\\Python27\\ArcGIS[^\\]*\\python\.exe$", re.I)
 
 
 def open_escalations(text: str) -> list[dict[str, Any]]:
-    """The escalation records in events.jsonl text, but for the one named open item."""
+    """The escalation records in events.jsonl text (no exemption: every one fails a test)."""
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [r for r in records if r["kind"] == "escalation" and not KNOWN_OPEN.match(r["exe"])]
+    return [r for r in records if r["kind"] == "escalation"]
+
+
+def secure_arcgis_pythons(lab: Lab) -> None:
+    """The state a first run's observe leaves before it probes: ArcGIS Desktop's C:\\Python27 secured (the
+    host script's secure operation), for check-mode tests that need the Desktop Python measured."""
+    from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_host as fh
+
+    from . import scripts
+    from .modules import Ctx
+
+    for name in lab.hosts:
+        with lab.edit(name) as sim:
+            if sim.is_dir("C:\\Python27"):
+                ctx = Ctx(
+                    sim, sim.principal(None), False, "C:\\Windows\\Temp", "ansible.windows.win_powershell"
+                )
+                scripts.apply_files(ctx, {"Items": [fh.secure_item("C:\\Python27")]})
 
 
 def fleet_run(

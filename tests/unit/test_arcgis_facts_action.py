@@ -18,6 +18,16 @@ from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_ho
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils.arcgis_probe import DEFAULT_PACKAGES
 
 DATA = Path(__file__).parent / "data"
+ADMINS = "S-1-5-32-544"
+STUDENT = "S-1-5-21-3623811015-3361044348-30300820-1002"
+ACE_USERS_RX = {"sid": "S-1-5-32-545", "type": "allow", "rights": 1179817, "inherit": "both"}
+ACE_AUTH_MODIFY = {
+    "sid": "S-1-5-11",
+    "type": "allow",
+    "rights": 1245631,
+    "inherit": "both",
+    "inherited": True,
+}
 PROBE_FILE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "arcgis_probe.py"
 
 
@@ -25,25 +35,52 @@ class FakeHost:
     """Answers the host_read script (module_utils/fleet_host.py) like the recorded host: the registry
     dump when asked for ArcGIS, then one run per probe asked for."""
 
-    def __init__(self, scenario: str, registry_failure: str | None = None):
+    def __init__(self, scenario: str, registry_failure: str | None = None, security: dict | None = None):
         data = json.loads((DATA / f"arcgis_host_{scenario}.json").read_text())
         self.registry = data["registry"]
         self.runs = {run["python"].lower(): run for run in data["runs"]}
         self.registry_failure = registry_failure
+        # Owner and ACL of each Python folder's parts, as host_read's PythonReads answers: admin-only unless
+        # ``security`` maps a path to its (owner, acl).
+        self.security = security or {}
+        self.secured: list[str] = []
         self.calls: list[dict] = []
+
+    def entry(self, path: str, kind: str) -> dict:
+        owner, acl = self.security.get(path.lower(), (ADMINS, [ACE_USERS_RX]))
+        if path.lower() in self.secured or any(path.lower().startswith(r + "\\") for r in self.secured):
+            owner, acl = (owner if owner != ADMINS else ADMINS), [ACE_USERS_RX]
+        return {"path": path, "type": kind, "owner": owner, "protected": True, "acl": acl}
+
+    def dump(self, python_reads: list[str]) -> dict:
+        dirs = []
+        for item in self.registry["python_dirs"]:
+            folder = f"{item['root']}\\{item['name']}"
+            entries = [self.entry(item["root"], "dir"), self.entry(folder, "dir")]
+            if item.get("has_python") and "python.exe" in python_reads:
+                entries.append(self.entry(f"{folder}\\python.exe", "file"))
+            dirs.append({**item, "security": entries})
+        return {**self.registry, "python_dirs": dirs}
 
     def __call__(
         self, module_name: str, module_args: dict, task_vars: dict | None = None, **_: object
     ) -> dict:
         self.calls.append({"module_name": module_name, **module_args})
         assert module_name == "ansible.windows.win_powershell"
-        assert module_args["script"] == fh.HOST_READ_SCRIPT
         params = module_args["parameters"]
+        if module_args["script"] == fh.APPLY_FILES_SCRIPT:
+            self.secured += [item["path"].lower() for item in params["Items"] if item["op"] == "secure"]
+            applied = [
+                {**item, "changed": True, "skipped": [], "moved": [], "commands": []}
+                for item in params["Items"]
+            ]
+            return {"changed": True, "result": {"applied": applied}}
+        assert module_args["script"] == fh.HOST_READ_SCRIPT
         answer: dict = {"reads": [], "runs": [], "env": {}, "store": {}}
         if params["Arcgis"]:
             if self.registry_failure:
                 return {"failed": True, "changed": False, "error": [{"output": self.registry_failure}]}
-            answer["arcgis"] = self.registry
+            answer["arcgis"] = self.dump(params["PythonReads"])
         for spec in params["Runs"]:
             recorded = self.runs.get(spec["argv"][0].lower())
             if recorded is None:
@@ -121,6 +158,60 @@ def test_desktop_with_background_gp_takes_two_calls_in_both_modes(action_for, ch
     ]
     assert result["msg"] == (
         "gis101-ws01.lab.example.org: 2 ArcGIS Python(s): desktop-10.4.1-32, desktop_bgp-10.4.1-64"
+    )
+
+
+WRITABLE = {
+    "c:\\python27": (ADMINS, [ACE_AUTH_MODIFY]),
+    "c:\\python27\\arcgis10.4": (ADMINS, [ACE_AUTH_MODIFY]),
+    "c:\\python27\\arcgis10.4\\python.exe": (ADMINS, [ACE_AUTH_MODIFY]),
+}
+
+
+def test_a_python_users_can_write_is_secured_before_its_first_run(action_for):
+    """Desktop's C:\\Python27\\ArcGIS10.4 inherits C:\\'s Authenticated Users Modify: the probe never runs
+    it before the folder above is secured, in one more call between the registry read and the probe."""
+    host = FakeHost("desktop_10.4.1_bgp", security=WRITABLE)
+    result = action_for(host, args={"secure_pythons": True}).run(task_vars=TASK_VARS)
+    registry_call, secure_call, probe_call = host.calls
+    assert registry_call["parameters"]["PythonReads"] == ["python.exe", "*.dll", "Lib", "DLLs"]
+    assert secure_call["script"] == fh.APPLY_FILES_SCRIPT
+    assert secure_call["parameters"]["Items"] == [fh.secure_item("C:\\Python27")]
+    assert [r["argv"][0] for r in probe_call["parameters"]["Runs"]] == [
+        r"C:\Python27\ArcGIS10.4\python.exe",
+        r"C:\Python27\ArcGISx6410.4\python.exe",
+    ]
+    assert result["module_calls"] == 3 and result["changed"] is True and result["secured"] == ["C:\\Python27"]
+    assert [f["status"] for f in result["ansible_facts"]["arcgis"]] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(("check_mode", "secure"), [(True, True), (False, False)])
+def test_a_python_users_can_write_is_never_run_in_check_mode_or_a_read_only_playbook(
+    action_for, check_mode, secure
+):
+    host = FakeHost("desktop_10.4.1_bgp", security=WRITABLE)
+    result = action_for(host, args={"secure_pythons": secure}, check_mode=check_mode).run(task_vars=TASK_VARS)
+    # C:\\Python27 above both is writable: neither Python runs, so no probe call at all.
+    assert len(host.calls) == 1 and host.calls[0]["script"] == fh.HOST_READ_SCRIPT
+    desktop, bgp = result["ansible_facts"]["arcgis"]
+    assert (desktop["status"], bgp["status"]) == ("unsecured", "unsecured") and result["changed"] is False
+    assert "S-1-5-11" in desktop["problems"][0] and "site.yml secures C:\\Python27" in desktop["problems"][0]
+
+
+def test_a_python_a_user_replaced_is_never_run_nor_secured(action_for):
+    host = FakeHost(
+        "desktop_10.4.1_bgp",
+        security={**WRITABLE, "c:\\python27\\arcgis10.4\\python.exe": (STUDENT, [ACE_AUTH_MODIFY])},
+    )
+    result = action_for(host, args={"secure_pythons": True}).run(task_vars=TASK_VARS)
+    assert [r["argv"][0] for r in host.calls[-1]["parameters"]["Runs"]] == [
+        r"C:\Python27\ArcGISx6410.4\python.exe"  # its folder secured first
+    ]
+    desktop = result["ansible_facts"]["arcgis"][0]
+    assert desktop["status"] == "unsafe"
+    assert desktop["problems"][0].startswith(
+        "C:\\Python27\\ArcGIS10.4\\python.exe: C:\\Python27\\ArcGIS10.4\\python.exe is owned by "
+        f"{STUDENT}, not an administrator: a Python a user made or replaced is never run"
     )
 
 

@@ -93,6 +93,7 @@ def test_files_are_applied_in_one_call_in_plan_order(action_for):
         "changed": True,
         "backup_file": None,
         "skipped": None,
+        "moved": None,
     }
     assert "warnings" not in result
     assert "items" not in result  # Jinja's `result.items` is the dict method, never this list
@@ -105,19 +106,41 @@ def test_items_skipped_inside_a_secured_tree_are_warned_about_by_name(action_for
         "secure",
         "C:\\Miniconda2",
         "admin only",
-        {"op": "secure", "path": "C:\\Miniconda2"},
+        fh.secure_item("C:\\Miniconda2"),
     )
     locked = {
         "path": "C:\\Miniconda2\\pkgs\\locked",
         "why": "Attempted to perform an unauthorized operation.",
     }
-    answer = {"changed": True, "result": {"applied": [done(secure["item"], skipped=[locked])]}}
+    icacls = {
+        "arguments": ["C:\\Miniconda2\\*", "/reset", "/T", "/C", "/L", "/Q"],
+        "rc": 1,
+        "output": "C:\\Miniconda2\\envs\\x\\a.dll: Access is denied.\r\nSuccessfully processed 9 files; "
+        "Failed processing 1 files",
+    }
+    moved = {
+        "path": "C:\\Miniconda2\\x.pth",
+        "owner": "S-1-5-21-1-1001",
+        "aside": "C:\\Miniconda2\\x.pth.untrusted",
+    }
+    answer = {
+        "changed": True,
+        "result": {"applied": [done(secure["item"], skipped=[locked], commands=[icacls], moved=[moved])]},
+    }
     result = action_for("fleet_files", {"changes": [secure]}, answer).run(task_vars=TASK_VARS)
     assert result.get("failed") is not True and result["applied"][0]["skipped"] == [locked]
+    fix = (
+        "It keeps its own owner and ACL: inspect it, take ownership (takeown /f <path> /r) or delete it, "
+        "and run again; playbooks/audit.yml lists what stays writable."
+    )
     assert result["warnings"] == [
         f"{HOST}: secure C:\\Miniconda2: skipped C:\\Miniconda2\\pkgs\\locked (Attempted to perform an "
-        "unauthorized operation.). It keeps its own owner and ACL: inspect it, take ownership (takeown /f "
-        "<path> /r) or delete it, and run again; playbooks/audit.yml lists what stays writable."
+        f"unauthorized operation.). {fix}",
+        f"{HOST}: secure C:\\Miniconda2: skipped C:\\Miniconda2\\envs\\x\\a.dll (icacls: Access is denied.). "
+        f"{fix}",
+        f"{HOST}: secure C:\\Miniconda2: C:\\Miniconda2\\x.pth was owned by S-1-5-21-1-1001, not an "
+        "administrator: moved aside to C:\\Miniconda2\\x.pth.untrusted, never trusted. Inspect it, then "
+        "delete it.",
     ]
 
 

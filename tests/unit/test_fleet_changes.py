@@ -260,6 +260,14 @@ FOLDER_SNAP = fh.Snapshot(
             ),
             raw_entry("C:\\ProgramData\\conda\\.condarc", data=b"same\r\n"),
             raw_entry("C:\\ProgramData\\open", "dir", owner=USERS, children=[]),
+            raw_entry(
+                "C:\\ProgramData\\writable",
+                "dir",
+                owner=ADMINS,
+                acl=[{"sid": USERS, "type": "allow", "rights": 278}],
+                children=[{"name": "theirs", "dir": True}],
+            ),
+            raw_entry("C:\\ProgramData\\writable\\theirs", "dir", owner=USERS, children=[]),
             raw_entry("C:\\ProgramData\\arcgis-conda-fleet", "missing"),
         ]
     }
@@ -284,17 +292,52 @@ def test_changes_emit_what_differs_with_parents_first():
     c = changes()
     c.write("C:\\ProgramData\\conda\\.condarc", "other\r\n", "new bytes", backup=True)
     c.mkdir("C:\\ProgramData\\arcgis-conda-fleet\\installers", "installers")
-    c.secure("C:\\ProgramData\\open", "users own it")
+    c.secure("C:\\ProgramData\\writable", "users can add to it")
     assert [(i["action"], i["target"]) for i in c.items] == [
         ("write", "C:\\ProgramData\\conda\\.condarc"),
         ("mkdir", "C:\\ProgramData\\arcgis-conda-fleet"),
         ("mkdir", "C:\\ProgramData\\arcgis-conda-fleet\\installers"),
-        ("secure", "C:\\ProgramData\\open"),
+        ("secure", "C:\\ProgramData\\writable"),
     ]
     write = c.items[0]
     assert write["role"] == "miniconda" and write["step"] == "files"
     assert base64.b64decode(write["item"]["content_b64"]) == b"other\r\n" and write["item"]["backup"]
     assert "content_b64" not in fc.brief(write)["item"]
+
+
+def test_a_folder_a_user_made_is_moved_aside_and_made_anew_admin_only_never_adopted():
+    c = changes()
+    c.secure("C:\\ProgramData\\writable\\theirs", "users own it")
+    assert [(i["action"], i["target"], i["item"]["op"]) for i in c.items] == [
+        ("move", "C:\\ProgramData\\writable\\theirs.untrusted", "move"),
+        ("mkdir", "C:\\ProgramData\\writable\\theirs", "mkdir"),
+    ]
+    assert c.items[0]["item"]["src"] == "C:\\ProgramData\\writable\\theirs"
+    assert c.items[1]["item"] == fc.secure_mkdir("C:\\ProgramData\\writable\\theirs")
+    c.write(
+        "C:\\ProgramData\\writable\\theirs\\x.yml", "x", "a file in it"
+    )  # written anew, no diff against theirs
+    assert c.items[-1]["action"] == "write" and c.items[-1]["diff"]["before"] == ""
+    # Under an admin-only parent a new folder inherits its ACL: a plain mkdir is enough.
+    c.secure("C:\\ProgramData\\open", "users own it")
+    assert [(i["action"], i["item"]) for i in c.items[-2:]] == [
+        ("move", {"op": "move", "src": "C:\\ProgramData\\open", "path": "C:\\ProgramData\\open.untrusted"}),
+        ("mkdir", {"op": "mkdir", "path": "C:\\ProgramData\\open"}),
+    ]
+
+
+def test_a_folder_the_run_creates_and_then_secures_is_admin_only_from_its_creation():
+    c = changes()
+    c.mkdir("C:\\ProgramData\\writable\\new\\installers", "installers")
+    c.write("C:\\ProgramData\\writable\\new\\installers\\a.exe", b"x", "installer")
+    c.secure("C:\\ProgramData\\writable\\new", "admin only")
+    # Secured at its creation (its own mkdir), before the installer is written into it; no secure after.
+    assert [(i["action"], i["target"], i["item"].get("secure")) for i in c.items] == [
+        ("mkdir", "C:\\ProgramData\\writable\\new", True),
+        ("mkdir", "C:\\ProgramData\\writable\\new\\installers", None),
+        ("write", "C:\\ProgramData\\writable\\new\\installers\\a.exe", None),
+    ]
+    assert c.items[0]["item"] == fc.secure_mkdir("C:\\ProgramData\\writable\\new")
 
 
 def test_a_folder_planned_by_one_role_is_not_made_again_by_the_next():
@@ -538,3 +581,66 @@ def test_uninstall_names_a_miniconda_it_does_not_remove():
     snap = fh.Snapshot({"reads": reads})
     (warning,) = [w for w in mr.not_removed(plan, snap, "pc1") if removal["prefix"] in w]
     assert warning.startswith(f"pc1: {removal['prefix']} is not removed") and "Fix:" in warning
+
+
+def test_the_audit_reports_reparse_points_programs_users_made_and_pythons_not_run():
+    student = "S-1-5-21-1-1001"
+    snap = fh.Snapshot(
+        {
+            "reads": [
+                raw_entry(
+                    "C:\\ProgramData\\conda\\condarc.d",
+                    "dir",
+                    owner=ADMINS,
+                    protected=True,
+                    children=[
+                        {"name": "link", "dir": True, "reparse": True},
+                        {"name": "a.yml", "dir": False},
+                    ],
+                ),
+                raw_entry("C:\\ProgramData\\conda\\condarc.d\\a.yml", owner=ADMINS, protected=True),
+                raw_entry("C:\\Miniconda2\\Scripts\\conda.exe", owner=student),
+                raw_entry("C:\\Miniconda2\\envs\\j", "dir", owner=ADMINS, protected=True, reparse=True),
+                raw_entry("C:\\Elsewhere\\x.exe", owner=student),  # not trusted by the run: not judged
+            ]
+        }
+    )
+    facts = [
+        {
+            "python_exe": "C:\\Python27\\ArcGIS10.4\\python.exe",
+            "status": "unsecured",
+            "problems": ["not run: X"],
+        },
+        {"python_exe": "C:\\Pro\\python.exe", "status": "ok", "problems": []},
+    ]
+    found = {f["path"]: f["why"] for f in fc.audit(snap, ["C:\\ProgramData\\conda", "C:\\Miniconda2"], facts)}
+    assert sorted(found) == [
+        "C:\\Miniconda2\\Scripts\\conda.exe",
+        "C:\\Miniconda2\\envs\\j",
+        "C:\\ProgramData\\conda\\condarc.d\\link",
+        "C:\\Python27\\ArcGIS10.4\\python.exe",
+    ]
+    assert found["C:\\ProgramData\\conda\\condarc.d\\link"].startswith("a junction or symbolic link")
+    assert found["C:\\Miniconda2\\envs\\j"].startswith("a junction or symbolic link")
+    assert found["C:\\Miniconda2\\Scripts\\conda.exe"].startswith(
+        "a program or start-up file a non-admin made"
+    )
+    assert found["C:\\Python27\\ArcGIS10.4\\python.exe"] == "not run: X"
+
+
+def test_a_profile_or_the_folder_of_profiles_is_never_moved_aside():
+    """A user owns their profile: the run writes into it (the bridge, doi_cert's user files) as theirs and
+    never moves it, or C:\\Users above it, aside as a folder a user made."""
+    snap = fh.Snapshot(
+        {
+            "reads": [
+                raw_entry("C:\\Users", "dir", owner="S-1-5-18", children=[{"name": "s1", "dir": True}]),
+                raw_entry("C:\\Users\\s1", "dir", owner="S-1-5-21-1-1001", children=[]),
+            ],
+            "profiles": [{"sid": "S-1-5-21-1-1001", "path": "C:\\Users\\s1"}],
+        }
+    )
+    c = fc.Changes("doi_cert", snap, {})
+    c.mkdir("C:\\Users\\s1\\.config\\conda", "the user's condarc folder")
+    c.secure("C:\\Users\\s1", "never")
+    assert [i["action"] for i in c.items if i["action"] == "move"] == []

@@ -179,14 +179,38 @@ def test_a_timeout_ends_the_process_tree_and_never_waits_for_ever_on_the_output(
     assert "$process.Kill()\n" not in script  # the old timeout action: only the launcher
 
 
-def test_securing_a_tree_walks_it_item_by_item_without_following_links():
+def test_securing_a_tree_walks_it_without_following_links_then_runs_one_icacls():
     """The apply script's secure: no -Recurse (it follows junctions in Windows PowerShell and stops the
-    batch on the first unlistable folder), each item in its own try, skipped items reported."""
+    batch on the first unlistable folder), each item in its own try, a reparse point reported and left
+    alone, what no administrator owns moved aside, then the controller's one icacls command for the tree
+    (never with a reparse point inside), its output returned for the controller to judge."""
     script = fh.APPLY_FILES_SCRIPT
-    assert "Get-ChildItem -LiteralPath $Path -Recurse" not in script
+    assert not [line for line in script.splitlines() if "Get-ChildItem" in line and "-Recurse" in line]
     assert "[System.IO.FileAttributes]::ReparsePoint" in script
-    assert "$Skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message })" in script
-    assert "skipped = @()" in script
+    assert "$Record.skipped.Add(@{ path = $child.FullName; why = $_.Exception.Message })" in script
+    assert "if ($owners -notcontains $security.owner)" in script and "Move-Aside $child.FullName" in script
+    assert "if ($reset.Count -and -not $reparse) {" in script
+    assert "Invoke-Icacls @($Item.tree_arguments)" in script
+    item = fh.secure_item("C:\\Miniconda2")
+    assert item["tree_arguments"] == ["C:\\Miniconda2\\*", "/reset", "/T", "/C", "/L", "/Q"]
+    assert set(item["owners"]) < fh.ADMIN_SIDS
+
+
+def test_icacls_failures_are_read_per_item_from_its_output():
+    output = (
+        "C:\\Miniconda2\\pkgs\\locked: Access is denied.\r\n"
+        "Successfully processed 41 files; Failed processing 1 files"
+    )
+    assert fh.icacls_failures({"rc": 1, "output": output, "arguments": ["C:\\Miniconda2\\*"]}) == [
+        {"path": "C:\\Miniconda2\\pkgs\\locked", "why": "icacls: Access is denied."}
+    ]
+    assert (
+        fh.icacls_failures({"rc": 0, "output": "Successfully processed 41 files; Failed processing 0 files"})
+        == []
+    )
+    assert fh.icacls_failures({"rc": 87, "output": "Invalid parameter", "arguments": ["C:\\x\\*"]}) == [
+        {"path": "C:\\x\\*", "why": "icacls exit 87: Invalid parameter"}
+    ]
 
 
 # --- WinRM memory quotas ------------------------------------------------------------------------------

@@ -235,7 +235,8 @@ def test_the_flow_actions_are_checked_against_their_doc_stubs(tmp_path):
         """,
     )
     assert [f.split(": ", 3)[-1] for f in found] == [
-        "unknown option 'probe_timeoutt'; the module accepts: packages, probe_timeout, require_arcgis",
+        "unknown option 'probe_timeoutt'; the module accepts: packages, probe_timeout, require_arcgis, "
+        "secure_pythons",
         "option 'mode' has value 'bogus', not one of the allowed values: offline, live",
         "required option 'changes' is missing",
         "unknown option 'changez'; the module accepts: changes",

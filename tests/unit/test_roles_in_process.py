@@ -36,9 +36,13 @@ FIRST_RUN = {
     # arcgis_env: the machine condarc, each env, its three files for students (pip.ini, constraints, README)
     # and its record; a Miniconda env's conda-meta\pinned and, as Miniconda2 serves one stack, its
     # condarc.d pins; a Pro clone's package cache in the role's folder (the admin's CONDA_PKGS_DIRS).
-    "desktop1041": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 10, "startup_bridge": 7},
+    # Folders the run makes are admin-only at creation (create secure, then fill): no separate secure of
+    # C:\ProgramData\arcgis-conda, conda or pip after they were filled.
+    # startup_bridge: its Python folder is already admin-only (observe secured it before the probe).
+    "desktop1041": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 10, "startup_bridge": 6},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
-    "pro35": {"miniconda": 11, "doi_cert": 11, "arcgis_env": 11},
+    # The clone folder is made before the clone (admin-only by its parent), never by conda.
+    "pro35": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 11},
 }
 
 
@@ -182,3 +186,21 @@ def test_many_differing_hosts_plan_alike_in_batches_and_worker_processes(recorde
     assert parallel == serial
     assert all(p["status"] == "ok" and p["changes"] == [] for p in parallel.values())
     assert parallel["twin"]["row"]["host"] == "twin" and len(workers.memo) == len(items) - 1
+
+
+def test_the_pro_clone_folder_is_admin_only_before_the_clone_even_with_arcgis_env_alone():
+    """Create secure, then fill: with --tags arcgis_env alone nothing earlier made
+    C:\\ProgramData\\arcgis-conda admin-only, so the clone folder is made secure by its own mkdir, before
+    conda copies anything into it (it used to be created by the clone itself, inheriting ProgramData's
+    Users create rights)."""
+    data = json.loads((DATA / "pro35.json").read_text(encoding="utf-8"))
+    planned = planning.plan_host(
+        data["host"], data["before"], data["variables"], DATA / "locks", selected=["arcgis_env"]
+    )
+    changes = planned["changes"]
+    clone = next(i for i, c in enumerate(changes) if c["action"] == "clone")
+    root = changes[clone]["target"].rsplit("\\", 1)[0]
+    made = [i for i, c in enumerate(changes) if c["action"] == "mkdir" and c["target"] == root]
+    assert made and made[0] < clone
+    assert changes[made[0]]["item"]["secure"] is True
+    assert changes[made[0]]["item"]["tree_arguments"][0] == root + "\\*"
