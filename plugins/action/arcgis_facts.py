@@ -141,7 +141,7 @@ class ActionModule(ActionBase):
         """The Pythons safe to run now, and why each other one is not run (arcgis_python_guard). With
         ``secure`` (site.yml, uninstall.yml; never in check mode) the folders users could write are secured
         first, in one apply_files call; a Python is run only when that left nothing it loads behind."""
-        verdicts = [guard.judge(dump, target) for target in targets]
+        verdicts = [guard.judge_python(dump, target) for target in targets]
         not_run = {v.python_exe: ("unsafe", v.reason) for v in verdicts if v.action == "refuse"}
         waiting = [v for v in verdicts if v.action == "secure"]
         roots = sorted({v.root for v in waiting}, key=str.lower)

@@ -54,7 +54,7 @@ def secure_root(folder: discovery.PythonDir) -> str:
     return folder.path if re.fullmatch(r"[A-Za-z]:\\?", folder.root) else folder.root.rstrip("\\")
 
 
-def judge(dump: discovery.RegistryDump, python_exe: str) -> Verdict:
+def judge_python(dump: discovery.RegistryDump, python_exe: str) -> Verdict:
     """Run, secure first, or refuse: one ArcGIS Python, from the dump's reads (see the module's text)."""
     here = fh.key(ntpath.dirname(python_exe))
     folder = next((d for d in dump.python_dirs if fh.key(d.path) == here), None)

@@ -312,7 +312,7 @@ def host_call(step: str, suffix: str, python: str | None = None, conda: str | No
     if step == "secure":
         return {
             "script": fh.APPLY_FILES_SCRIPT,
-            "parameters": {"Items": [{"op": "secure", "path": p["tree"]}]},
+            "parameters": {"Items": [fh.secure_item(p["tree"])]},  # as the roles secure a tree
         }
     if step == "read":
         reads = [

@@ -354,7 +354,11 @@ def read_entry(ctx: Ctx, path: str, content: bool, detail: bool = True) -> dict[
             []
             if node.get("reparse")
             else [
-                {"name": ntpath.basename(c["path"]), "dir": c["type"] == "dir", "reparse": bool(c.get("reparse"))}
+                {
+                    "name": ntpath.basename(c["path"]),
+                    "dir": c["type"] == "dir",
+                    "reparse": bool(c.get("reparse")),
+                }
                 for c in host.children(node["path"])
             ]
         )

@@ -42,7 +42,7 @@ FIRST_RUN = {
     "desktop1041": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 10, "startup_bridge": 6},
     # Pro's clone imports arcpy through Esri's own ArcGISPro.pth: the bridge writes nothing, only verifies.
     # The clone folder is made before the clone (admin-only by its parent), never by conda.
-    "pro35": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 11},
+    "pro35": {"miniconda": 9, "doi_cert": 10, "arcgis_env": 12},
 }
 
 
