@@ -248,7 +248,9 @@ def test_the_licence_is_a_decision_site_stops_without_it_and_fixes_fit_the_host(
 
     rc, out, rows = fleet_run(lab, "site.yml", {"fleet_anaconda_channels": "not_licensed"})
     assert rc != 0, out
-    assert effects(lab, desktop) == [], "a host the choice cannot serve changed"
+    # Found by the plan (the stack's bitness), after observe secured Desktop's C:\Python27 for its probe
+    # (README "Security model"): nothing else changed.
+    assert effects(lab, desktop) == [{"op": "secure", "path": "C:\\Python27"}], "the host changed"
     assert rows[desktop]["status"] == "failed"
     reason = rows[desktop]["error"]
     assert "not_licensed" in reason and "mirror_only" in reason, reason

@@ -112,14 +112,21 @@ def run_and_check(lab: Lab, variables: dict[str, Any]) -> Step:
 
 
 def lost(lab: Lab, before: dict[str, dict[str, bytes]]) -> list[str]:
-    """Planted files found nowhere byte-identical (where they were, or a ``.untrusted*`` beside them)."""
+    """Planted files found nowhere byte-identical: where they were, a ``.untrusted*`` beside them, or in a
+    folder above them that was moved aside whole (a folder a user made, ``<folder>.untrusted*``)."""
     missing = []
     for name, files in before.items():
         host = lab.host(name)
         for path, data in files.items():
-            folder = path.rsplit("\\", 1)[0]
-            beside = [str(c["path"]) for c in host.children(folder)] if host.is_dir(folder) else []
-            candidates = [path] + [p for p in beside if p.lower().startswith(path.lower() + ".untrusted")]
+            candidates = [path]
+            parts = path.split("\\")
+            for cut in range(len(parts) - 1, 1, -1):  # the file itself, then each folder above it
+                moved, rest = "\\".join(parts[: cut + 1]), "\\".join(parts[cut + 1 :])
+                folder = moved.rsplit("\\", 1)[0]
+                beside = [str(c["path"]) for c in host.children(folder)] if host.is_dir(folder) else []
+                for other in beside:
+                    if other.lower().startswith(moved.lower() + ".untrusted"):
+                        candidates.append(other + ("\\" + rest if rest else ""))
             if not any(host.is_file(p) and host.node_bytes(host.node(p)) == data for p in candidates):
                 missing.append(f"{name}: {path}")
     return missing

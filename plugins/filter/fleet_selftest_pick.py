@@ -1,4 +1,4 @@
-"""Filters of playbooks/selftest.yml: each step's host-script call, the program a process check may run."""
+"""A filter of playbooks/selftest.yml, documented in the .yml file of the same name."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.arcgis_conda.fleet.plugins.module_utils import fleet_selftest as fs
-
-
-def fleet_selftest_call(
-    suffix: object, step: str, python: str | None = None, conda: str | None = None
-) -> dict[str, Any]:
-    """The ``win_powershell`` ``script`` and ``parameters`` of selftest step ``step`` in the scratch folder
-    named by ``suffix``."""
-    try:
-        return fs.host_call(step, str(suffix), python or None, conda or None)
-    except ValueError as exc:
-        raise AnsibleFilterError(f"fleet_selftest_call: {exc}") from exc
 
 
 def fleet_selftest_pick(read: Mapping[str, Any], kind: str = "python") -> str:
@@ -29,7 +18,7 @@ def fleet_selftest_pick(read: Mapping[str, Any], kind: str = "python") -> str:
 
 
 class FilterModule:
-    """Selftest filters."""
+    """The program a selftest process check may run."""
 
     def filters(self) -> dict[str, Callable[..., object]]:
-        return {"fleet_selftest_call": fleet_selftest_call, "fleet_selftest_pick": fleet_selftest_pick}
+        return {"fleet_selftest_pick": fleet_selftest_pick}
