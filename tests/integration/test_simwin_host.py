@@ -564,3 +564,48 @@ def test_securing_a_tree_skips_what_it_cannot_change_and_goes_on(ref: H.Host) ->
     ]
     assert ref.node(f"{root}\\mine.untrusted\\x.pth")["owner"] == sid  # never adopted
     assert ref.node(f"{root}\\locked.untrusted\\y.pth")["owner"] == sid
+
+
+def test_conda_install_file_with_explicit_lock_links_exactly_the_lock(ref: H.Host) -> None:
+    """``conda install --file`` with an @EXPLICIT lock installs the lock's records, no solve and no pin check
+    (conda/cli/install.py, conda/misc.py install_explicit_packages): a record that differs is replaced, a
+    matching one is left, one the lock does not name stays; the same lock again changes nothing."""
+    admin = ref.principal()
+    env = "C:\\ProgramData\\arcgis-conda\\envs\\explicit"
+    ref.mkdir("C:\\ProgramData\\arcgis-conda\\envs", admin, parents=True)
+    base = "https://repo.anaconda.com/pkgs/main/win-64/"
+    first = f"@EXPLICIT\n{base}python-3.11.8-h1.tar.bz2#01\n{base}six-1.16.0-pyhd3eb1b0_1.tar.bz2#02\n"
+    ref.write(f"{TEMP}\\lock.txt", first.encode(), admin)
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    create = [conda, "create", "--prefix", env, "--file", f"{TEMP}\\lock.txt"]
+    assert programs.run_program(ref, admin, create).rc == 0
+    ref.write(f"{env}\\conda-meta\\pinned", b"six ==1.16.0\n", admin)  # no solve: a pin does not stop a lock
+    # numpy is in no channel catalog of the scenario: only an explicit install can link it.
+    update = f"@EXPLICIT\n{base}six-1.17.0-py311_0.conda#03\n{base}numpy-2.1.3-py311h_9.conda#04\n"
+    ref.write(f"{TEMP}\\update.txt", update.encode(), admin)
+    install = [conda, "install", "--prefix", env, "--file", f"{TEMP}\\update.txt"]
+    run = programs.run_program(ref, admin, install)
+    assert run.rc == 0 and run.changed, run.stderr
+    records = {n: (r["version"], r["build"]) for n, r in programs.conda_records(ref, env).items()}
+    assert records == {
+        "python": ("3.11.8", "h1"),
+        "six": ("1.17.0", "py311_0"),
+        "numpy": ("2.1.3", "py311h_9"),
+    }
+    again = programs.run_program(ref, admin, install)
+    assert again.rc == 0 and not again.changed
+
+
+def test_background_geoprocessing_is_registered_as_esri_dsc_names_it(tmp_path: Path) -> None:
+    """The Uninstall entry of Background Geoprocessing 10.8.2: the key is the product code and the
+    DisplayName the product name Esri's arcgis-powershell-dsc looks for (ArcGIS.Common.psm1
+    Get-ArcGISProductName / Get-ComponentCode 'DesktopBackgroundGP64Bit'); discovery still finds it."""
+    host = create_host(tmp_path / "bgp", "desktop1082_bgp_pro35")
+    uninstall = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+    values = host.reg_values(f"{uninstall}\\{{DE0069B6-F646-49BB-82EC-8E29F5CE8937}}")
+    assert values is not None
+    assert values["DisplayName"][1] == "ArcGIS Desktop Background Geoprocessing 10.8.2 (64-bit)"
+    dump = discovery.parse_registry_dump(scripts.registry_dump(ctx_for(host), []))
+    installs, _warnings = discovery.find_installs(dump)
+    bgp = [i for i in installs if i.product == "desktop_bgp"]
+    assert [(i.version, i.install_dir) for i in bgp] == [("10.8.2", values["InstallLocation"][1])]
