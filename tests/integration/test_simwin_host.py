@@ -609,3 +609,36 @@ def test_background_geoprocessing_is_registered_as_esri_dsc_names_it(tmp_path: P
     installs, _warnings = discovery.find_installs(dump)
     bgp = [i for i in installs if i.product == "desktop_bgp"]
     assert [(i.version, i.install_dir) for i in bgp] == [("10.8.2", values["InstallLocation"][1])]
+
+
+def test_hive_pass_lists_entra_profiles_and_loads_no_hive_it_does_not_need(tmp_path: Path) -> None:
+    """500 profiles (lab500_profiles): Entra ID accounts (S-1-12-1-...) are user profiles like domain ones;
+    observe's first read loads no offline hive (no per-user Pro folder, no SID asked for), reads the
+    logged-on users' hives where they are, and a hive the controller names in LoadHives is loaded alone."""
+    host = create_host(tmp_path / "lab500", "lab500_profiles")
+    out, _ = scripts.host_read(ctx_for(host), {"Arcgis": True, "Profiles": True})
+    users = [p for p in out["profiles"] if p["sid"].startswith(("S-1-5-21-", "S-1-12-1-"))]
+    assert len(users) == 503  # svc_fleet, student1, student2, 480 LAB\lab*, 20 AzureAD\entra*
+    entra = {p["account"]: p for p in users if p["sid"].startswith("S-1-12-1-")}
+    assert len(entra) == 20 and entra["AzureAD\\entra0001"]["hive_read"]  # logged on: read in HKU
+    assert not entra["AzureAD\\entra0002"]["hive_read"]
+    assert out["hives_loaded"] == 0
+    assert sorted(p["account"] for p in users if p["hive_read"]) == ["AzureAD\\entra0001", "LABPC\\svc_fleet"]
+    wanted = next(p["sid"] for p in users if p["account"] == "LAB\\lab0007")
+    second, _ = scripts.host_read(ctx_for(host), {"LoadHives": [wanted]})
+    assert second["hives_loaded"] == 1
+    assert second["user_hives"] == [{"sid": wanted, "appdata": None, "hive_error": None, "hive_read": True}]
+
+
+def test_per_user_pro_is_found_by_loading_only_the_hive_beside_its_folder(tmp_path: Path) -> None:
+    """pro33_per_user: student1's per-user Pro (its folder under the profile's AppData\\Local\\Programs) is
+    found by loading student1's hive alone; student2, offline with no Pro folder, is not loaded."""
+    host = create_host(tmp_path / "peruser", "pro33_per_user")
+    out, _ = scripts.host_read(ctx_for(host), {"Arcgis": True, "Profiles": True})
+    assert out["hives_loaded"] == 1
+    (user,) = out["arcgis"]["user_keys"]
+    assert user["profile"] == "C:\\Users\\student1" and user["values"]["RealVersion"] == "3.3.0"
+    _installs, warnings = discovery.find_installs(discovery.parse_registry_dump(out["arcgis"]))
+    assert any("installed for student1 only" in w for w in warnings)
+    read = {p["path"]: p["hive_read"] for p in out["profiles"]}
+    assert read["C:\\Users\\student1"] and not read["C:\\Users\\student2"]
