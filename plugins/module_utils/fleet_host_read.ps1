@@ -254,11 +254,12 @@ if ($Profiles) {
         }
         catch { $account = $null }
         $hive = $hives | Where-Object { $_.sid -eq $key.PSChildName } | Select-Object -First 1
-        $list.Add(@{
-            sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account
-            appdata = if ($hive) { $hive.appdata } else { $null }; hive_error = if ($hive) { $hive.error } else { $null }
-            hive_read = if ($hive) { $hive.read } else { $false }
-        })
+        # A lab PC lists hundreds of profiles: what the hive pass did not find is left out, not sent as null.
+        $record = @{ sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account }
+        if ($hive -and $hive.appdata) { $record.appdata = $hive.appdata }
+        if ($hive -and $hive.error) { $record.hive_error = $hive.error }
+        if ($hive -and $hive.read) { $record.hive_read = $true }
+        $list.Add($record)
     }
     $result.profiles = $list.ToArray()
 }

@@ -621,9 +621,12 @@ def test_hive_pass_lists_entra_profiles_and_loads_no_hive_it_does_not_need(tmp_p
     assert len(users) == 503  # svc_fleet, student1, student2, 480 LAB\lab*, 20 AzureAD\entra*
     entra = {p["account"]: p for p in users if p["sid"].startswith("S-1-12-1-")}
     assert len(entra) == 20 and entra["AzureAD\\entra0001"]["hive_read"]  # logged on: read in HKU
-    assert not entra["AzureAD\\entra0002"]["hive_read"]
+    assert not entra["AzureAD\\entra0002"].get("hive_read")
     assert out["hives_loaded"] == 0
-    assert sorted(p["account"] for p in users if p["hive_read"]) == ["AzureAD\\entra0001", "LABPC\\svc_fleet"]
+    assert sorted(p["account"] for p in users if p.get("hive_read")) == [
+        "AzureAD\\entra0001",
+        "LABPC\\svc_fleet",
+    ]
     wanted = next(p["sid"] for p in users if p["account"] == "LAB\\lab0007")
     second, _ = scripts.host_read(ctx_for(host), {"LoadHives": [wanted]})
     assert second["hives_loaded"] == 1
@@ -640,5 +643,5 @@ def test_per_user_pro_is_found_by_loading_only_the_hive_beside_its_folder(tmp_pa
     assert user["profile"] == "C:\\Users\\student1" and user["values"]["RealVersion"] == "3.3.0"
     _installs, warnings = discovery.find_installs(discovery.parse_registry_dump(out["arcgis"]))
     assert any("installed for student1 only" in w for w in warnings)
-    read = {p["path"]: p["hive_read"] for p in out["profiles"]}
+    read = {p["path"]: p.get("hive_read", False) for p in out["profiles"]}
     assert read["C:\\Users\\student1"] and not read["C:\\Users\\student2"]

@@ -244,16 +244,14 @@ def profiles(host: H.Host, hives_read: list[dict[str, Any]] | None = None) -> li
     out = []
     for sid, path in host.profiles().items():
         hive = hives.get(sid) or {}
-        out.append(
-            {
-                "sid": sid,
-                "path": path,
-                "account": host.account_name(sid),
-                "appdata": hive.get("appdata"),
-                "hive_error": hive.get("error"),
-                "hive_read": bool(hive.get("read")),
-            }
-        )
+        record = {"sid": sid, "path": path, "account": host.account_name(sid)}
+        # What the hive pass did not find is left out, as the script does (hundreds of profiles).
+        for name, value in (("appdata", hive.get("appdata")), ("hive_error", hive.get("error"))):
+            if value:
+                record[name] = value
+        if hive.get("read"):
+            record["hive_read"] = True
+        out.append(record)
     return out
 
 
