@@ -221,7 +221,9 @@ class Connection(ConnectionBase):
             parameters = dict(args.get("parameters") or {})
             record["answer_bytes"] = len(json.dumps(result.get("result") or {}))
             record["hives_loaded"] = int((result.get("result") or {}).get("hives_loaded") or 0)
-            record["profiles_read"] = bool(parameters.get("Arcgis") or parameters.get("Profiles"))
+            record["profiles_read"] = bool(
+                parameters.get("Arcgis") or parameters.get("Profiles") or parameters.get("LoadHives")
+            )
         return (1 if result.get("failed") else 0), json.dumps(result), "", record, drop
 
     def _raw(self, host: H.Host, cmd: str) -> tuple[int, str, str, dict[str, Any]]:
