@@ -3,13 +3,17 @@
 For each shipped scenario it makes a fresh simulated lab, runs the real ``ansible-playbook site.yml``
 twice (first run, then a re-run with nothing to change) and prints one line per scenario and run::
 
-    scenario run host module_calls raw_commands put_files changed callback_calls programs escalations seconds
+    scenario run host module_calls raw_commands put_files changed callback_calls programs escalations
+    observe_bytes hives_loaded seconds
 
 ``module_calls``, ``raw_commands`` and ``put_files`` are counted by the simulated connection itself
 (tests/simwin/calls.py, one line per exec_command), independently of the ``fleet_progress`` callback,
 whose own count is printed beside them. ``changed`` is the recap's changed count. ``programs`` and
 ``escalations`` are this run's records of the lab's security rule (tests/simwin/invariant.py: programs the
-admin session started, and what they trusted that a non-admin could change; must be 0). Targets (issue 11) on
+admin session started, and what they trusted that a non-admin could change; must be 0). ``observe_bytes``
+is the size of the answers (JSON) of the host_read calls that read ArcGIS and the profiles (observe's),
+``hives_loaded`` how many offline user hives (NTUSER.DAT) every host_read of the run loaded with
+``reg load`` (both recorded by the simulated connection). Targets (issue 11) on
 the reference host (Desktop 10.4.1 32-bit + Pro 3.3): first run <= 25 module calls, re-run <= 5 and
 changed=0. Run from the repository root::
 
@@ -68,6 +72,10 @@ def run_once(directory: Path, hosts: list[str]) -> tuple[dict[str, dict[str, int
         new = events(directory / "state" / host)[seen[host] :]
         counts[host]["programs"] = sum(1 for e in new if e["kind"] == "program")
         counts[host]["escalations"] = sum(1 for e in new if e["kind"] == "escalation")
+        counts[host]["observe_bytes"] = sum(
+            r.get("answer_bytes", 0) for r in records if r.get("profiles_read")
+        )
+        counts[host]["hives_loaded"] = sum(r.get("hives_loaded", 0) for r in records)
     # Each run writes its own report folder; reports/latest points at this one.
     callback = json.loads((directory / "reports" / "latest" / "module_calls.json").read_text())
     return counts, seconds, callback
@@ -75,10 +83,14 @@ def run_once(directory: Path, hosts: list[str]) -> tuple[dict[str, dict[str, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", action="append", help="scenario name (default: every shipped one)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        help="scenario name (default: every shipped one, scale scenarios such as lab500_profiles too)",
+    )
     parser.add_argument("--keep", type=Path, help="keep the labs under this folder")
     args = parser.parse_args()
-    scenarios = args.scenario or scenario_names()
+    scenarios = args.scenario or scenario_names(scale=True)
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench-calls-"))
     header = (
         "scenario",
@@ -91,6 +103,8 @@ def main() -> int:
         "callback_calls",
         "programs",
         "escalations",
+        "observe_bytes",
+        "hives_loaded",
     )
     print("\t".join((*header, "seconds")))
     try:
@@ -114,7 +128,14 @@ def main() -> int:
                         c["put_files"],
                         c["changed"],
                     )
-                    events_row = (callback.get(host), c["programs"], c["escalations"], f"{seconds:.1f}")
+                    events_row = (
+                        callback.get(host),
+                        c["programs"],
+                        c["escalations"],
+                        c["observe_bytes"],
+                        c["hives_loaded"],
+                        f"{seconds:.1f}",
+                    )
                     print("\t".join(str(v) for v in (*row, *events_row)))
     finally:
         if not args.keep:

@@ -102,7 +102,7 @@ class ActionModule(ActionBase):
         second["runs"] = probe_runs
         answers = [answer]
         runs: dict[str, discovery.ProbeRun] = {}
-        if probe_runs or second.get("reads"):
+        if probe_runs or second.get("reads") or second.get("load_hives"):
             run_result = self._host_read(second, task_vars)
             result["module_calls"] += 1
             if run_result.get("failed"):

@@ -39,6 +39,17 @@ def merge_answers(answers: list[dict[str, Any]], os_64bit: bool) -> dict[str, An
         merged["env"].update(answer.get("env") or {})
         merged["store"].update(answer.get("store") or {})
         merged["profiles"] = list(answer.get("profiles") or merged["profiles"])
+        # The offline hives the second call loaded for a role (load_hives), into the first call's profiles.
+        read = {str(h.get("sid")).lower(): h for h in answer.get("user_hives") or []}
+        merged["profiles"] = [
+            {
+                **p,
+                **{k: read[str(p.get("sid")).lower()].get(k) for k in ("appdata", "hive_error", "hive_read")},
+            }
+            if str(p.get("sid")).lower() in read
+            else p
+            for p in merged["profiles"]
+        ]
     merged["os_bits"] = 64 if os_64bit else 32
     return merged
 
@@ -98,7 +109,12 @@ class ActionModule(arcgis_facts.ActionModule):
         )
         seen = ff.observation(ROLES, octx, lambda role, published: self._args(role, octx.facts, published))
         self._secret = seen.secret
-        return {"reads": seen.reads, "thumbprints": seen.thumbprints, "env_names": seen.env_names}
+        return {
+            "reads": seen.reads,
+            "thumbprints": seen.thumbprints,
+            "env_names": seen.env_names,
+            "load_hives": seen.hives,
+        }
 
     def _facts(self, facts: list[dict[str, Any]], answers: list[dict[str, Any]], dump: Any) -> dict[str, Any]:
         merged = merge_answers(answers, bool(dump.os_64bit))

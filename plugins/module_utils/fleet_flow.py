@@ -81,6 +81,7 @@ def observation(
         total.reads += seen.reads
         total.thumbprints += [t for t in seen.thumbprints if t not in total.thumbprints]
         total.env_names += [n for n in seen.env_names if n not in total.env_names]
+        total.hives += [s for s in seen.hives if s not in total.hives]
         total.secret = total.secret or seen.secret
         octx.published.update(seen.published)
     return total

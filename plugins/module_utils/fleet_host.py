@@ -5,8 +5,10 @@ Windows maintainer can lint them with PSScriptAnalyzer and test them with Pester
 and free of decisions (every decision is Python on the controller, in the roles' planners):
 
 - ``fleet_host_read.ps1`` (``HOST_READ_SCRIPT``): read-only (the one transient act: the hive of a user who
-  is not logged on is loaded with ``reg load`` to read its ``Software\\ESRI\\ArcGISPro``, and unloaded in
-  ``finally``; a hive that will not load or unload is reported, never retried). The ESRI/Uninstall
+  is not logged on is loaded with ``reg load`` to read its ``Software\\ESRI\\ArcGISPro`` and AppData, and
+  unloaded in ``finally``, only when that user's data is needed - the SIDs the controller names
+  (``load_hives``) or a profile holding a per-user Pro's default folder; a hive that will not load or
+  unload is reported, never retried). The ESRI/Uninstall
   registry dump the probe needs, profiles, machine environment variables, Root-store presence, a list of
   file/folder/glob reads (size, SHA-256, content of small files, owner and DACL) and program runs (the
   probe, the checks). Observe and verify use it.
@@ -569,8 +571,11 @@ def host_read_params(
     env_names: Sequence[str] = (),
     thumbprints: Sequence[str] = (),
     python_reads: Sequence[str] = (),
+    load_hives: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``win_powershell`` module arguments of one host_read call."""
+    """The ``win_powershell`` module arguments of one host_read call. ``load_hives``: SIDs of offline
+    profiles whose hive (NTUSER.DAT) the call loads and reads (answered as ``user_hives``); the profiles of
+    logged-on users are read where they are, the other offline ones are not loaded."""
     return {
         "script": HOST_READ_SCRIPT,
         "parameters": {
@@ -582,6 +587,7 @@ def host_read_params(
             "PythonReads": list(python_reads),
             "Reads": [r.as_param() for r in merge_reads(reads)],
             "Runs": [run_param(r) for r in runs],
+            "LoadHives": list(load_hives),
         },
         "depth": 8,
         "error_action": "stop",

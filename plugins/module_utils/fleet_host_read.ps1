@@ -8,7 +8,8 @@ param (
     [string[]] $Thumbprints = @(),
     [string[]] $PythonReads = @(),
     [object[]] $Reads = @(),
-    [object[]] $Runs = @()
+    [object[]] $Runs = @(),
+    [string[]] $LoadHives = @()
 )
 # Read-only: it changes nothing, so it runs in check mode too. Plain data out; the controller decides.
 $ErrorActionPreference = 'Stop'
@@ -91,11 +92,17 @@ function Get-KeyValues([Microsoft.Win32.RegistryKey] $Key, [string[]] $Names) {
     $values
 }
 
-# Each account's hive: HKEY_USERS\<sid> while the user is logged on, else the profile's NTUSER.DAT, loaded
-# under a key of our own for the read and unloaded at once (as PSAppDeployToolkit's
-# Invoke-ADTAllUsersRegistryAction does). Read there: Software\ESRI\ArcGISPro (a per-user Pro, MSI
-# ALLUSERS=2 MSIINSTALLPERUSER=1) and the unexpanded AppData of User Shell Folders (folder redirection;
-# Python's user site follows %APPDATA%). Expanding it for that user is the controller's job.
+# Each account's hive: HKEY_USERS\<sid> while the user is logged on (read where it is, no load), else the
+# profile's NTUSER.DAT, loaded under a key of our own for the read and unloaded at once (as PSAppDeployToolkit's
+# Invoke-ADTAllUsersRegistryAction does) - but only when the controller needs that user's data: the SIDs it
+# names in LoadHives (startup_bridge's listed users), or, for the ArcGIS read, a profile holding a per-user
+# Pro's default folder (Windows Installer's per-user ProgramFilesFolder is FOLDERID_UserProgramFiles,
+# <profile>\AppData\Local\Programs). A lab PC keeps hundreds of offline profiles: loading each on every
+# observe would cost a load per profile and could give a user logging on meanwhile a temporary profile.
+# Read there: Software\ESRI\ArcGISPro (a per-user Pro, MSI ALLUSERS=2 MSIINSTALLPERUSER=1) and the unexpanded
+# AppData of User Shell Folders (folder redirection; Python's user site follows %APPDATA%). Expanding it for
+# that user is the controller's job. Accounts: local and domain (S-1-5-21-...) and Entra ID (S-1-12-1-...),
+# not SYSTEM or services.
 function Invoke-Reg([string[]] $Arguments) {
     $ErrorActionPreference = 'Continue'  # reg.exe's stderr is its message, not a terminating error
     $text = (& reg.exe @Arguments 2>&1 | Out-String).Trim()
@@ -103,26 +110,32 @@ function Invoke-Reg([string[]] $Arguments) {
 }
 
 $hives = [System.Collections.Generic.List[object]]::new()
-if ($Arcgis -or $Profiles) {
+$hivesLoaded = 0
+if ($Arcgis -or $Profiles -or $LoadHives) {
     $profileList = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList'
     foreach ($profileKey in Get-ChildItem -LiteralPath $profileList) {
         $sid = $profileKey.PSChildName
-        if ($sid -notmatch '^S-1-5-21-') { continue }  # local and domain accounts; not SYSTEM or services
+        if ($sid -notmatch '^S-1-(5-21|12-1)-') { continue }
         $profilePath = [Environment]::ExpandEnvironmentVariables([string] $profileKey.GetValue('ProfileImagePath'))
-        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; pro = $null; appdata = $null; error = $null }
+        $item = @{ sid = $sid; profile = $profilePath; loaded = $true; read = $false; pro = $null; appdata = $null; error = $null }
         $mount = $null
         $usersHive = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::Users, [Microsoft.Win32.RegistryView]::Registry64)
         try {
             $hive = $usersHive.OpenSubKey($sid)
             if (-not $hive) {
                 $item.loaded = $false
+                $proFolder = Join-Path $profilePath 'AppData\Local\Programs\ArcGIS\Pro'
+                $wanted = ($LoadHives -contains $sid) -or ($Arcgis -and (Test-Path -LiteralPath $proFolder -PathType Container))
+                if (-not $wanted) { $hives.Add($item); continue }
                 $file = Join-Path $profilePath 'NTUSER.DAT'
                 if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { continue }
                 $load = Invoke-Reg @('load', "HKU\arcgis_conda_$sid", $file)
                 if ($load.rc -ne 0) { throw "reg load $($file): $($load.text)" }
+                $hivesLoaded++
                 $mount = "arcgis_conda_$sid"
                 $hive = $usersHive.OpenSubKey($mount)
             }
+            $item.read = $true
             $pro = $hive.OpenSubKey('Software\ESRI\ArcGISPro')
             if ($pro) { $item.pro = Get-KeyValues $pro; $pro.Dispose() }
             $shell = $hive.OpenSubKey('Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders')
@@ -143,6 +156,13 @@ if ($Arcgis -or $Profiles) {
         }
         $hives.Add($item)
     }
+}
+$result.hives_loaded = $hivesLoaded
+if ($LoadHives) {
+    # The hives the controller asked for, as read (it merges them into the profiles of the first read).
+    $result.user_hives = @($hives | Where-Object { $LoadHives -contains $_.sid } | ForEach-Object {
+        @{ sid = $_.sid; appdata = $_.appdata; hive_error = $_.error; hive_read = $_.read }
+    })
 }
 
 if ($Arcgis) {
@@ -234,10 +254,12 @@ if ($Profiles) {
         }
         catch { $account = $null }
         $hive = $hives | Where-Object { $_.sid -eq $key.PSChildName } | Select-Object -First 1
-        $list.Add(@{
-            sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account
-            appdata = if ($hive) { $hive.appdata } else { $null }; hive_error = if ($hive) { $hive.error } else { $null }
-        })
+        # A lab PC lists hundreds of profiles: what the hive pass did not find is left out, not sent as null.
+        $record = @{ sid = $key.PSChildName; path = [string] $key.GetValue('ProfileImagePath'); account = $account }
+        if ($hive -and $hive.appdata) { $record.appdata = $hive.appdata }
+        if ($hive -and $hive.error) { $record.hive_error = $hive.error }
+        if ($hive -and $hive.read) { $record.hive_read = $true }
+        $list.Add($record)
     }
     $result.profiles = $list.ToArray()
 }

@@ -63,6 +63,7 @@ class Observation:
     reads: list[Read] = field(default_factory=list)
     thumbprints: list[str] = field(default_factory=list)  # Root-store entries to look up
     env_names: list[str] = field(default_factory=list)  # machine environment variables to read
+    hives: list[str] = field(default_factory=list)  # SIDs of offline profiles whose per-user data is needed
     secret: bool = False  # what is read back holds a password: the observe result is hidden
     published: dict[str, Any] = field(default_factory=dict)  # for the observe step of later roles
 

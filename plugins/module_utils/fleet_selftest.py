@@ -680,7 +680,8 @@ def _hive(a: Answers) -> tuple[str, str, str]:
 
 def _profiles(a: Answers) -> tuple[str, str, str]:
     profiles = a.snap("read").profiles
-    users = [p for p in profiles if str(p.get("sid", "")).startswith("S-1-5-21-")]
+    # Local and domain accounts (S-1-5-21-...) and Entra ID accounts (S-1-12-1-...).
+    users = [p for p in profiles if str(p.get("sid", "")).startswith(("S-1-5-21-", "S-1-12-1-"))]
     ok = all(p.get("path") for p in users) and any(p.get("account") for p in users)
     unnamed = len([p for p in users if not p.get("account")])
     value = "; ".join(f"{p.get('sid')} {p.get('account')} {p.get('path')}" for p in users[:5])

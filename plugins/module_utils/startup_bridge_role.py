@@ -147,6 +147,21 @@ def startup_bridge_judge(plan: Mapping[str, Any], snap: Snapshot) -> dict[str, A
     return judge_results(results)
 
 
+def bridge_hives(profiles: Sequence[Mapping[str, Any]], scope: str, users: Sequence[str]) -> list[str]:
+    """SIDs of the offline profiles whose hive observe must load for this role: with scope user, each
+    listed user's (their AppData may be redirected: ``sb.profile_dirs`` leaves such a profile alone), and
+    only those the first read did not read already. Scope machine needs no user's hive."""
+    if scope != "user":
+        return []
+    sids: list[str] = []
+    for user in users:
+        for found in fh.match_profiles(profiles, user, full=True):
+            sid = str(found.get("sid") or "")
+            if sid and not found.get("hive_read") and sid not in sids:
+                sids.append(sid)
+    return sids
+
+
 class StartupBridge(Role):
     name = "startup_bridge"
     argument_spec = STARTUP_BRIDGE_SPEC
@@ -163,7 +178,8 @@ class StartupBridge(Role):
                 str(args.get("scope")),
                 profiles_dir,
                 sb.profile_parents(profiles, profiles_dir),
-            )
+            ),
+            hives=bridge_hives(profiles, str(args.get("scope")), list(args.get("users") or [])),
         )
 
     def plan(self, args: Mapping[str, Any], ctx: RoleContext, fleet: Fleet) -> RolePlan:

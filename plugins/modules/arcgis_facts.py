@@ -67,9 +67,12 @@ notes:
   - Pro's active environment is the machine-wide C(PythonCondaEnv) value
     (RV(ansible_facts.arcgis[].pro_conda_env)); the probe always measures Esri's own
     C(<PythonCondaRoot>\envs\arcgispro-py3), never an active clone.
-  - Each account's C(HKCU\Software\ESRI\ArcGISPro) is read (C(HKEY_USERS\<sid>), or the profile's
-    C(NTUSER.DAT) loaded with C(reg load) for the read and unloaded at once). A per-user Pro install found
-    there is a warning naming the user; its Python, which that user owns, is never started.
+  - Each logged-on account's C(HKCU\Software\ESRI\ArcGISPro) is read in C(HKEY_USERS\<sid>) (local, domain
+    and Entra ID accounts). An offline profile's C(NTUSER.DAT) is loaded with C(reg load) for the read and
+    unloaded at once only when the profile holds a per-user Pro's default folder
+    (C(AppData\Local\Programs\ArcGIS\Pro)), so hundreds of offline profiles cost no hive loads. A per-user
+    Pro install found is a warning naming the user; its Python, which that user owns, is never started.
+    One installed elsewhere for a user who is not logged on is not found.
 seealso:
   - plugin: arcgis_conda.fleet.arcgis_stack
     plugin_type: filter

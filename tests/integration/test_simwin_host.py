@@ -564,3 +564,84 @@ def test_securing_a_tree_skips_what_it_cannot_change_and_goes_on(ref: H.Host) ->
     ]
     assert ref.node(f"{root}\\mine.untrusted\\x.pth")["owner"] == sid  # never adopted
     assert ref.node(f"{root}\\locked.untrusted\\y.pth")["owner"] == sid
+
+
+def test_conda_install_file_with_explicit_lock_links_exactly_the_lock(ref: H.Host) -> None:
+    """``conda install --file`` with an @EXPLICIT lock installs the lock's records, no solve and no pin check
+    (conda/cli/install.py, conda/misc.py install_explicit_packages): a record that differs is replaced, a
+    matching one is left, one the lock does not name stays; the same lock again changes nothing."""
+    admin = ref.principal()
+    env = "C:\\ProgramData\\arcgis-conda\\envs\\explicit"
+    ref.mkdir("C:\\ProgramData\\arcgis-conda\\envs", admin, parents=True)
+    base = "https://repo.anaconda.com/pkgs/main/win-64/"
+    first = f"@EXPLICIT\n{base}python-3.11.8-h1.tar.bz2#01\n{base}six-1.16.0-pyhd3eb1b0_1.tar.bz2#02\n"
+    ref.write(f"{TEMP}\\lock.txt", first.encode(), admin)
+    conda = "C:\\Program Files\\ArcGIS\\Pro\\bin\\Python\\Scripts\\conda.exe"
+    create = [conda, "create", "--prefix", env, "--file", f"{TEMP}\\lock.txt"]
+    assert programs.run_program(ref, admin, create).rc == 0
+    ref.write(f"{env}\\conda-meta\\pinned", b"six ==1.16.0\n", admin)  # no solve: a pin does not stop a lock
+    # numpy is in no channel catalog of the scenario: only an explicit install can link it.
+    update = f"@EXPLICIT\n{base}six-1.17.0-py311_0.conda#03\n{base}numpy-2.1.3-py311h_9.conda#04\n"
+    ref.write(f"{TEMP}\\update.txt", update.encode(), admin)
+    install = [conda, "install", "--prefix", env, "--file", f"{TEMP}\\update.txt"]
+    run = programs.run_program(ref, admin, install)
+    assert run.rc == 0 and run.changed, run.stderr
+    records = {n: (r["version"], r["build"]) for n, r in programs.conda_records(ref, env).items()}
+    assert records == {
+        "python": ("3.11.8", "h1"),
+        "six": ("1.17.0", "py311_0"),
+        "numpy": ("2.1.3", "py311h_9"),
+    }
+    again = programs.run_program(ref, admin, install)
+    assert again.rc == 0 and not again.changed
+
+
+def test_background_geoprocessing_is_registered_as_esri_dsc_names_it(tmp_path: Path) -> None:
+    """The Uninstall entry of Background Geoprocessing 10.8.2: the key is the product code and the
+    DisplayName the product name Esri's arcgis-powershell-dsc looks for (ArcGIS.Common.psm1
+    Get-ArcGISProductName / Get-ComponentCode 'DesktopBackgroundGP64Bit'); discovery still finds it."""
+    host = create_host(tmp_path / "bgp", "desktop1082_bgp_pro35")
+    uninstall = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+    values = host.reg_values(f"{uninstall}\\{{DE0069B6-F646-49BB-82EC-8E29F5CE8937}}")
+    assert values is not None
+    assert values["DisplayName"][1] == "ArcGIS Desktop Background Geoprocessing 10.8.2 (64-bit)"
+    dump = discovery.parse_registry_dump(scripts.registry_dump(ctx_for(host), []))
+    installs, _warnings = discovery.find_installs(dump)
+    bgp = [i for i in installs if i.product == "desktop_bgp"]
+    assert [(i.version, i.install_dir) for i in bgp] == [("10.8.2", values["InstallLocation"][1])]
+
+
+def test_hive_pass_lists_entra_profiles_and_loads_no_hive_it_does_not_need(tmp_path: Path) -> None:
+    """500 profiles (lab500_profiles): Entra ID accounts (S-1-12-1-...) are user profiles like domain ones;
+    observe's first read loads no offline hive (no per-user Pro folder, no SID asked for), reads the
+    logged-on users' hives where they are, and a hive the controller names in LoadHives is loaded alone."""
+    host = create_host(tmp_path / "lab500", "lab500_profiles")
+    out, _ = scripts.host_read(ctx_for(host), {"Arcgis": True, "Profiles": True})
+    users = [p for p in out["profiles"] if p["sid"].startswith(("S-1-5-21-", "S-1-12-1-"))]
+    assert len(users) == 503  # svc_fleet, student1, student2, 480 LAB\lab*, 20 AzureAD\entra*
+    entra = {p["account"]: p for p in users if p["sid"].startswith("S-1-12-1-")}
+    assert len(entra) == 20 and entra["AzureAD\\entra0001"]["hive_read"]  # logged on: read in HKU
+    assert not entra["AzureAD\\entra0002"].get("hive_read")
+    assert out["hives_loaded"] == 0
+    assert sorted(p["account"] for p in users if p.get("hive_read")) == [
+        "AzureAD\\entra0001",
+        "LABPC\\svc_fleet",
+    ]
+    wanted = next(p["sid"] for p in users if p["account"] == "LAB\\lab0007")
+    second, _ = scripts.host_read(ctx_for(host), {"LoadHives": [wanted]})
+    assert second["hives_loaded"] == 1
+    assert second["user_hives"] == [{"sid": wanted, "appdata": None, "hive_error": None, "hive_read": True}]
+
+
+def test_per_user_pro_is_found_by_loading_only_the_hive_beside_its_folder(tmp_path: Path) -> None:
+    """pro33_per_user: student1's per-user Pro (its folder under the profile's AppData\\Local\\Programs) is
+    found by loading student1's hive alone; student2, offline with no Pro folder, is not loaded."""
+    host = create_host(tmp_path / "peruser", "pro33_per_user")
+    out, _ = scripts.host_read(ctx_for(host), {"Arcgis": True, "Profiles": True})
+    assert out["hives_loaded"] == 1
+    (user,) = out["arcgis"]["user_keys"]
+    assert user["profile"] == "C:\\Users\\student1" and user["values"]["RealVersion"] == "3.3.0"
+    _installs, warnings = discovery.find_installs(discovery.parse_registry_dump(out["arcgis"]))
+    assert any("installed for student1 only" in w for w in warnings)
+    read = {p["path"]: p.get("hive_read", False) for p in out["profiles"]}
+    assert read["C:\\Users\\student1"] and not read["C:\\Users\\student2"]

@@ -849,6 +849,9 @@ def _conda_command(
     if command == "install":
         if not prefix or not host.is_dir(ntpath.join(prefix, "conda-meta")):
             return Result(1, "", f"EnvironmentLocationNotFound: Not a conda environment: {prefix}\n")
+        explicit = _explicit_install(host, actor, prefix, positional, opts, bits, config)
+        if explicit is not None:
+            return explicit
         specs = list(positional)
         for path in opts.get("file") or []:
             specs += [
@@ -911,6 +914,59 @@ def _conda_version(attrs: dict[str, Any]) -> Result:
     if str(attrs.get("python") or "3").startswith("2."):
         return Result(0, "", line)
     return Result(0, line)
+
+
+def _explicit_install(
+    host: H.Host,
+    actor: H.Principal,
+    prefix: str,
+    positional: list[str],
+    opts: dict[str, Any],
+    bits: int,
+    config: Any,
+) -> Result | None:
+    """``conda install --file LOCK`` with an ``@EXPLICIT`` lock (None: not one, the solver runs). conda
+    reads every ``--file`` and, when the specs are explicit package URLs and nothing else is requested,
+    installs exactly those, with no solve and no pin check (conda/cli/install.py lines 320-322 at
+    conda/conda@0f64223f: ``if len(env.explicit_packages) > 0 and len(env.requested_packages) == 0:
+    return install_explicit_packages(...)``; conda 4.x: ``if '@EXPLICIT' in specs: explicit(...)``).
+    ``install_explicit_packages`` (conda/misc.py lines 139-181): a package already in the prefix that
+    matches the locked record is left as it is; one of that name that does not is unlinked and the locked
+    one linked; packages the lock does not name stay."""
+    files = list(opts.get("file") or [])
+    if positional or not files:
+        return None
+    texts = []
+    for path in files:
+        try:
+            texts.append(_norm_text(host.read_bytes(path, actor)))
+        except H.WinError as err:
+            return Result(1, "", f"CondaFileIOError: '{path}'. {err}\n")
+    if not any("@EXPLICIT" in text for text in texts):
+        return None
+    records: list[tuple[str, str, str, str]] = []
+    for path in files:
+        parsed = _explicit(host, actor, path)
+        if isinstance(parsed, Result):
+            return parsed
+        records += parsed
+    existing = conda_records(host, prefix)
+    changes = [
+        r
+        for r in records
+        if (str((existing.get(r[0]) or {}).get("version")), str((existing.get(r[0]) or {}).get("build")))
+        != (r[1], r[2])
+    ]
+    if config is not None and changes:
+        config.download(changes)
+    for name, version, build, channel in changes:
+        old = existing.get(name)
+        if old:
+            host.delete(
+                ntpath.join(prefix, "conda-meta", f"{name}-{old['version']}-{old['build']}.json"), actor
+            )
+        write_conda_record(host, actor, prefix, name, version, build, channel, bits)
+    return Result(0, "Executing transaction: done\n", changed=bool(changes))
 
 
 def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, str, str, str]] | Result:

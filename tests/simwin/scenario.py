@@ -44,8 +44,43 @@ def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
             into[key] = value
 
 
-def scenario_names() -> list[str]:
-    return sorted(p.stem for p in SCENARIOS.glob("*.yml") if not p.stem.startswith("_"))
+def scenario_names(scale: bool = False) -> list[str]:
+    """The shipped scenarios (``_*.yml`` are included by others). A scenario marked ``scale: true`` (its
+    size is the point, e.g. 500 profiles) is left out of the lab tests and kept for the benchmarks."""
+    names = sorted(p.stem for p in SCENARIOS.glob("*.yml") if not p.stem.startswith("_"))
+    return [n for n in names if scale or not load_scenario(n).get("scale")]
+
+
+# Entra ID (Azure AD) accounts' SIDs have the authority 12 and first sub-authority 1 (S-1-12-1-...), the
+# object's GUID as four 32-bit sub-authorities; Windows puts an Entra ID user's profile in ProfileList
+# under that SID and names the account AzureAD\<name>. No Microsoft Learn page found in this project's
+# sources states the S-1-12-1 prefix (it is the form seen on Entra-joined devices); the selftest reads
+# ProfileList on a real workstation.
+ENTRA_AUTHORITY = "S-1-12-1"
+
+
+def user_series(series: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Accounts generated from ``user_series`` entries ({prefix, count, domain?, entra?}), so a scenario
+    can hold hundreds of profiles (a lab PC after a term) without listing them: ``<prefix>0001`` ...;
+    domain accounts get the domain's SIDs (RIDs from 5001), Entra ID ones S-1-12-1-... SIDs."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in series:
+        prefix, count = str(entry["prefix"]), int(entry["count"])
+        for index in range(1, count + 1):
+            name = f"{prefix}{index:04d}"
+            if entry.get("entra"):
+                guid = (0x1A2B0000 + index, 0x40D3C1E2, 0x8F7A9B6C, 0x11000000 + index)
+                out[name] = {
+                    "sid": f"{ENTRA_AUTHORITY}-" + "-".join(str(v) for v in guid),
+                    "domain": "AzureAD",
+                }
+            else:
+                domain_sid = "S-1-5-21-1004336348-1177238915-682003330"
+                out[name] = {
+                    "sid": f"{domain_sid}-{5000 + index}",
+                    "domain": str(entry.get("domain") or "LAB"),
+                }
+    return out
 
 
 def _dir_acl_root() -> list[dict[str, Any]]:
@@ -336,6 +371,7 @@ def create_host(state_dir: str | Path, scenario: str, computer: str | None = Non
     data["name"] = scenario
     host = H.Host(state_dir, load=False)
     users = data.get("users") or {"svc_fleet": {"admin": True}, "student1": {}, "student2": {}}
+    users = {**users, **user_series(list(data.get("user_series") or []))}
     build_base(host, users, computer or data.get("computer") or "LABPC")
     apply_scenario(host, data)
     host.save()

@@ -16,6 +16,7 @@ import fnmatch
 import json
 import ntpath
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,8 +119,11 @@ def run_powershell(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 # --- shared readers ---------------------------------------------------------------------------------------
 
 
-def registry_dump(ctx: Ctx, python_reads: list[str] | None = None) -> dict[str, Any]:
-    """What host_read's Arcgis pass returns (``python_dirs`` with their ``security`` entries)."""
+def registry_dump(
+    ctx: Ctx, python_reads: list[str] | None = None, hives: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What host_read's Arcgis pass returns (``python_dirs`` with their ``security`` entries; ``user_keys``
+    from the hive pass, ``hives``, run here when not given)."""
     host = ctx.host
     esri_keys, uninstall = [], []
     for view in ("64", "32"):
@@ -155,36 +159,56 @@ def registry_dump(ctx: Ctx, python_reads: list[str] | None = None) -> dict[str, 
         "esri_keys": esri_keys,
         "uninstall": uninstall,
         "python_dirs": python_dirs,
-        "user_keys": user_keys(host),
+        "user_keys": user_keys(user_hives(host) if hives is None else hives),
     }
 
 
 SHELL_FOLDERS = "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders"
 
 
-def user_hives(host: H.Host) -> list[dict[str, Any]]:
-    """What host_read's hive pass reads per account: ``HKU\\<sid>`` of a logged-on user, else the profile's
-    NTUSER.DAT loaded for the read (the model keeps every user's hive under HKU\\<sid>; ``loaded`` says
-    which path the script took). A hive in the state's ``locked_hives`` cannot be loaded (NTUSER.DAT held
-    by another process) and gives reg.exe's error instead. ``appdata``: the User Shell Folders AppData
-    value, unexpanded (REG_EXPAND_SZ read with DoNotExpandEnvironmentNames)."""
+# The per-user default folder of a per-user Pro: Windows Installer sets ProgramFilesFolder of a per-user
+# install (ALLUSERS=2 MSIINSTALLPERUSER=1) to FOLDERID_UserProgramFiles, %LOCALAPPDATA%\\Programs
+# (https://learn.microsoft.com/en-us/windows/win32/msi/single-package-authoring ,
+# https://learn.microsoft.com/en-us/windows/win32/shell/knownfolderid FOLDERID_UserProgramFiles), and Pro's
+# INSTALLDIR defaults to [ProgramFilesFolder]ArcGIS\\Pro.
+PER_USER_PRO = "AppData\\Local\\Programs\\ArcGIS\\Pro"
+# Accounts the hive pass reads: local and domain (S-1-5-21-...) and Entra ID (S-1-12-1-...; see
+# scenario.ENTRA_AUTHORITY for what is and is not sourced), not SYSTEM or the service accounts.
+USER_SID = re.compile(r"^S-1-(5-21|12-1)-", re.I)
+
+
+def user_hives(host: H.Host, load: Iterable[str] = (), arcgis: bool = True) -> list[dict[str, Any]]:
+    """What host_read's hive pass reads per account: ``HKU\\<sid>`` of a logged-on user, read where it is;
+    an offline profile's NTUSER.DAT is loaded for the read (``reg load``, the model keeps every user's hive
+    under HKU\\<sid>; ``loaded`` says which path the script took) only when the controller names its SID in
+    ``LoadHives`` (``load``) or, on the ArcGIS read, the profile holds a per-user Pro's default folder;
+    the other offline profiles are listed unread (``read`` false). A hive in the state's ``locked_hives``
+    cannot be loaded (NTUSER.DAT held by another process) and gives reg.exe's error instead. ``appdata``:
+    the User Shell Folders AppData value, unexpanded (REG_EXPAND_SZ read with DoNotExpandEnvironmentNames)."""
     out = []
+    wanted = {str(s).lower() for s in load}
     logged_on = {str(s).lower() for s in host.state.get("logged_on") or []}
     locked = {str(s).lower() for s in host.state.get("locked_hives") or []}
     for sid, profile in host.profiles().items():
-        if not sid.startswith("S-1-5-21-"):
+        if not USER_SID.match(sid):
             continue
         loaded = sid.lower() in logged_on
-        if not loaded and not host.is_file(f"{profile}\\NTUSER.DAT"):
-            continue  # no hive to load (the script skips it too)
-        item: dict[str, Any] = {"sid": sid, "profile": profile, "loaded": loaded}
+        item: dict[str, Any] = {"sid": sid, "profile": profile, "loaded": loaded, "read": False}
         item.update(pro=None, appdata=None, error=None)
+        if not loaded:
+            pro_folder = arcgis and host.is_dir(ntpath.join(profile, PER_USER_PRO))
+            if sid.lower() not in wanted and not pro_folder:
+                out.append(item)
+                continue
+            if not host.is_file(f"{profile}\\NTUSER.DAT"):
+                continue  # no hive to load (the script skips it too)
         if not loaded and sid.lower() in locked:
             item["error"] = (
                 f"reg load {profile}\\NTUSER.DAT: ERROR: The process cannot access the file because it is "
                 "being used by another process."
             )
         else:
+            item["read"] = True
             values = host.reg_values(f"HKU\\{sid}\\Software\\ESRI\\ArcGISPro")
             item["pro"] = _strings(values) if values else None
             shell = host.reg_values(f"HKU\\{sid}\\{SHELL_FOLDERS}") or {}
@@ -193,10 +217,15 @@ def user_hives(host: H.Host) -> list[dict[str, Any]]:
     return out
 
 
-def user_keys(host: H.Host) -> list[dict[str, Any]]:
+def hives_loaded(hives: list[dict[str, Any]]) -> int:
+    """How many reg loads the pass made: the offline hives it read."""
+    return sum(1 for h in hives if not h["loaded"] and h["read"])
+
+
+def user_keys(hives: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {k: h[k] for k in ("sid", "profile", "loaded", "error")} | {"values": h["pro"]}
-        for h in user_hives(host)
+        for h in hives
         if h["pro"] or h["error"]
     ]
 
@@ -210,20 +239,19 @@ def _strings(values: dict[str, list[Any]]) -> dict[str, str]:
     return out
 
 
-def profiles(host: H.Host) -> list[dict[str, Any]]:
-    hives = {h["sid"]: h for h in user_hives(host)}
+def profiles(host: H.Host, hives_read: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    hives = {h["sid"]: h for h in (user_hives(host) if hives_read is None else hives_read)}
     out = []
     for sid, path in host.profiles().items():
         hive = hives.get(sid) or {}
-        out.append(
-            {
-                "sid": sid,
-                "path": path,
-                "account": host.account_name(sid),
-                "appdata": hive.get("appdata"),
-                "hive_error": hive.get("error"),
-            }
-        )
+        record = {"sid": sid, "path": path, "account": host.account_name(sid)}
+        # What the hive pass did not find is left out, as the script does (hundreds of profiles).
+        for name, value in (("appdata", hive.get("appdata")), ("hive_error", hive.get("error"))):
+            if value:
+                record[name] = value
+        if hive.get("read"):
+            record["hive_read"] = True
+        out.append(record)
     return out
 
 
@@ -389,10 +417,24 @@ def glob(host: H.Host, pattern: str) -> list[str]:
 def host_read(ctx: Ctx, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     host = ctx.host
     out: dict[str, Any] = {}
+    load = [str(s) for s in params.get("LoadHives") or []]
+    hives = (
+        user_hives(host, load, bool(params.get("Arcgis")))
+        if params.get("Arcgis") or params.get("Profiles") or load
+        else []
+    )
     if params.get("Arcgis"):
-        out["arcgis"] = registry_dump(ctx, list(params.get("PythonReads") or []))
+        out["arcgis"] = registry_dump(ctx, list(params.get("PythonReads") or []), hives)
     if params.get("Profiles"):
-        out["profiles"] = profiles(host)
+        out["profiles"] = profiles(host, hives)
+    out["hives_loaded"] = hives_loaded(hives)
+    if load:
+        wanted = {s.lower() for s in load}
+        out["user_hives"] = [
+            {"sid": h["sid"], "appdata": h["appdata"], "hive_error": h["error"], "hive_read": h["read"]}
+            for h in hives
+            if h["sid"].lower() in wanted
+        ]
     if params.get("Session"):
         session = host.session()
         out["session"] = {

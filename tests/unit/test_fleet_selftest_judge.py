@@ -255,3 +255,18 @@ def test_the_tree_script_starts_a_child_writes_both_pids_and_never_answers(
                 os.kill(pid, signal.SIGKILL)
         proc.kill()
         proc.wait()
+
+
+def test_entra_id_profiles_count_as_user_profiles() -> None:
+    """An Entra-joined PC's users have S-1-12-1-... SIDs (AzureAD\\name): the check judges them as users."""
+
+    def entra_only(raw: dict[str, Any]) -> None:
+        result = raw["read"]["result"]
+        users = [p for p in result["profiles"] if str(p["sid"]).startswith("S-1-5-21-")]
+        for index, profile in enumerate(users):
+            profile["sid"] = f"S-1-12-1-439025665-1087619554-2407177068-{285212673 + index}"
+            profile["account"] = f"AzureAD\\user{index}"
+
+    outcome = results(answers(entra_only))["profiles.list"]
+    assert outcome.result == "holds", outcome
+    assert "S-1-12-1-" in outcome.value

@@ -215,6 +215,15 @@ class Connection(ConnectionBase):
         record["module"] = module
         record["user"] = principal.name
         record["become"] = become is not None
+        if script_name == "host_read":
+            # What the bench reports per host (benchmarks/bench_calls.py): the answer's size, and how many
+            # offline hives the read loaded with reg load.
+            parameters = dict(args.get("parameters") or {})
+            record["answer_bytes"] = len(json.dumps(result.get("result") or {}))
+            record["hives_loaded"] = int((result.get("result") or {}).get("hives_loaded") or 0)
+            record["profiles_read"] = bool(
+                parameters.get("Arcgis") or parameters.get("Profiles") or parameters.get("LoadHives")
+            )
         return (1 if result.get("failed") else 0), json.dumps(result), "", record, drop
 
     def _raw(self, host: H.Host, cmd: str) -> tuple[int, str, str, dict[str, Any]]:
