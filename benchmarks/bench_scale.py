@@ -158,8 +158,13 @@ class Bench:
         return lab
 
 
+def facts_dir(lab: Path) -> Path:
+    """The lab's fact cache: the lab is the fleet's state folder (tests/simwin/lab.py, fleet_state_dir)."""
+    return lab / ".cache" / "facts"
+
+
 def facts_file(lab: Path, host: str) -> Path:
-    (path,) = [p for p in (lab / "facts").iterdir() if p.name.endswith(host)]
+    (path,) = [p for p in facts_dir(lab).iterdir() if p.name.endswith(host)]
     return path
 
 
@@ -321,7 +326,7 @@ def plan_offline(bench: Bench, count: int, work: Path) -> tuple[float, float, di
     lab = work / "plan"
     shutil.rmtree(lab, ignore_errors=True)
     shutil.copytree(bench.base / "inventory", lab / "inventory")
-    (lab / "facts").mkdir(parents=True)
+    facts_dir(lab).mkdir(parents=True)
     sources = {name: json.loads(facts_file(bench.base, name).read_text()) for name in bench.names}
     prefix = facts_file(bench.base, bench.names[0]).name[: -len(bench.names[0])]
     labs: dict[str, Any] = {}
@@ -348,7 +353,7 @@ def plan_offline(bench: Bench, count: int, work: Path) -> tuple[float, float, di
         }
         facts = {**facts, "arcgis_conda_observed": packed_like(facts["arcgis_conda_observed"], observed)}
         payload = {"__payload__": json.dumps(facts)} if "__payload__" in outer else facts
-        (lab / "facts" / f"{prefix}{host}").write_text(json.dumps(payload))
+        (facts_dir(lab) / f"{prefix}{host}").write_text(json.dumps(payload))
     group_vars = lab / "inventory" / "group_vars"
     lab_vars = yaml.safe_load((group_vars / f"{bench.simlab.LAB_GROUP}.yml").read_text())
     data = {"all": {"vars": lab_vars, "children": {"windows_workstations": {"children": labs}}}}
@@ -362,8 +367,6 @@ def plan_offline(bench: Bench, count: int, work: Path) -> tuple[float, float, di
         str(lab / "inventory"),
         "-e",
         f"@{bench.extra}",
-        "-e",
-        f"fleet_state_dir={lab}/state",
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(
