@@ -354,8 +354,13 @@ def plan_offline(bench: Bench, count: int, work: Path) -> tuple[float, float, di
         facts = {**facts, "arcgis_conda_observed": packed_like(facts["arcgis_conda_observed"], observed)}
         payload = {"__payload__": json.dumps(facts)} if "__payload__" in outer else facts
         (facts_dir(lab) / f"{prefix}{host}").write_text(json.dumps(payload))
-    group_vars = lab / "inventory" / "group_vars"
-    lab_vars = yaml.safe_load((group_vars / f"{bench.simlab.LAB_GROUP}.yml").read_text())
+    # The simulated lab's own variables (its connection, the licence decision): hosts.yml's
+    # windows_workstations vars, and its lab group's group_vars file when it has one.
+    source = yaml.safe_load((bench.base / "inventory" / "hosts.yml").read_text())
+    lab_vars = dict(source["all"]["children"]["windows_workstations"].get("vars") or {})
+    group_file = lab / "inventory" / "group_vars" / f"{bench.simlab.LAB_GROUP}.yml"
+    if group_file.is_file():
+        lab_vars.update(yaml.safe_load(group_file.read_text()) or {})
     data = {"all": {"vars": lab_vars, "children": {"windows_workstations": {"children": labs}}}}
     (lab / "inventory" / "hosts.yml").write_text(yaml.safe_dump(data, sort_keys=False))
     env = bench.simlab.environment(lab)
