@@ -125,6 +125,19 @@ function Set-AdminOnly($Item, $Record) {
     $changed
 }
 
+function Set-SecuredTree($Item, $Record) {
+    # Set-AdminOnly over one tree, its skipped, moved and icacls results written into the item's record.
+    $found = @{
+        skipped = [System.Collections.Generic.List[object]]::new()
+        moved = [System.Collections.Generic.List[object]]::new()
+        commands = [System.Collections.Generic.List[object]]::new()
+    }
+    $Record.changed = [bool] (Set-AdminOnly $Item $found)
+    $Record.skipped = $found.skipped.ToArray()
+    $Record.moved = $found.moved.ToArray()
+    $Record.commands = $found.commands.ToArray()
+}
+
 foreach ($item in $Items) {
     $record = @{ op = $item.op; path = $item.path; changed = $false; backup_file = $null; skipped = @(); moved = @(); commands = @() }
     try {
@@ -142,15 +155,7 @@ foreach ($item in $Items) {
                 }
                 elseif ($item.secure) {
                     # Made by someone else since observe: secured as a tree (never adopted: a user's fails).
-                    $found = @{
-                        skipped = [System.Collections.Generic.List[object]]::new()
-                        moved = [System.Collections.Generic.List[object]]::new()
-                        commands = [System.Collections.Generic.List[object]]::new()
-                    }
-                    $record.changed = [bool] (Set-AdminOnly $item $found)
-                    $record.skipped = $found.skipped.ToArray()
-                    $record.moved = $found.moved.ToArray()
-                    $record.commands = $found.commands.ToArray()
+                    Set-SecuredTree $item $record
                 }
             }
             'move' {
@@ -200,15 +205,7 @@ foreach ($item in $Items) {
                 }
             }
             'secure' {
-                $found = @{
-                    skipped = [System.Collections.Generic.List[object]]::new()
-                    moved = [System.Collections.Generic.List[object]]::new()
-                    commands = [System.Collections.Generic.List[object]]::new()
-                }
-                $record.changed = [bool] (Set-AdminOnly $item $found)
-                $record.skipped = $found.skipped.ToArray()
-                $record.moved = $found.moved.ToArray()
-                $record.commands = $found.commands.ToArray()
+                Set-SecuredTree $item $record
             }
             default { throw "unknown operation $($item.op)" }
         }
