@@ -18,11 +18,20 @@ def _lab(groups: Mapping[str, Any], host: str) -> str:
     return lab_of(name for name, members in groups.items() if host in (members or []))
 
 
+def _inventory_order(groups: Mapping[str, Any], hosts: list[str]) -> list[str]:
+    """``hosts`` in the inventory's order (``groups['all']``). group_by adds each host to its group as its
+    result comes back, in whatever order the forks finish, so a wave's group is in no stable order; a play's
+    ``serial`` batches are cut from its host list, and must be the same on every run."""
+    wanted = set(hosts)
+    ordered = [h for h in groups.get("all") or [] if h in wanted]
+    return ordered + [h for h in hosts if h not in set(ordered)]
+
+
 def fleet_wave(groups: Mapping[str, Any], wave: str) -> list[str]:
     """The hosts of ``wave``: ``canary``, the canary of each lab that has one; ``rest``, every other host
     whose lab has no canary or whose canary passed (reached the group ``fleet_canary_passed``); ``held``,
     the hosts a failed canary holds back. Without the canary step (no such groups), every wave is empty."""
-    canaries = list(groups.get(CANARY) or [])
+    canaries = _inventory_order(groups, list(groups.get(CANARY) or []))
     if wave == "canary":
         return canaries
     if wave not in ("rest", "held"):
@@ -30,7 +39,7 @@ def fleet_wave(groups: Mapping[str, Any], wave: str) -> list[str]:
     passed = set(groups.get(PASSED) or [])
     failed_labs = {_lab(groups, c) for c in canaries if c not in passed}
     rest, held = [], []
-    for host in groups.get(REST) or []:
+    for host in _inventory_order(groups, list(groups.get(REST) or [])):
         (held if _lab(groups, host) in failed_labs else rest).append(host)
     return rest if wave == "rest" else held
 
