@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from simwin.faultrun import FAULTS
 from simwin.testing import Lab, fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
@@ -99,17 +100,9 @@ def test_apply_diff_shows_the_change_and_never_a_secret(tmp_path_factory) -> Non
     assert secret not in out and "C:\\ProgramData\\conda\\.condarc" not in diffs(out)
 
 
-CREATE_FAILS = {
-    "module_fails": [
-        {
-            "module": "ansible.windows.win_command",
-            "argv_contains": "create",
-            "times": 1,
-            "msg": "CondaHTTPError",
-        }
-    ]
-}
-DROPS = {"drop_connection_after": {"module": "ansible.windows.win_package", "times": 1}}
+# The fault run's own faults (tests/simwin/faultrun.py): a conda create that fails, a dropped connection.
+CREATE_FAILS = FAULTS["create_fails"]
+DROPS = FAULTS["drops"]
 
 
 def test_a_ten_host_first_run_console_is_quiet_and_names_every_outcome_and_reason(tmp_path_factory) -> None:

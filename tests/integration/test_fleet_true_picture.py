@@ -10,21 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from simwin.faultrun import FAULTS
 from simwin.testing import fleet_run, make_lab
 
 pytestmark = pytest.mark.slow
 
-CREATE_FAILS = {
-    "module_fails": [
-        {
-            "module": "ansible.windows.win_command",
-            "argv_contains": "create",
-            "times": 1,
-            "msg": "CondaHTTPError",
-        }
-    ]
-}
-DROPS = {"drop_connection_after": {"module": "ansible.windows.win_package", "times": 1}}
+# The fault run's own faults (tests/simwin/faultrun.py): a conda create that fails, a dropped connection.
+CREATE_FAILS = FAULTS["create_fails"]
+DROPS = FAULTS["drops"]
 
 
 def test_stopped_and_never_run_hosts_are_reported_counted_and_retried(tmp_path: Path) -> None:

@@ -959,6 +959,20 @@ def _explicit_install(
     ]
     if config is not None and changes:
         config.download(changes)
+    _replace_records(host, actor, prefix, existing, changes, bits)
+    return Result(0, "Executing transaction: done\n", changed=bool(changes))
+
+
+def _replace_records(
+    host: H.Host,
+    actor: H.Principal,
+    prefix: str,
+    existing: dict[str, Any],
+    changes: list[tuple[str, str, str, str]],
+    bits: int,
+) -> None:
+    """A conda transaction into an existing env: each changed package's old record goes, its new one is
+    written (conda-meta/<name>-<version>-<build>.json)."""
     for name, version, build, channel in changes:
         old = existing.get(name)
         if old:
@@ -966,7 +980,6 @@ def _explicit_install(
                 ntpath.join(prefix, "conda-meta", f"{name}-{old['version']}-{old['build']}.json"), actor
             )
         write_conda_record(host, actor, prefix, name, version, build, channel, bits)
-    return Result(0, "Executing transaction: done\n", changed=bool(changes))
 
 
 def _explicit(host: H.Host, actor: H.Principal, path: str) -> list[tuple[str, str, str, str]] | Result:
@@ -1149,13 +1162,7 @@ def _install(
     if create:
         _make_env(host, actor, prefix, list(chosen.values()), bits)
     else:
-        for name, version, build, channel in changes:
-            old = existing.get(name)
-            if old:
-                host.delete(
-                    ntpath.join(prefix, "conda-meta", f"{name}-{old['version']}-{old['build']}.json"), actor
-                )
-            write_conda_record(host, actor, prefix, name, version, build, channel, bits)
+        _replace_records(host, actor, prefix, existing, changes, bits)
     return Result(0, "Executing transaction: done\n", changed=bool(changes))
 
 
