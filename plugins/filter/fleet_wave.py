@@ -19,12 +19,18 @@ def _lab(groups: Mapping[str, Any], host: str) -> str:
 
 
 def _inventory_order(groups: Mapping[str, Any], hosts: list[str]) -> list[str]:
-    """``hosts`` in the inventory's order (``groups['all']``). group_by adds each host to its group as its
-    result comes back, in whatever order the forks finish, so a wave's group is in no stable order; a play's
-    ``serial`` batches are cut from its host list, and must be the same on every run."""
-    wanted = set(hosts)
-    ordered = [h for h in groups.get("all") or [] if h in wanted]
-    return ordered + [h for h in hosts if h not in set(ordered)]
+    """``hosts`` lab by lab (labs by name), each lab's in its inventory order. group_by adds a host to its
+    group as its result comes back, in whatever order the forks finish, and ``groups['all']`` is in no
+    stable order either (ansible-core collects a parent group's hosts over a set of its descendants); a
+    lab group lists its own hosts as the inventory does. A play's ``serial`` batches are cut from its host
+    list, and must be the same on every run."""
+
+    def key(host: str) -> tuple[str, int]:
+        lab = _lab(groups, host)
+        members = list(groups.get(lab) or [])
+        return lab, members.index(host) if host in members else len(members)
+
+    return sorted(hosts, key=key)
 
 
 def fleet_wave(groups: Mapping[str, Any], wave: str) -> list[str]:
